@@ -1,0 +1,120 @@
+"""One error shape for the whole REST API.
+
+    {"error": {"code": "invalid", "message": "…", "fields": {"slug": ["…"]}}}
+
+``fields`` is present (possibly empty) on every error so clients need one parser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import ServiceError
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _flatten(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return {key: _flatten_value(value) for key, value in detail.items()}
+    return {"non_field_errors": _flatten_value(detail)}
+
+
+def _flatten_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_flatten_value(v) if isinstance(v, dict | list) else str(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _flatten_value(v) for k, v in value.items()}
+    return [str(value)]
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        first = next(iter(fields.items()), None)
+        message = "Invalid input."
+        if first:
+            name, errors = first
+            text = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], str) else "invalid"
+            message = f"Invalid input: {text}" if name == "non_field_errors" else f"Invalid input for {name}: {text}"
+        response.data = error_body("invalid", message, fields)
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        response.data = error_body(str(code), str(detail))
+    return response
+
+
+def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(status.HTTP_404_NOT_FOUND, "not_found", "No such endpoint or object.")
+
+
+def api_server_error(request: HttpRequest) -> JsonResponse:
+    return _json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", "Internal error; it has been logged.")
+
+
+def error_schema_hook(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular post-processing: document the error shape on every operation."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "fields"],
+                "properties": {
+                    "code": {"type": "string", "example": "invalid"},
+                    "message": {"type": "string", "example": "Invalid input for slug: This field is required."},
+                    "fields": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                        "example": {"slug": ["This field is required."]},
+                    },
+                },
+            }
+        },
+    }
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    descriptions = {
+        "400": "Invalid input; `fields` says what was wrong.",
+        "401": "Not authenticated.",
+        "403": "Your role does not allow this.",
+        "404": "Not found, or not visible to you.",
+        "409": "Conflicts with the current state.",
+    }
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            responses = operation.setdefault("responses", {})
+            codes = ["401", "403"]
+            if method in {"post", "put", "patch"}:
+                codes.append("400")
+            if "{" in next((p for p, item in result["paths"].items() if item is path_item), ""):
+                codes.append("404")
+            if method in {"post", "delete", "put", "patch"}:
+                codes.append("409")
+            for code in codes:
+                responses.setdefault(code, {"description": descriptions[code], **ref})
+    return result

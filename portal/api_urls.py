@@ -1,0 +1,9 @@
+"""/api/v1/: the REST management API. Each app contributes its own urls module."""
+
+from django.urls import include, path
+
+app_name = "api"
+
+urlpatterns = [
+    path("", include("tenants.api.urls")),
+]

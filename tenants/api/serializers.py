@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+from tenants.roles import Role
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role in this organisation.")
+
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name", "created_at", "role"]
+        read_only_fields = ["slug", "created_at", "role"]
+
+    def get_role(self, tenant: Tenant) -> str | None:
+        roles: dict[int, str] = self.context.get("roles", {})
+        return roles.get(tenant.pk)
+
+
+class TenantCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    slug = serializers.SlugField(max_length=50, help_text="Lowercase letters, digits, hyphens; unique.")
+
+
+class TenantUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class MembershipBriefSerializer(serializers.Serializer):
+    tenant = serializers.CharField(source="tenant.slug")
+    tenant_name = serializers.CharField(source="tenant.name")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MeSerializer(serializers.ModelSerializer):
+    memberships = MembershipBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "is_staff", "date_joined", "memberships"]
+        read_only_fields = ["id", "email", "is_staff", "date_joined", "memberships"]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    name = serializers.CharField(source="user.name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "email", "name", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    tenant = serializers.CharField(source="tenant.slug", read_only=True)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "tenant", "email", "role", "status", "invited_by", "created_at", "expires_at", "sent_count"]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.DEVELOPER)
+
+
+class InvitationAcceptSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="The token from the invitation link (/invitations/<token>/).")
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    user = serializers.EmailField(source="user.email", read_only=True)
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = PersonalAccessToken
+        fields = ["id", "name", "key_id", "user", "status", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class TokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Optional; never expires if empty."
+    )
+
+
+class TokenCreatedSerializer(TokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The full token. Shown only in this response.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields

@@ -1,0 +1,251 @@
+"""REST endpoints for the current user, tenants, members, invitations and tokens."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.errors import Forbidden
+from tenants import selectors, services
+from tenants.api import serializers as s
+from tenants.api.mixins import TenantScopedAPIMixin, request_membership
+from tenants.models import Invitation, Membership, PersonalAccessToken
+from tenants.roles import Perm
+
+
+class MeView(APIView):
+    @extend_schema(responses=s.MeSerializer, summary="The signed-in user and their organisations")
+    def get(self, request: Request) -> Response:
+        user = request.user
+        user_data = s.MeSerializer(user).data
+        memberships = selectors.memberships_for_user(user)
+        if isinstance(request.auth, PersonalAccessToken):
+            memberships = memberships.filter(tenant=request.auth.tenant)
+        user_data["memberships"] = s.MembershipBriefSerializer(memberships, many=True).data
+        return Response(user_data)
+
+    @extend_schema(request=s.MeSerializer, responses=s.MeSerializer, summary="Update your display name")
+    def patch(self, request: Request) -> Response:
+        serializer = s.MeSerializer(request.user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return self.get(request)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Organisations you belong to"),
+    retrieve=extend_schema(summary="One organisation"),
+)
+class TenantViewSet(viewsets.ViewSet):
+    lookup_field = "slug"
+    lookup_value_regex = "[a-z0-9-]+"
+    serializer_class = s.TenantSerializer
+
+    def _memberships(self, request: Request) -> QuerySet[Membership]:
+        memberships = selectors.memberships_for_user(request.user)
+        if isinstance(request.auth, PersonalAccessToken):
+            memberships = memberships.filter(tenant=request.auth.tenant)
+        return memberships
+
+    def _render(self, membership: Membership) -> dict:
+        return s.TenantSerializer(membership.tenant, context={"roles": {membership.tenant_id: membership.role}}).data
+
+    @extend_schema(responses=s.TenantSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        memberships = list(self._memberships(request))
+        roles = {m.tenant_id: m.role for m in memberships}
+        data = s.TenantSerializer([m.tenant for m in memberships], many=True, context={"roles": roles}).data
+        return Response({"count": len(data), "next": None, "previous": None, "results": data})
+
+    @extend_schema(
+        request=s.TenantCreateSerializer,
+        responses={201: s.TenantSerializer},
+        summary="Create an organisation (you become its owner)",
+        examples=[OpenApiExample("Create", value={"name": "Acme Logistics", "slug": "acme"}, request_only=True)],
+    )
+    def create(self, request: Request) -> Response:
+        if isinstance(request.auth, PersonalAccessToken):
+            raise Forbidden("A personal access token is bound to one organisation and cannot create others.")
+        serializer = s.TenantCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tenant = services.tenant_create(user=request.user, **serializer.validated_data)
+        membership = selectors.membership_for(request.user, tenant.slug)
+        return Response(self._render(membership), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.TenantSerializer)
+    def retrieve(self, request: Request, slug: str) -> Response:
+        return Response(self._render(request_membership(request, slug)))
+
+    @extend_schema(request=s.TenantUpdateSerializer, responses=s.TenantSerializer, summary="Rename (owner, admin)")
+    def partial_update(self, request: Request, slug: str) -> Response:
+        membership = request_membership(request, slug)
+        serializer = s.TenantUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.tenant_update(actor=membership, **serializer.validated_data)
+        membership.tenant.refresh_from_db()
+        return Response(self._render(membership))
+
+    @extend_schema(responses={204: None}, summary="Delete the organisation and everything it owns (owner)")
+    def destroy(self, request: Request, slug: str) -> Response:
+        membership = request_membership(request, slug)
+        services.tenant_delete(actor=membership, confirm_slug=slug)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={204: None}, summary="Leave the organisation")
+    @action(detail=True, methods=["post"])
+    def leave(self, request: Request, slug: str) -> Response:
+        services.membership_leave(membership=request_membership(request, slug))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, description="Organisation slug.")
+
+
+@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema_view(
+    list=extend_schema(summary="Members of the organisation"),
+    retrieve=extend_schema(summary="One member"),
+)
+class MemberViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.MemberSerializer
+    required_perms = {"partial_update": Perm.MEMBERS_MANAGE, "destroy": Perm.TENANT_VIEW}
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.unscoped().none()
+        return selectors.tenant_members(self.tenant)
+
+    @extend_schema(request=s.MemberRoleSerializer, responses=s.MemberSerializer, summary="Change a member's role")
+    def partial_update(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.MemberRoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_change_role(
+            actor=self.membership, membership=self.get_object(), role=serializer.validated_data["role"]
+        )
+        return Response(s.MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None}, summary="Remove a member (yourself: leave)")
+    def destroy(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        services.membership_remove(actor=self.membership, membership=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema_view(
+    list=extend_schema(
+        summary="Invitations of the organisation",
+        parameters=[OpenApiParameter("status", str, enum=["pending", "all"], description="Default: pending.")],
+    ),
+    retrieve=extend_schema(summary="One invitation"),
+)
+class InvitationViewSet(
+    TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = s.InvitationSerializer
+    required_perms = {
+        "list": Perm.MEMBERS_MANAGE,
+        "retrieve": Perm.MEMBERS_MANAGE,
+        "create": Perm.MEMBERS_MANAGE,
+        "resend": Perm.MEMBERS_MANAGE,
+        "revoke": Perm.MEMBERS_MANAGE,
+    }
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        if getattr(self, "swagger_fake_view", False):
+            return Invitation.objects.unscoped().none()
+        pending_only = self.request.query_params.get("status", "pending") != "all"
+        return selectors.tenant_invitations(self.tenant, pending_only=pending_only)
+
+    @extend_schema(
+        request=s.InvitationCreateSerializer,
+        responses={201: s.InvitationSerializer},
+        summary="Invite someone by e-mail (the link is e-mailed to them)",
+        examples=[OpenApiExample("Invite", value={"email": "bob@example.com", "role": "developer"}, request_only=True)],
+    )
+    def create(self, request: Request, tenant_slug: str) -> Response:
+        serializer = s.InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation, _token = services.invitation_create(actor=self.membership, **serializer.validated_data)
+        return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.InvitationSerializer, summary="Send a new link; the old one stops working")
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        invitation, _token = services.invitation_resend(actor=self.membership, invitation=self.get_object())
+        return Response(s.InvitationSerializer(invitation).data)
+
+    @extend_schema(request=None, responses=s.InvitationSerializer, summary="Withdraw the invitation")
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        invitation = services.invitation_revoke(actor=self.membership, invitation=self.get_object())
+        return Response(s.InvitationSerializer(invitation).data)
+
+
+class MyInvitationsView(APIView):
+    @extend_schema(responses=s.InvitationSerializer(many=True), summary="Pending invitations for your e-mail")
+    def get(self, request: Request) -> Response:
+        invitations = selectors.pending_invitations_for_user(request.user)
+        return Response(s.InvitationSerializer(invitations, many=True).data)
+
+
+class InvitationAcceptView(APIView):
+    @extend_schema(
+        request=s.InvitationAcceptSerializer,
+        responses={201: s.TenantSerializer},
+        summary="Accept an invitation (it must be addressed to your e-mail)",
+    )
+    def post(self, request: Request) -> Response:
+        if isinstance(request.auth, PersonalAccessToken):
+            raise Forbidden("Accept invitations with a signed-in session, not a token bound to another organisation.")
+        serializer = s.InvitationAcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.invitation_accept(user=request.user, token=serializer.validated_data["token"])
+        data = s.TenantSerializer(membership.tenant, context={"roles": {membership.tenant_id: membership.role}}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your tokens in this organisation (owners/admins: ?all=true for everyone's)",
+        parameters=[OpenApiParameter("all", bool, description="Owners and admins: include other members' tokens.")],
+    ),
+    retrieve=extend_schema(summary="One token (never its secret)"),
+)
+class TokenViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TokenSerializer
+    required_perms = {"create": Perm.TOKENS_OWN, "revoke": Perm.TOKENS_OWN}
+
+    def get_queryset(self) -> QuerySet[PersonalAccessToken]:
+        if getattr(self, "swagger_fake_view", False):
+            return PersonalAccessToken.objects.unscoped().none()
+        from tenants.permissions import can
+
+        wants_all = self.request.query_params.get("all") in {"1", "true"} or self.action == "revoke"
+        return selectors.tokens_visible_to(
+            self.membership, all_members=wants_all and can(self.membership, Perm.TOKENS_MANAGE_ALL)
+        )
+
+    @extend_schema(
+        request=s.TokenCreateSerializer,
+        responses={201: s.TokenCreatedSerializer},
+        summary="Create a token: the response is the only time the full token is shown",
+        examples=[OpenApiExample("Create", value={"name": "CI deploys"}, request_only=True)],
+    )
+    def create(self, request: Request, tenant_slug: str) -> Response:
+        serializer = s.TokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, plaintext = services.token_create(actor=self.membership, **serializer.validated_data)
+        token.token = plaintext
+        return Response(s.TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.TokenSerializer, summary="Revoke at once")
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        token = services.token_revoke(actor=self.membership, token=self.get_object())
+        return Response(s.TokenSerializer(token).data)

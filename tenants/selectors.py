@@ -1,0 +1,51 @@
+"""Reads about tenants: the queries views and the API share."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from portal.errors import NotFound
+from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+
+
+def memberships_for_user(user: User) -> QuerySet[Membership]:
+    return Membership.objects.for_user(user).select_related("tenant").order_by("tenant__name")
+
+
+def membership_for(user: User, slug: str) -> Membership:
+    """The user's membership in the tenant ``slug``; NotFound (404) for strangers and unknown slugs."""
+    membership = (
+        Membership.objects.for_user(user).select_related("tenant", "user").filter(tenant__slug=slug).first()
+        if user.is_authenticated
+        else None
+    )
+    if membership is None:
+        raise NotFound("No such organisation.")
+    return membership
+
+
+def tenant_members(tenant: Tenant) -> QuerySet[Membership]:
+    return Membership.objects.for_tenant(tenant).select_related("user").order_by("user__email")
+
+
+def tenant_invitations(tenant: Tenant, *, pending_only: bool = True) -> QuerySet[Invitation]:
+    qs = Invitation.objects.for_tenant(tenant).select_related("invited_by")
+    return qs.pending() if pending_only else qs
+
+
+def pending_invitations_for_user(user: User) -> QuerySet[Invitation]:
+    return Invitation.objects.for_email(user.email).pending().select_related("tenant", "invited_by")
+
+
+def tokens_visible_to(membership: Membership, *, all_members: bool = False) -> QuerySet[PersonalAccessToken]:
+    qs = PersonalAccessToken.objects.for_tenant(membership.tenant).select_related("user")
+    return qs if all_members else qs.filter(user=membership.user)
+
+
+def platform_tenants() -> QuerySet[Tenant]:
+    """Every tenant with its member count: platform staff overview only."""
+    return Tenant.objects.annotate(member_count=Count("memberships")).order_by("-created_at")
+
+
+def platform_users() -> QuerySet[User]:
+    return User.objects.annotate(tenant_count=Count("memberships")).order_by("-date_joined")

@@ -1,0 +1,311 @@
+"""Every write about tenants, memberships, invitations and tokens goes through here."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
+from portal.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+from tenants.permissions import require
+from tenants.roles import Perm, Role, outranks_or_equal
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$")
+RESERVED_SLUGS = frozenset({"new", "admin", "api", "static", "accounts", "platform", "onboarding", "t"})
+#: Writing last_used_at on every request would turn reads into writes; once a minute is plenty.
+TOKEN_LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def _lock_tenant(tenant: Tenant) -> Tenant:
+    """Serialise membership changes of one tenant (last-owner checks must not race)."""
+    return Tenant.objects.select_for_update().get(pk=tenant.pk)
+
+
+def _owner_count(tenant: Tenant) -> int:
+    return Membership.objects.for_tenant(tenant).filter(role=Role.OWNER).count()
+
+
+# --- Tenants -------------------------------------------------------------------------
+
+
+def validate_slug(slug: str) -> str:
+    slug = (slug or "").strip().lower()
+    if not SLUG_RE.match(slug):
+        raise InvalidInput(
+            "Use 1–50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+            field="slug",
+        )
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput(f"“{slug}” is reserved; pick another slug.", field="slug")
+    return slug
+
+
+def validate_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("A name is required.", field="name")
+    if len(name) > 100:
+        raise InvalidInput("At most 100 characters.", field="name")
+    return name
+
+
+@transaction.atomic
+def tenant_create(*, user: User, name: str, slug: str) -> Tenant:
+    """Create an organisation with ``user`` as its first owner."""
+    name = validate_name(name)
+    slug = validate_slug(slug)
+    if Tenant.objects.filter(slug=slug).exists():
+        raise InvalidInput(f"The slug “{slug}” is already taken.", code="slug_taken", field="slug")
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(name=name, slug=slug, created_by=user)
+    except IntegrityError:
+        raise InvalidInput(f"The slug “{slug}” is already taken.", code="slug_taken", field="slug") from None
+    Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
+    return tenant
+
+
+@transaction.atomic
+def tenant_update(*, actor: Membership, name: str | None = None) -> Tenant:
+    require(actor, Perm.TENANT_EDIT)
+    tenant = _lock_tenant(actor.tenant)
+    if name is not None:
+        tenant.name = validate_name(name)
+    tenant.save()
+    return tenant
+
+
+@transaction.atomic
+def tenant_delete(*, actor: Membership, confirm_slug: str) -> None:
+    require(actor, Perm.TENANT_DELETE)
+    if confirm_slug != actor.tenant.slug:
+        raise InvalidInput("Type the organisation's slug to confirm deletion.", field="confirm_slug")
+    _lock_tenant(actor.tenant).delete()
+
+
+# --- Memberships ---------------------------------------------------------------------
+
+
+def _check_can_manage(actor: Membership, target_role: str) -> None:
+    require(actor, Perm.MEMBERS_MANAGE)
+    if target_role == Role.OWNER:
+        require(actor, Perm.OWNERS_MANAGE)
+    if not outranks_or_equal(actor.role, target_role):
+        raise Forbidden("You cannot manage a member whose role is above yours.")
+
+
+@transaction.atomic
+def membership_change_role(*, actor: Membership, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role “{role}”. Choose one of: {', '.join(Role.values)}.", field="role")
+    _lock_tenant(membership.tenant)
+    membership.refresh_from_db()
+    _check_can_manage(actor, membership.role)
+    _check_can_manage(actor, role)
+    if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.tenant) <= 1:
+        raise Conflict("The last owner cannot be demoted. Make someone else an owner first.", code="last_owner")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: Membership, membership: Membership) -> None:
+    _lock_tenant(membership.tenant)
+    membership.refresh_from_db()
+    if membership.pk == actor.pk:
+        return membership_leave(membership=membership)
+    _check_can_manage(actor, membership.role)
+    if membership.role == Role.OWNER and _owner_count(membership.tenant) <= 1:
+        raise Conflict("The last owner cannot be removed.", code="last_owner")
+    membership.delete()
+
+
+@transaction.atomic
+def membership_leave(*, membership: Membership) -> None:
+    _lock_tenant(membership.tenant)
+    membership.refresh_from_db()
+    if membership.role == Role.OWNER and _owner_count(membership.tenant) <= 1:
+        raise Conflict(
+            "You are the last owner: make someone else an owner, or delete the organisation.",
+            code="last_owner",
+        )
+    membership.delete()
+
+
+# --- Invitations ---------------------------------------------------------------------
+
+
+def _send_invitation(invitation: Invitation, token: str) -> None:
+    from tenants.tasks import send_invitation_email_task
+
+    transaction.on_commit(lambda: send_invitation_email_task.delay(invitation.pk, token))
+
+
+@transaction.atomic
+def invitation_create(*, actor: Membership, email: str, role: str) -> tuple[Invitation, str]:
+    """Invite ``email`` with ``role``; returns the invitation and its one-time token."""
+    email = (email or "").strip().lower()
+    if not email or "@" not in email:
+        raise InvalidInput("Enter a valid e-mail address.", field="email")
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role “{role}”. Choose one of: {', '.join(Role.values)}.", field="role")
+    _check_can_manage(actor, role)
+    tenant = _lock_tenant(actor.tenant)
+    if Membership.objects.for_tenant(tenant).filter(user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member.", code="already_member", field="email")
+    if Invitation.objects.for_tenant(tenant).pending().filter(email__iexact=email).exists():
+        raise Conflict(
+            f"{email} already has a pending invitation; resend it instead.", code="already_invited", field="email"
+        )
+    # An expired, never-accepted invitation still holds the "one open" slot: close it.
+    Invitation.objects.for_tenant(tenant).filter(
+        email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    token = random_base62(40)
+    invitation = Invitation(tenant=tenant, email=email, role=role, invited_by=actor.user)
+    invitation.set_token(token)
+    invitation.save()
+    _send_invitation(invitation, token)
+    return invitation, token
+
+
+def _open_invitation(actor: Membership, invitation: Invitation) -> Invitation:
+    _check_can_manage(actor, invitation.role)
+    invitation = Invitation.objects.for_tenant(actor.tenant).select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at:
+        raise Conflict("This invitation was already accepted.", code="invitation_accepted")
+    if invitation.revoked_at:
+        raise Conflict("This invitation was revoked.", code="invitation_revoked")
+    return invitation
+
+
+@transaction.atomic
+def invitation_resend(*, actor: Membership, invitation: Invitation) -> tuple[Invitation, str]:
+    """Send a fresh link (the old one stops working) and restart the expiry clock."""
+    invitation = _open_invitation(actor, invitation)
+    token = random_base62(40)
+    invitation.set_token(token)
+    invitation.sent_count += 1
+    invitation.save(update_fields=["token_hash", "expires_at", "sent_count"])
+    _send_invitation(invitation, token)
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: Membership, invitation: Invitation) -> Invitation:
+    invitation = _open_invitation(actor, invitation)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
+def invitation_by_token(token: str) -> Invitation:
+    """Look an invitation up by its token, whatever its state; NotFound when unknown."""
+    invitation = (
+        Invitation.objects.unscoped().select_related("tenant").filter(token_hash=hash_secret(token or "")).first()
+    )
+    if invitation is None:
+        raise NotFound("This invitation link is not valid. Ask for a new invitation.", code="invitation_invalid")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, user: User, token: str) -> Membership:
+    invitation = invitation_by_token(token)
+    _lock_tenant(invitation.tenant)
+    invitation.refresh_from_db()
+    if invitation.accepted_at:
+        raise Gone("This invitation has already been used.", code="invitation_used")
+    if invitation.revoked_at:
+        raise Gone("This invitation was withdrawn. Ask for a new invitation.", code="invitation_revoked")
+    if invitation.expires_at <= timezone.now():
+        raise Gone("This invitation has expired. Ask for a new invitation.", code="invitation_expired")
+    if invitation.email.lower() != user.email.lower():
+        raise Forbidden(
+            f"This invitation is for {invitation.email}; you are signed in as {user.email}.",
+            code="invitation_wrong_user",
+        )
+    if Membership.objects.for_tenant(invitation.tenant).filter(user=user).exists():
+        raise Conflict(f"You are already a member of {invitation.tenant.name}.", code="already_member")
+    membership = Membership.objects.create(tenant=invitation.tenant, user=user, role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def invitation_decline(*, user: User, token: str) -> None:
+    invitation = invitation_by_token(token)
+    if invitation.email.lower() != user.email.lower():
+        raise Forbidden(f"This invitation is for {invitation.email}.", code="invitation_wrong_user")
+    if invitation.status == "pending":
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+
+
+# --- Personal access tokens ----------------------------------------------------------
+
+
+@transaction.atomic
+def token_create(
+    *, actor: Membership, name: str, expires_at: datetime | None = None
+) -> tuple[PersonalAccessToken, str]:
+    """Create a token for the actor in the actor's tenant; the plaintext is returned once."""
+    require(actor, Perm.TOKENS_OWN)
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Give the token a name so you can recognise it later.", field="name")
+    if len(name) > 100:
+        raise InvalidInput("At most 100 characters.", field="name")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("The expiry must be in the future.", field="expires_at")
+    live = PersonalAccessToken.objects.for_tenant(actor.tenant).active().filter(user=actor.user).count()
+    if live >= settings.MAX_TOKENS_PER_USER:
+        raise Conflict(f"You already have {live} active tokens here (the limit). Revoke one first.", code="token_limit")
+    plaintext, key_id, secret = make_prefixed_token(PersonalAccessToken.PREFIX)
+    token = PersonalAccessToken(tenant=actor.tenant, user=actor.user, name=name, expires_at=expires_at)
+    token.set_secret(key_id, secret)
+    token.save()
+    return token, plaintext
+
+
+@transaction.atomic
+def token_revoke(*, actor: Membership, token: PersonalAccessToken) -> PersonalAccessToken:
+    if token.user_id != actor.user_id:
+        require(actor, Perm.TOKENS_MANAGE_ALL)
+    token = PersonalAccessToken.objects.for_tenant(actor.tenant).select_for_update().get(pk=token.pk)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def token_authenticate(raw: str) -> tuple[PersonalAccessToken, Membership] | None:
+    """Resolve a presented bearer token to (token, membership), or None if it is not valid.
+
+    One indexed lookup by key id, a SHA-256 and a constant-time compare.
+    """
+    parts = split_prefixed_token(raw, PersonalAccessToken.PREFIX)
+    if parts is None:
+        return None
+    key_id, secret = parts
+    token = PersonalAccessToken.objects.unscoped().select_related("tenant", "user").filter(key_id=key_id).first()
+    if token is None or not secret_matches(secret, token.token_hash) or token.status != "active":
+        return None
+    if not token.user.is_active:
+        return None
+    membership = Membership.objects.for_tenant(token.tenant).filter(user=token.user).select_related("tenant").first()
+    if membership is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_LAST_USED_RESOLUTION:
+        PersonalAccessToken.objects.for_tenant(token.tenant).filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token, membership
