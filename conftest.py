@@ -3,3 +3,55 @@ import os
 # Test mode: dev-only defaults (secret key, hosts), no rate limits, Celery tasks run inline.
 os.environ.setdefault("PORTAL_TESTING", "1")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
+
+
+import pytest
+from rest_framework.test import APIClient
+
+
+# Personas (healthchecks style): Alice owns Acme, Bob is on Alice's team with a lower role,
+# Vera only views Acme, Charlie is a stranger who owns Globex.
+@pytest.fixture
+def acme(db):
+    from tenants.tests.factories import TenantFactory
+
+    return TenantFactory(slug="acme", name="Acme Logistics")
+
+
+@pytest.fixture
+def globex(db):
+    from tenants.tests.factories import TenantFactory
+
+    return TenantFactory(slug="globex", name="Globex Retail")
+
+
+def _member(tenant, email, role):
+    from tenants.tests.factories import MembershipFactory, UserFactory
+
+    return MembershipFactory(tenant=tenant, user=UserFactory(email=email), role=role)
+
+
+@pytest.fixture
+def alice(acme):
+    return _member(acme, "alice@acme.example", "owner").user
+
+
+@pytest.fixture
+def bob(acme):
+    return _member(acme, "bob@acme.example", "developer").user
+
+
+@pytest.fixture
+def vera(acme):
+    return _member(acme, "vera@acme.example", "viewer").user
+
+
+@pytest.fixture
+def charlie(globex):
+    return _member(globex, "charlie@globex.example", "owner").user
+
+
+@pytest.fixture
+def api():
+    """A DRF client; call api.force_authenticate(user) or pass a bearer token header."""
+    return APIClient()
