@@ -272,6 +272,11 @@ USE_TZ = True
 # --- Product limits ------------------------------------------------------------------
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 7)
 MAX_TOKENS_PER_USER = envint("MAX_TOKENS_PER_USER", 20)
+# API catalog: where consumers call published APIs (shown in snippets and the served
+# reference docs), the header gateways read API keys from, and the largest OpenAPI upload.
+GATEWAY_URL = (env("GATEWAY_URL", "http://localhost:8080") or "").rstrip("/")
+GATEWAY_API_KEY_HEADER = env("GATEWAY_API_KEY_HEADER", "X-API-Key")
+OPENAPI_MAX_BYTES = envint("OPENAPI_MAX_BYTES", 2 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,
@@ -280,3 +285,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+if TESTING:
+    # Test users are created by the hundred; a slow hasher only slows the suite.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
