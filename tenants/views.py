@@ -109,18 +109,20 @@ def members(request: HttpRequest) -> HttpResponse:
 @require_POST
 def invitation_create(request: HttpRequest) -> HttpResponse:
     form = InvitationForm(request.POST)
+    status = 400
     if form.is_valid():
         try:
             invitation, _token = services.invitation_create(actor=request.membership, **form.cleaned_data)
         except ServiceError as error:
             apply_service_error(form, error)
+            status = error.status_code
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             if request.htmx:
                 return render(request, "tenants/partials/members_panel.html", _members_context(request))
             return redirect("tenants:members", slug=request.tenant.slug)
     template = "tenants/partials/members_panel.html" if request.htmx else "tenants/members.html"
-    return render(request, template, _members_context(request, form), status=400)
+    return render(request, template, _members_context(request, form), status=status)
 
 
 def _invitation(request: HttpRequest, pk: int) -> Invitation:

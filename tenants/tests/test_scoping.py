@@ -1,0 +1,46 @@
+import pytest
+
+from tenants.models import Invitation, Membership, PersonalAccessToken
+from tenants.scoping import TenantScopeError
+
+
+def test_unscoped_queryset_refuses_to_run(alice, charlie):
+    with pytest.raises(TenantScopeError, match="without a tenant scope"):
+        list(Membership.objects.all())
+    with pytest.raises(TenantScopeError):
+        Membership.objects.filter(role="owner").count()
+    with pytest.raises(TenantScopeError):
+        Membership.objects.exists()
+    with pytest.raises(TenantScopeError):
+        Membership.objects.filter(role="owner").first()
+    with pytest.raises(TenantScopeError):
+        Membership.objects.update(role="viewer")
+    with pytest.raises(TenantScopeError):
+        PersonalAccessToken.objects.all().delete()
+    with pytest.raises(TenantScopeError):
+        Invitation.objects.get(pk=1)
+    # nothing was changed by the refused update
+    assert set(Membership.objects.unscoped().values_list("role", flat=True)) == {"owner"}
+
+
+def test_for_tenant_sees_only_that_tenant(acme, globex, alice, charlie):
+    acme_members = list(Membership.objects.for_tenant(acme))
+    assert [m.user for m in acme_members] == [alice]
+    # the scope survives chaining
+    assert Membership.objects.for_tenant(globex).filter(role="owner").get().user == charlie
+
+
+def test_for_tenant_none_is_an_error(db):
+    with pytest.raises(TenantScopeError, match="needs a tenant"):
+        Membership.objects.for_tenant(None)
+
+
+def test_user_scope_crosses_tenants_for_own_memberships(acme, globex, alice):
+    from tenants.tests.factories import MembershipFactory
+
+    MembershipFactory(tenant=globex, user=alice, role="viewer")
+    assert {m.tenant.slug for m in Membership.objects.for_user(alice)} == {"acme", "globex"}
+
+
+def test_unscoped_is_explicit(alice, charlie):
+    assert Membership.objects.unscoped().count() == 2
