@@ -21,3 +21,5 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/<path:rest>", api_not_found),
 ]
+
+handler500 = "portal.views.server_error"

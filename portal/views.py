@@ -44,3 +44,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception:  # noqa: BLE001 - any database failure means "not ready"
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 handler: the API's JSON error shape under /api/, a plain page elsewhere."""
+    if request.path.startswith("/api/"):
+        from portal.api.errors import api_server_error
+
+        return api_server_error(request)
+    return render(request, "500.html", status=500)

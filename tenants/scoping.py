@@ -6,8 +6,8 @@ raises ``TenantScopeError`` when it is evaluated unless it was narrowed first wi
 ``.unscoped()``. Forgetting the scope is therefore a loud error in tests, never a silent
 cross-tenant leak. ``grep -rn "unscoped()"`` lists every escape hatch.
 
-Related-object access (``membership.tenant``, cascades) uses Django's base manager, which is
-unaffected: those paths already start from an object the caller was allowed to load.
+Related-object access (``membership.tenant``, ``user.memberships``, cascades) counts as scoped:
+those paths start from one object the caller was allowed to load.
 """
 
 from __future__ import annotations
@@ -87,3 +87,11 @@ class TenantScopedQuerySet(models.QuerySet):
 
 class TenantScopedManager(models.Manager.from_queryset(TenantScopedQuerySet)):  # type: ignore[misc]
     """Default manager of tenant-owned models; see the module docstring."""
+
+    def get_queryset(self) -> TenantScopedQuerySet:
+        queryset = super().get_queryset()
+        # Reverse/many-to-many managers (``tenant.memberships``, ``user.tokens``) subclass this
+        # manager and are already narrowed to one parent object the caller could load.
+        if hasattr(self, "core_filters"):
+            queryset._scope = "related"
+        return queryset

@@ -67,7 +67,7 @@ def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status_code)
 
 
-def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def api_not_found(request: HttpRequest, exception: Exception | None = None, **kwargs: Any) -> JsonResponse:
     return _json_error(status.HTTP_404_NOT_FOUND, "not_found", "No such endpoint or object.")
 
 

@@ -158,7 +158,7 @@ class InvitationViewSet(
     def get_queryset(self) -> QuerySet[Invitation]:
         if getattr(self, "swagger_fake_view", False):
             return Invitation.objects.unscoped().none()
-        pending_only = self.request.query_params.get("status", "pending") != "all"
+        pending_only = self.action == "list" and self.request.query_params.get("status", "pending") != "all"
         return selectors.tenant_invitations(self.tenant, pending_only=pending_only)
 
     @extend_schema(

@@ -44,3 +44,8 @@ def test_user_scope_crosses_tenants_for_own_memberships(acme, globex, alice):
 
 def test_unscoped_is_explicit(alice, charlie):
     assert Membership.objects.unscoped().count() == 2
+
+
+def test_related_managers_are_scoped_by_their_parent(acme, alice, charlie):
+    assert [m.user for m in acme.memberships.all()] == [alice]
+    assert alice.memberships.get().tenant == acme
