@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "portal",
     "tenants",
     "apis",
+    "subscriptions",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +143,11 @@ CELERY_BEAT_SCHEDULE = {
     "expire-invitations": {
         "task": "tenants.tasks.expire_invitations_task",
         "schedule": 3600.0,
+    },
+    # Deprecation notices and retirement ends; the catalog does not call back into subscriptions.
+    "sync-subscription-lifecycle": {
+        "task": "subscriptions.tasks.sync_lifecycle_task",
+        "schedule": 300.0,
     },
 }
 
@@ -258,7 +265,7 @@ SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG and not TESTI
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG or TESTING else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -277,6 +284,14 @@ MAX_TOKENS_PER_USER = envint("MAX_TOKENS_PER_USER", 20)
 GATEWAY_URL = (env("GATEWAY_URL", "http://localhost:8080") or "").rstrip("/")
 GATEWAY_API_KEY_HEADER = env("GATEWAY_API_KEY_HEADER", "X-API-Key")
 OPENAPI_MAX_BYTES = envint("OPENAPI_MAX_BYTES", 2 * 1024 * 1024)
+# Subscriptions, keys and webhooks.
+MAX_KEYS_PER_APPLICATION = envint("MAX_KEYS_PER_APPLICATION", 10)
+MAX_KEY_ROTATION_GRACE_HOURS = envint("MAX_KEY_ROTATION_GRACE_HOURS", 7 * 24)
+WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5)
+WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_RETRY_BASE_SECONDS = envint("WEBHOOK_RETRY_BASE_SECONDS", 30)
+# Webhooks to loopback / private addresses would let tenants probe the internal network.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
 
 LOGGING = {
     "version": 1,
