@@ -149,6 +149,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.sync_lifecycle_task",
         "schedule": 300.0,
     },
+    "retry-due-webhooks": {
+        "task": "notifications.tasks.retry_due_webhooks_task",
+        "schedule": 60.0,
+    },
 }
 
 # --- Auth ----------------------------------------------------------------------------
