@@ -11,7 +11,7 @@ CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+        not Path(CHROMIUM).exists(), reason="needs Debian chromium"
     ),
 ]
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the test are safe here.
