@@ -65,3 +65,17 @@ def test_secret_from_file(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "file-secret-" + "z9" * 30
+
+
+def test_collectstatic_works_for_production(tmp_path):
+    """WhiteNoise's manifest storage refuses missing references (e.g. a vendored .map)."""
+    result = _manage(
+        "collectstatic",
+        "--noinput",
+        SECRET_KEY="k3y-" + "a1b2c3d4e5f6g7h8i9j0" * 3,
+        ALLOWED_HOSTS="portal.example.com",
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "static" / "staticfiles.json").exists()
+    assert list((tmp_path / "static" / "vendor" / "bootstrap").glob("bootstrap.min.*.css"))
