@@ -246,6 +246,9 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "tenants.roles.Role",
+        "VersionStatusEnum": "apis.models.VersionStatus",
+        "PlanStatusEnum": "apis.models.PlanStatus",
+        "VisibilityEnum": "apis.models.Visibility",
     },
 }
 
