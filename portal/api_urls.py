@@ -6,4 +6,5 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("tenants.api.urls")),
+    path("", include("apis.api.urls")),
 ]

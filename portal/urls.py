@@ -13,6 +13,7 @@ urlpatterns = [
     path("onboarding/", tenant_views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", tenant_views.invitation_detail, name="invitation"),
     path("t/", include("tenants.urls")),
+    path("", include("apis.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),

@@ -1,0 +1,552 @@
+"""REST endpoints: provider management under /tenants/{tenant_slug}/apis/…, and the read-only catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apis import openapi, selectors, services
+from apis.api import serializers as s
+from apis.filtersets import ApiFilterSet, PlanFilterSet, VersionFilterSet
+from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan
+from portal.errors import InvalidInput
+from tenants.api.mixins import TenantScopedAPIMixin
+from tenants.models import PersonalAccessToken
+from tenants.roles import Perm
+
+TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, description="Organisation slug.")
+API_PARAM = OpenApiParameter("api_slug", str, OpenApiParameter.PATH, description="API slug.")
+
+_EDIT = Perm.APIS_EDIT
+_VIEW = Perm.APIS_VIEW
+
+
+class RawSpecParser(BaseParser):
+    """Hands the request body to apis.openapi as bytes, so JSON and YAML get one size check and one parser."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> bytes:
+        limit = settings.OPENAPI_MAX_BYTES
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            openapi.check_size(len(body) + len(stream.read()))
+        return body
+
+
+# --- APIs ------------------------------------------------------------------------------
+
+API_EXAMPLE = OpenApiExample(
+    "Orders API",
+    request_only=True,
+    value={
+        "name": "Orders",
+        "slug": "orders",
+        "summary": "Create, track and cancel shipping orders.",
+        "description": "Hand parcels to **Acme Logistics** and follow them to the door.",
+        "tags": ["logistics", "orders"],
+        "contact_email": "api@acme.example",
+        "visibility": "public",
+    },
+)
+
+
+@extend_schema(parameters=[TENANT_PARAM], tags=["APIs (provider)"])
+@extend_schema_view(
+    list=extend_schema(summary="APIs your organisation provides"),
+    retrieve=extend_schema(summary="One API"),
+)
+class ApiViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ApiSerializer
+    filterset_class = ApiFilterSet
+    lookup_field = "slug"
+    lookup_url_kwarg = "api_slug"
+    lookup_value_regex = "[a-z0-9-]+"
+    required_perms = {
+        "list": _VIEW,
+        "retrieve": _VIEW,
+        "events": _VIEW,
+        "create": _EDIT,
+        "update": _EDIT,
+        "partial_update": _EDIT,
+        "destroy": _EDIT,
+    }
+
+    def get_queryset(self) -> QuerySet[Api]:
+        if getattr(self, "swagger_fake_view", False):
+            return Api.objects.unscoped().none()
+        return Api.objects.for_tenant(self.tenant).select_related("tenant")
+
+    def get_object(self) -> Api:
+        return selectors.api_for_tenant(self.tenant, self.kwargs["api_slug"])
+
+    @extend_schema(
+        request=s.ApiWriteSerializer,
+        responses={201: s.ApiSerializer},
+        summary="Register an API",
+        examples=[API_EXAMPLE],
+    )
+    def create(self, request: Request, tenant_slug: str) -> Response:
+        serializer = s.ApiWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api = services.api_create(actor=self.membership, **serializer.validated_data)
+        return Response(s.ApiSerializer(api).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ApiWriteSerializer, responses=s.ApiSerializer, summary="Replace an API's details")
+    def update(self, request: Request, tenant_slug: str, api_slug: str, partial: bool = False) -> Response:
+        serializer = s.ApiWriteSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        api = services.api_update(actor=self.membership, api=self.get_object(), **serializer.validated_data)
+        return Response(s.ApiSerializer(api).data)
+
+    @extend_schema(
+        request=s.ApiWriteSerializer,
+        responses=s.ApiSerializer,
+        summary="Change some of an API's details",
+        examples=[OpenApiExample("Make public", value={"visibility": "public"}, request_only=True)],
+    )
+    def partial_update(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
+        return self.update(request, tenant_slug, api_slug, partial=True)
+
+    @extend_schema(responses={204: None}, summary="Delete an API (only when no version is live)")
+    def destroy(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
+        services.api_delete(actor=self.membership, api=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        responses=s.AuditEventSerializer(many=True),
+        summary="Changelog: every recorded change to the API, its versions and plans",
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def events(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
+        events = selectors.api_events(self.get_object())
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
+
+
+# --- Versions --------------------------------------------------------------------------
+
+VERSION_EXAMPLE = OpenApiExample(
+    "v1 with two upstreams",
+    request_only=True,
+    value={
+        "label": "v1",
+        "base_path": "/orders/v1",
+        "upstreams": [
+            {"url": "https://orders-a.internal.acme.example", "weight": 3},
+            {"url": "https://orders-b.internal.acme.example", "weight": 1},
+        ],
+        "connect_timeout_ms": 2000,
+        "read_timeout_ms": 15000,
+        "release_notes": "First public version.",
+        "openapi": {"openapi": "3.1.0", "info": {"title": "Orders", "version": "1"}, "paths": {}},
+    },
+)
+
+
+class _ApiChildMixin(TenantScopedAPIMixin):
+    """Resolves the parent API from the URL (404 when it is not the tenant's)."""
+
+    @property
+    def api(self) -> Api:
+        if not hasattr(self, "_api"):
+            self._api = selectors.api_for_tenant(self.tenant, self.kwargs["api_slug"])
+        return self._api
+
+
+@extend_schema(parameters=[TENANT_PARAM, API_PARAM], tags=["APIs (provider)"])
+@extend_schema_view(
+    list=extend_schema(summary="Versions of an API"),
+    retrieve=extend_schema(summary="One version"),
+)
+class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.VersionSerializer
+    filterset_class = VersionFilterSet
+    lookup_field = "label"
+    lookup_value_regex = "[A-Za-z0-9][A-Za-z0-9._-]*"
+    required_perms = {
+        "list": _VIEW,
+        "retrieve": _VIEW,
+        "endpoints": _VIEW,
+        "history": _VIEW,
+        # GET reads, PUT writes: the service checks APIS_EDIT for the upload itself.
+        "openapi": _VIEW,
+        "create": _EDIT,
+        "update": _EDIT,
+        "partial_update": _EDIT,
+        "destroy": _EDIT,
+        "publish": _EDIT,
+        "deprecate": _EDIT,
+        "retire": _EDIT,
+    }
+
+    def get_queryset(self) -> QuerySet[ApiVersion]:
+        if getattr(self, "swagger_fake_view", False):
+            return ApiVersion.objects.unscoped().none()
+        return selectors.api_versions(self.api)
+
+    def get_object(self) -> ApiVersion:
+        return selectors.version_for(self.api, self.kwargs["label"])
+
+    def _render(self, version: ApiVersion) -> dict[str, Any]:
+        return s.VersionSerializer(version).data
+
+    @extend_schema(
+        request=s.VersionWriteSerializer,
+        responses={201: s.VersionSerializer},
+        summary="Add a draft version (the OpenAPI document may come now or later)",
+        examples=[VERSION_EXAMPLE],
+    )
+    def create(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
+        serializer = s.VersionWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        document = data.pop("openapi", None)
+        version = services.version_create(actor=self.membership, api=self.api, openapi_document=document, **data)
+        return Response(self._render(version), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.VersionWriteSerializer, responses=s.VersionSerializer, summary="Replace a version's settings"
+    )
+    def update(self, request: Request, tenant_slug: str, api_slug: str, label: str, partial: bool = False) -> Response:
+        serializer = s.VersionWriteSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        document = data.pop("openapi", None)
+        version = services.version_update(actor=self.membership, version=self.get_object(), **data)
+        if document is not None:
+            version = services.version_upload_spec(actor=self.membership, version=version, document=document)
+        return Response(self._render(version))
+
+    @extend_schema(
+        request=s.VersionWriteSerializer,
+        responses=s.VersionSerializer,
+        summary="Change some of a version's settings",
+        description="Label and base path can only change while the version is a draft.",
+        examples=[
+            OpenApiExample(
+                "New upstreams",
+                request_only=True,
+                value={"upstreams": [{"url": "https://orders-c.internal.acme.example", "weight": 1}]},
+            )
+        ],
+    )
+    def partial_update(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
+        return self.update(request, tenant_slug, api_slug, label, partial=True)
+
+    @extend_schema(responses={204: None}, summary="Delete a draft or retired version")
+    def destroy(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
+        services.version_delete(actor=self.membership, version=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+        summary="The version's OpenAPI document (JSON)",
+    )
+    @extend_schema(
+        methods=["PUT"],
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "application/yaml": OpenApiTypes.STR,
+            "multipart/form-data": s.SpecUploadSerializer,
+        },
+        responses=s.VersionSerializer,
+        summary="Upload the OpenAPI document (JSON or YAML body, or a multipart file)",
+        description=(
+            "Validated against the OpenAPI 3.0/3.1 schema; the 400 lists each problem with the path where it "
+            "occurs. External `$ref`s are refused (the portal fetches nothing). Endpoints are re-extracted."
+        ),
+    )
+    @action(
+        detail=True,
+        methods=["get", "put"],
+        parser_classes=[MultiPartParser, RawSpecParser],
+        filterset_class=None,
+    )
+    def openapi(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
+        version = self.get_object()
+        if request.method == "GET":
+            if version.spec is None:
+                raise InvalidInput("This version has no OpenAPI document yet.", code="no_openapi", field="openapi")
+            return Response(version.spec)
+        data = request.data
+        if isinstance(data, bytes):
+            document: bytes = data
+        else:
+            upload = data.get("file")
+            if upload is None:
+                raise InvalidInput("Send the document as the body, or as a multipart field “file”.", field="file")
+            openapi.check_size(upload.size, field="file")
+            document = upload.read()
+        version = services.version_upload_spec(actor=self.membership, version=version, document=document)
+        return Response(self._render(version))
+
+    @extend_schema(responses=s.EndpointSerializer(many=True), summary="Endpoints extracted from the OpenAPI document")
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def endpoints(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
+        endpoints: QuerySet[Endpoint] = selectors.version_endpoints(self.get_object())
+        return Response(s.EndpointSerializer(endpoints, many=True).data)
+
+    @extend_schema(responses=s.AuditEventSerializer(many=True), summary="Version history: who changed what, when")
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def history(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
+        events: QuerySet[AuditEvent] = selectors.version_events(self.get_object())
+        return Response(s.AuditEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        request=s.LifecycleSerializer,
+        responses=s.VersionSerializer,
+        summary="Publish (draft → published; or undo a deprecation)",
+        description="Needs at least one upstream and an OpenAPI document; 409 with the reason otherwise.",
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def publish(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
+        serializer = s.LifecycleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = services.version_publish(
+            actor=self.membership, version=self.get_object(), **serializer.validated_data
+        )
+        return Response(self._render(version))
+
+    @extend_schema(
+        request=s.DeprecateSerializer,
+        responses=s.VersionSerializer,
+        summary="Deprecate with a sunset date (published → deprecated)",
+        examples=[
+            OpenApiExample(
+                "Sunset", request_only=True, value={"sunset_date": "2026-12-31", "note": "Use v2: it has cursors."}
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def deprecate(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
+        serializer = s.DeprecateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = services.version_deprecate(
+            actor=self.membership, version=self.get_object(), **serializer.validated_data
+        )
+        return Response(self._render(version))
+
+    @extend_schema(
+        request=s.LifecycleSerializer,
+        responses=s.VersionSerializer,
+        summary="Retire (published / deprecated → retired); gateways stop routing it",
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def retire(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
+        serializer = s.LifecycleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = services.version_retire(actor=self.membership, version=self.get_object(), **serializer.validated_data)
+        return Response(self._render(version))
+
+
+# --- Plans -----------------------------------------------------------------------------
+
+
+@extend_schema(parameters=[TENANT_PARAM, API_PARAM], tags=["APIs (provider)"])
+@extend_schema_view(
+    list=extend_schema(summary="Plans of an API (including hidden and archived ones)"),
+    retrieve=extend_schema(summary="One plan"),
+)
+class PlanViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.PlanSerializer
+    filterset_class = PlanFilterSet
+    required_perms = {
+        "list": _VIEW,
+        "retrieve": _VIEW,
+        "create": _EDIT,
+        "update": _EDIT,
+        "partial_update": _EDIT,
+        "destroy": _EDIT,
+        "archive": _EDIT,
+        "restore": _EDIT,
+    }
+
+    def get_queryset(self) -> QuerySet[Plan]:
+        if getattr(self, "swagger_fake_view", False):
+            return Plan.objects.unscoped().none()
+        return selectors.api_plans(self.api)
+
+    def get_object(self) -> Plan:
+        pk = self.kwargs["pk"]
+        if not str(pk).isdigit():
+            return selectors.plan_for(self.api, 0)
+        return selectors.plan_for(self.api, pk)
+
+    @extend_schema(
+        request=s.PlanWriteSerializer,
+        responses={201: s.PlanSerializer},
+        summary="Add a plan",
+        examples=[
+            OpenApiExample(
+                "Free, automatic",
+                request_only=True,
+                value={"name": "Free", "rate_limit_per_second": 5, "quota_per_day": 1000, "price_label": "Free"},
+            ),
+            OpenApiExample(
+                "Business, approval required",
+                request_only=True,
+                value={
+                    "name": "Business",
+                    "rate_limit_per_second": 50,
+                    "rate_limit_per_minute": 2000,
+                    "quota_per_month": 5000000,
+                    "approval_required": True,
+                    "price_label": "€249 / month",
+                },
+            ),
+        ],
+    )
+    def create(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
+        serializer = s.PlanWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.plan_create(actor=self.membership, api=self.api, **serializer.validated_data)
+        return Response(s.PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.PlanWriteSerializer, responses=s.PlanSerializer, summary="Replace a plan's terms")
+    def update(self, request: Request, tenant_slug: str, api_slug: str, pk: str, partial: bool = False) -> Response:
+        serializer = s.PlanWriteSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        plan = services.plan_update(actor=self.membership, plan=self.get_object(), **serializer.validated_data)
+        return Response(s.PlanSerializer(plan).data)
+
+    @extend_schema(
+        request=s.PlanWriteSerializer,
+        responses=s.PlanSerializer,
+        summary="Change some of a plan's terms",
+        examples=[OpenApiExample("Raise the quota", request_only=True, value={"quota_per_day": 5000})],
+    )
+    def partial_update(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
+        return self.update(request, tenant_slug, api_slug, pk, partial=True)
+
+    @extend_schema(responses={204: None}, summary="Delete a plan (archive it instead once it has subscribers)")
+    def destroy(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
+        services.plan_delete(actor=self.membership, plan=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=s.LifecycleSerializer, responses=s.PlanSerializer, summary="Archive: stop offering the plan")
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def archive(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
+        serializer = s.LifecycleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.plan_archive(actor=self.membership, plan=self.get_object(), **serializer.validated_data)
+        return Response(s.PlanSerializer(plan).data)
+
+    @extend_schema(request=s.LifecycleSerializer, responses=s.PlanSerializer, summary="Offer an archived plan again")
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def restore(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
+        serializer = s.LifecycleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.plan_restore(actor=self.membership, plan=self.get_object(), **serializer.validated_data)
+        return Response(s.PlanSerializer(plan).data)
+
+
+# --- Catalog ---------------------------------------------------------------------------
+
+
+def catalog_viewer(request: Request) -> tuple[Any, list[int]]:
+    """The viewer and the tenants they act for: a token acts for its one tenant only."""
+    user = request.user if request.user.is_authenticated else None
+    if isinstance(request.auth, PersonalAccessToken):
+        return user, [request.auth.tenant_id]
+    return user, selectors.viewer_tenant_ids(user)
+
+
+CATALOG_FILTERS = [
+    OpenApiParameter("q", str, description="Full-text search over name, summary, description and tags."),
+    OpenApiParameter("tag", str, description="Only APIs with this tag."),
+    OpenApiParameter("provider", str, description="Only APIs of this provider (organisation slug)."),
+    OpenApiParameter(
+        "sort", str, enum=list(selectors.CATALOG_SORTS), description="Default: relevance with q, else name."
+    ),
+]
+PROVIDER_PARAM = OpenApiParameter("provider_slug", str, OpenApiParameter.PATH, description="Provider slug.")
+
+
+@extend_schema(
+    tags=["Catalog"],
+    summary="Browse the catalog",
+    description="What the caller may see: public APIs for everyone (no authentication needed), internal ones "
+    "for signed-in callers, private ones for members of the provider.",
+    parameters=CATALOG_FILTERS,
+    auth=[{}, {"cookieAuth": []}],
+)
+class CatalogListView(ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = s.CatalogApiSerializer
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Api]:
+        if getattr(self, "swagger_fake_view", False):
+            return Api.objects.unscoped().none()
+        user, tenant_ids = catalog_viewer(self.request)
+        params = self.request.query_params
+        return selectors.catalog_apis(
+            user,
+            tenant_ids=tenant_ids,
+            q=params.get("q", ""),
+            tag=params.get("tag", ""),
+            provider=params.get("provider", ""),
+            sort=params.get("sort", ""),
+        )
+
+
+@extend_schema(
+    tags=["Catalog"],
+    summary="One API of the catalog: versions, plans, description",
+    parameters=[PROVIDER_PARAM, API_PARAM],
+    responses={200: s.CatalogApiDetailSerializer, 404: OpenApiResponse(description="No such API, or not visible.")},
+    auth=[{}, {"cookieAuth": []}],
+)
+class CatalogDetailView(APIView):
+    permission_classes = [AllowAny]
+    serializer_class = s.CatalogApiDetailSerializer
+
+    def get(self, request: Request, provider_slug: str, api_slug: str) -> Response:
+        user, tenant_ids = catalog_viewer(request)
+        api = selectors.catalog_api(user, provider_slug, api_slug, tenant_ids=tenant_ids)
+        member = selectors.is_provider_member(api, tenant_ids)
+        context = {
+            "versions": selectors.catalog_versions(api, member=member).select_related("api", "tenant"),
+            "plans": selectors.catalog_plans(api, member=member),
+        }
+        return Response(s.CatalogApiDetailSerializer(api, context=context).data)
+
+
+@extend_schema(
+    tags=["Catalog"],
+    summary="The OpenAPI document of a version, as consumers see it",
+    description="`servers` points at the gateway (GATEWAY_URL + base path).",
+    parameters=[
+        PROVIDER_PARAM,
+        API_PARAM,
+        OpenApiParameter("label", str, OpenApiParameter.PATH, description="Version label."),
+    ],
+    responses={(200, "application/json"): OpenApiTypes.OBJECT},
+    auth=[{}, {"cookieAuth": []}],
+)
+class CatalogOpenApiView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, provider_slug: str, api_slug: str, label: str) -> Response:
+        user, tenant_ids = catalog_viewer(request)
+        api = selectors.catalog_api(user, provider_slug, api_slug, tenant_ids=tenant_ids)
+        version = selectors.catalog_version(api, label, member=selectors.is_provider_member(api, tenant_ids))
+        if version.spec is None:
+            raise InvalidInput("This version has no OpenAPI document.", code="no_openapi")
+        return Response(openapi.for_gateway(version.spec, settings.GATEWAY_URL + version.base_path))

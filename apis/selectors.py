@@ -1,0 +1,202 @@
+"""Reads about the catalog, shared by web views and the REST API.
+
+Provider-side reads take the provider ``tenant`` and scope with ``for_tenant``; catalog
+reads take the viewer (a user, or None for an anonymous visitor) and scope with
+``visible_to``, the one place that decides who sees what across providers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Lower
+
+from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, PlanStatus, VersionStatus
+from portal.errors import NotFound
+from tenants.models import Membership, Tenant
+
+SEARCH_CONFIG = "english"
+CATALOG_SORTS = {
+    "relevance": "Relevance",
+    "name": "Name",
+    "recent": "Recently updated",
+    "provider": "Provider",
+}
+
+
+def search_apis(qs: QuerySet[Api], q: str) -> QuerySet[Api]:
+    """Full-text search over name, tags, summary, description; substring on name/slug as a fallback.
+
+    websearch syntax ("quoted phrase", -exclude, or) is what people type into search boxes.
+    """
+    query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
+    return qs.filter(Q(search_vector=query) | Q(name__icontains=q) | Q(slug__icontains=q)).annotate(
+        rank=SearchRank(F("search_vector"), query)
+    )
+
+
+# --- Provider side ---------------------------------------------------------------------
+
+
+def tenant_apis(tenant: Tenant, *, q: str = "", visibility: str = "", tag: str = "", status: str = "") -> QuerySet[Api]:
+    """The provider's own APIs with version and plan counts, for lists."""
+    qs = Api.objects.for_tenant(tenant).annotate(
+        version_count=Count("versions", distinct=True),
+        live_version_count=Count(
+            "versions",
+            filter=Q(versions__status__in=[VersionStatus.PUBLISHED, VersionStatus.DEPRECATED]),
+            distinct=True,
+        ),
+        plan_count=Count("plans", distinct=True),
+    )
+    if visibility:
+        qs = qs.filter(visibility=visibility)
+    if tag:
+        qs = qs.filter(tags__contains=[tag.lower()])
+    if status:
+        qs = qs.filter(versions__status=status).distinct()
+    if q:
+        qs = search_apis(qs, q.strip()).order_by("-rank", "name")
+    return qs
+
+
+def api_for_tenant(tenant: Tenant, slug: str) -> Api:
+    api = Api.objects.for_tenant(tenant).filter(slug=slug).first()
+    if api is None:
+        raise NotFound("No such API.")
+    return api
+
+
+def api_versions(api: Api) -> QuerySet[ApiVersion]:
+    return ApiVersion.objects.for_tenant(api.tenant_id).filter(api=api).annotate(endpoint_count=Count("endpoints"))
+
+
+def version_for(api: Api, label: str) -> ApiVersion:
+    version = ApiVersion.objects.for_tenant(api.tenant_id).select_related("api").filter(api=api, label=label).first()
+    if version is None:
+        raise NotFound("No such version.")
+    return version
+
+
+def version_endpoints(version: ApiVersion) -> QuerySet[Endpoint]:
+    return Endpoint.objects.for_tenant(version.tenant_id).filter(version=version)
+
+
+def api_plans(api: Api, *, status: str = "") -> QuerySet[Plan]:
+    qs = Plan.objects.for_tenant(api.tenant_id).filter(api=api)
+    return qs.filter(status=status) if status else qs
+
+
+def plan_for(api: Api, pk: int | str) -> Plan:
+    plan = Plan.objects.for_tenant(api.tenant_id).select_related("api").filter(api=api, pk=pk).first()
+    if plan is None:
+        raise NotFound("No such plan.")
+    return plan
+
+
+def api_events(api: Api) -> QuerySet[AuditEvent]:
+    """The API's changelog: every recorded change to it, its versions and its plans."""
+    return AuditEvent.objects.for_tenant(api.tenant_id).filter(api=api).select_related("actor")
+
+
+def version_events(version: ApiVersion) -> QuerySet[AuditEvent]:
+    """The version history: creation, spec uploads, lifecycle transitions."""
+    return AuditEvent.objects.for_tenant(version.tenant_id).filter(
+        target_type=ApiVersion._meta.model_name, target_id=version.pk
+    )
+
+
+# --- Catalog (consumer side) -----------------------------------------------------------
+
+
+def viewer_tenant_ids(user: Any) -> list[int]:
+    if user is None or not user.is_authenticated:
+        return []
+    return list(Membership.objects.for_user(user).values_list("tenant_id", flat=True))
+
+
+def catalog_apis(
+    user: Any,
+    *,
+    tenant_ids: list[int] | None = None,
+    q: str = "",
+    tag: str = "",
+    provider: str = "",
+    sort: str = "",
+) -> QuerySet[Api]:
+    """What the viewer may see, searched, filtered and sorted."""
+    qs = Api.objects.visible_to(user, tenant_ids=tenant_ids).select_related("tenant")
+    if tag:
+        qs = qs.filter(tags__contains=[tag.strip().lower()])
+    if provider:
+        qs = qs.filter(tenant__slug=provider.strip())
+    q = q.strip()
+    if q:
+        qs = search_apis(qs, q)
+    if sort == "relevance" and q:
+        return qs.order_by("-rank", Lower("name"))
+    if sort == "recent":
+        return qs.order_by("-updated_at", "pk")
+    if sort == "provider":
+        return qs.order_by(Lower("tenant__name"), Lower("name"))
+    if q and sort not in CATALOG_SORTS:
+        return qs.order_by("-rank", Lower("name"))
+    return qs.order_by(Lower("name"), "pk")
+
+
+def catalog_api(user: Any, provider_slug: str, api_slug: str, *, tenant_ids: list[int] | None = None) -> Api:
+    """One API, or NotFound (404) when it does not exist *or* the viewer may not see it."""
+    api = (
+        Api.objects.visible_to(user, tenant_ids=tenant_ids)
+        .select_related("tenant")
+        .filter(tenant__slug=provider_slug, slug=api_slug)
+        .first()
+    )
+    if api is None:
+        raise NotFound("No such API.")
+    return api
+
+
+def is_provider_member(api: Api, tenant_ids: list[int]) -> bool:
+    return api.tenant_id in tenant_ids
+
+
+def catalog_versions(api: Api, *, member: bool) -> QuerySet[ApiVersion]:
+    """Versions a viewer sees, newest first: drafts only for the provider's own members."""
+    qs = ApiVersion.objects.for_tenant(api.tenant_id).filter(api=api).annotate(endpoint_count=Count("endpoints"))
+    return qs if member else qs.listed()
+
+
+def catalog_version(api: Api, label: str, *, member: bool) -> ApiVersion:
+    version = catalog_versions(api, member=member).select_related("api", "tenant").filter(label=label).first()
+    if version is None:
+        raise NotFound("No such version.")
+    return version
+
+
+def default_version(versions: list[ApiVersion]) -> ApiVersion | None:
+    """The version whose docs a visitor sees first: the newest published, then deprecated, then any."""
+    order = [VersionStatus.PUBLISHED, VersionStatus.DEPRECATED, VersionStatus.DRAFT, VersionStatus.RETIRED]
+    for status in order:
+        for version in versions:
+            if version.status == status and version.spec is not None:
+                return version
+    return versions[0] if versions else None
+
+
+def catalog_plans(api: Api, *, member: bool) -> QuerySet[Plan]:
+    """Plans offered to consumers (active, public); the provider's members also see hidden ones."""
+    qs = Plan.objects.for_tenant(api.tenant_id).filter(api=api)
+    return qs.filter(status=PlanStatus.ACTIVE) if member else qs.offered()
+
+
+def catalog_facets(user: Any, *, tenant_ids: list[int] | None = None) -> dict[str, list[Any]]:
+    """Tags and providers present in what the viewer may see, for the filter dropdowns."""
+    visible = Api.objects.visible_to(user, tenant_ids=tenant_ids)
+    tags = sorted({tag for row in visible.values_list("tags", flat=True) for tag in row})
+    providers = list(
+        visible.values_list("tenant__slug", "tenant__name").distinct().order_by("tenant__name", "tenant__slug")
+    )
+    return {"tags": tags, "providers": providers}

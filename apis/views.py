@@ -1,0 +1,473 @@
+"""Web pages: the provider's API management under /t/<slug>/apis/ and the catalog under /catalog/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from apis import openapi, selectors, services
+from apis.forms import (
+    ApiForm,
+    DeprecateForm,
+    NoteForm,
+    PlanForm,
+    SpecForm,
+    VersionCreateForm,
+    VersionForm,
+    format_upstreams,
+    parse_upstreams,
+)
+from apis.models import Api, ApiVersion, Plan, VersionStatus, Visibility
+from apis.openapi import SpecInvalid
+from apis.snippets import snippets
+from portal.errors import NotFound, ServiceError
+from portal.web import apply_service_error, flash_service_error, tenant_view
+from tenants.permissions import can
+from tenants.roles import Perm
+
+
+def _apply_error(form: forms.Form, error: ServiceError) -> None:
+    """Like portal.web.apply_service_error, but lists every problem of an invalid OpenAPI document."""
+    if isinstance(error, SpecInvalid):
+        field = "openapi" if "openapi" in form.fields else None
+        for problem in error.problems:
+            form.add_error(field, problem)
+        return
+    apply_service_error(form, error)
+
+
+def _api(request: HttpRequest, api_slug: str) -> Api:
+    try:
+        return selectors.api_for_tenant(request.tenant, api_slug)
+    except NotFound:
+        raise Http404("No such API.") from None
+
+
+def _version(api: Api, label: str) -> ApiVersion:
+    try:
+        return selectors.version_for(api, label)
+    except NotFound:
+        raise Http404("No such version.") from None
+
+
+def _plan(api: Api, pk: int) -> Plan:
+    try:
+        return selectors.plan_for(api, pk)
+    except NotFound:
+        raise Http404("No such plan.") from None
+
+
+def _can_edit(request: HttpRequest) -> bool:
+    return can(request.membership, Perm.APIS_EDIT)
+
+
+# --- Provider: APIs --------------------------------------------------------------------
+
+
+@tenant_view(Perm.APIS_VIEW)
+@require_GET
+def api_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "")
+    return render(
+        request,
+        "apis/list.html",
+        {"apis": selectors.tenant_apis(request.tenant, q=q), "q": q, "can_edit": _can_edit(request)},
+    )
+
+
+@tenant_view(Perm.APIS_EDIT)
+def api_create(request: HttpRequest) -> HttpResponse:
+    form = ApiForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                api = services.api_create(actor=request.membership, **form.cleaned_data)
+            except ServiceError as error:
+                _apply_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, f"{api.name} registered. Add a version with its OpenAPI document next.")
+                return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
+    return render(
+        request,
+        "apis/form.html",
+        {"form": form, "title": "Register an API", "submit": "Register", "cancel": _list_url(request)},
+        status=status,
+    )
+
+
+def _list_url(request: HttpRequest) -> str:
+    from django.urls import reverse
+
+    return reverse("apis:list", args=[request.tenant.slug])
+
+
+@tenant_view(Perm.APIS_VIEW)
+@require_GET
+def api_detail(request: HttpRequest, api_slug: str) -> HttpResponse:
+    api = _api(request, api_slug)
+    return render(
+        request,
+        "apis/detail.html",
+        {
+            "api": api,
+            "versions": selectors.api_versions(api),
+            "plans": selectors.api_plans(api),
+            "events": selectors.api_events(api)[:25],
+            "can_edit": _can_edit(request),
+            "note_form": NoteForm(),
+        },
+    )
+
+
+@tenant_view(Perm.APIS_EDIT)
+def api_edit(request: HttpRequest, api_slug: str) -> HttpResponse:
+    api = _api(request, api_slug)
+    initial = {
+        "name": api.name,
+        "slug": api.slug,
+        "summary": api.summary,
+        "description": api.description,
+        "tags": ", ".join(api.tags),
+        "visibility": api.visibility,
+        "contact_name": api.contact_name,
+        "contact_email": api.contact_email,
+        "contact_url": api.contact_url,
+    }
+    form = ApiForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                api = services.api_update(actor=request.membership, api=api, **form.cleaned_data)
+            except ServiceError as error:
+                _apply_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, "Saved.")
+                return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
+    return render(
+        request,
+        "apis/form.html",
+        {"form": form, "title": f"Edit {api.name}", "submit": "Save", "api": api},
+        status=status,
+    )
+
+
+@tenant_view(Perm.APIS_EDIT)
+@require_POST
+def api_delete(request: HttpRequest, api_slug: str) -> HttpResponse:
+    api = _api(request, api_slug)
+    try:
+        services.api_delete(actor=request.membership, api=api)
+    except ServiceError as error:
+        flash_service_error(request, error)
+        return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
+    messages.success(request, f"{api.name} was deleted.")
+    return redirect("apis:list", slug=request.tenant.slug)
+
+
+# --- Provider: versions ----------------------------------------------------------------
+
+
+@tenant_view(Perm.APIS_EDIT)
+def version_create(request: HttpRequest, api_slug: str) -> HttpResponse:
+    api = _api(request, api_slug)
+    form = VersionCreateForm(request.POST or None, request.FILES or None)
+    form.order_fields(["label", "base_path", "upstreams", "connect_timeout_ms", "read_timeout_ms", "release_notes"])
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = {k: v for k, v in form.cleaned_data.items() if k not in ("openapi", "openapi_file")}
+            data["upstreams"] = parse_upstreams(data["upstreams"])
+            try:
+                version = services.version_create(
+                    actor=request.membership, api=api, openapi_document=form.document(), **data
+                )
+            except ServiceError as error:
+                _apply_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, f"Draft {version.label} created.")
+                return redirect("apis:version", slug=request.tenant.slug, api_slug=api.slug, label=version.label)
+    return render(
+        request,
+        "apis/form.html",
+        {"form": form, "title": f"New version of {api.name}", "submit": "Create draft", "api": api, "multipart": True},
+        status=status,
+    )
+
+
+def _version_context(request: HttpRequest, version: ApiVersion, **extra: Any) -> dict[str, Any]:
+    endpoints = list(selectors.version_endpoints(version))
+    return {
+        "api": version.api,
+        "version": version,
+        "endpoints": endpoints,
+        "history": selectors.version_events(version),
+        "can_edit": _can_edit(request),
+        "spec_form": extra.pop("spec_form", None) or SpecForm(),
+        "deprecate_form": extra.pop("deprecate_form", None)
+        or DeprecateForm(initial={"sunset_date": version.sunset_date}),
+        "note_form": NoteForm(),
+        "gateway_url": settings.GATEWAY_URL + version.base_path,
+        **extra,
+    }
+
+
+@tenant_view(Perm.APIS_VIEW)
+@require_GET
+def version_detail(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
+    version = _version(_api(request, api_slug), label)
+    return render(request, "apis/version_detail.html", _version_context(request, version))
+
+
+@tenant_view(Perm.APIS_EDIT)
+def version_edit(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
+    api = _api(request, api_slug)
+    version = _version(api, label)
+    initial = {
+        "label": version.label,
+        "base_path": version.base_path,
+        "upstreams": format_upstreams(version.upstreams),
+        "connect_timeout_ms": version.connect_timeout_ms,
+        "read_timeout_ms": version.read_timeout_ms,
+        "release_notes": version.release_notes,
+    }
+    form = VersionForm(request.POST or None, initial=initial)
+    if version.status != VersionStatus.DRAFT:
+        # Consumers already call this label and path; the service would refuse a change anyway.
+        for name in ("label", "base_path"):
+            form.fields[name].disabled = True
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            data["upstreams"] = parse_upstreams(data["upstreams"])
+            try:
+                version = services.version_update(actor=request.membership, version=version, **data)
+            except ServiceError as error:
+                _apply_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, "Saved.")
+                return redirect("apis:version", slug=request.tenant.slug, api_slug=api.slug, label=version.label)
+    return render(
+        request,
+        "apis/form.html",
+        {"form": form, "title": f"Edit {api.name} {version.label}", "submit": "Save", "api": api},
+        status=status,
+    )
+
+
+@tenant_view(Perm.APIS_EDIT)
+@require_POST
+def version_spec(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
+    version = _version(_api(request, api_slug), label)
+    form = SpecForm(request.POST, request.FILES)
+    if form.is_valid():
+        document = form.document()
+        if document is None:
+            form.add_error("openapi", "Choose a file or paste the document.")
+        else:
+            try:
+                version = services.version_upload_spec(actor=request.membership, version=version, document=document)
+            except ServiceError as error:
+                _apply_error(form, error)
+            else:
+                messages.success(request, f"OpenAPI document saved: {version.endpoints.count()} endpoints.")
+                return redirect("apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
+    return render(request, "apis/version_detail.html", _version_context(request, version, spec_form=form), status=400)
+
+
+@tenant_view(Perm.APIS_EDIT)
+@require_POST
+def version_transition(request: HttpRequest, api_slug: str, label: str, action: str) -> HttpResponse:
+    version = _version(_api(request, api_slug), label)
+    try:
+        if action == "publish":
+            form: forms.Form = NoteForm(request.POST)
+            form.is_valid()
+            version = services.version_publish(actor=request.membership, version=version, **form.cleaned_data)
+        elif action == "deprecate":
+            form = DeprecateForm(request.POST)
+            if not form.is_valid():
+                return render(
+                    request,
+                    "apis/version_detail.html",
+                    _version_context(request, version, deprecate_form=form),
+                    status=400,
+                )
+            version = services.version_deprecate(actor=request.membership, version=version, **form.cleaned_data)
+        elif action == "retire":
+            form = NoteForm(request.POST)
+            form.is_valid()
+            version = services.version_retire(actor=request.membership, version=version, **form.cleaned_data)
+        else:
+            raise Http404("No such action.")
+    except ServiceError as error:
+        flash_service_error(request, error)
+        return render(request, "apis/version_detail.html", _version_context(request, version), status=error.status_code)
+    messages.success(request, f"{version.api.name} {version.label} is now {version.get_status_display().lower()}.")
+    return redirect("apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
+
+
+@tenant_view(Perm.APIS_EDIT)
+@require_POST
+def version_delete(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
+    version = _version(_api(request, api_slug), label)
+    try:
+        services.version_delete(actor=request.membership, version=version)
+    except ServiceError as error:
+        flash_service_error(request, error)
+        return redirect("apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
+    messages.success(request, f"Version {label} was deleted.")
+    return redirect("apis:detail", slug=request.tenant.slug, api_slug=api_slug)
+
+
+# --- Provider: plans -------------------------------------------------------------------
+
+
+@tenant_view(Perm.APIS_EDIT)
+def plan_create(request: HttpRequest, api_slug: str) -> HttpResponse:
+    return _plan_form(request, _api(request, api_slug), None)
+
+
+@tenant_view(Perm.APIS_EDIT)
+def plan_edit(request: HttpRequest, api_slug: str, pk: int) -> HttpResponse:
+    api = _api(request, api_slug)
+    return _plan_form(request, api, _plan(api, pk))
+
+
+def _plan_form(request: HttpRequest, api: Api, plan: Plan | None) -> HttpResponse:
+    initial = {}
+    if plan is not None:
+        initial = {name: getattr(plan, name) for name in PlanForm.base_fields}
+    form = PlanForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                if plan is None:
+                    plan = services.plan_create(actor=request.membership, api=api, **form.cleaned_data)
+                else:
+                    plan = services.plan_update(actor=request.membership, plan=plan, **form.cleaned_data)
+            except ServiceError as error:
+                _apply_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, f"Plan “{plan.name}” saved.")
+                return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
+    title = f"New plan for {api.name}" if plan is None else f"Edit plan {plan.name}"
+    return render(
+        request, "apis/form.html", {"form": form, "title": title, "submit": "Save", "api": api}, status=status
+    )
+
+
+@tenant_view(Perm.APIS_EDIT)
+@require_POST
+def plan_action(request: HttpRequest, api_slug: str, pk: int, action: str) -> HttpResponse:
+    api = _api(request, api_slug)
+    plan = _plan(api, pk)
+    operations = {"archive": services.plan_archive, "restore": services.plan_restore}
+    try:
+        if action == "delete":
+            services.plan_delete(actor=request.membership, plan=plan)
+            messages.success(request, f"Plan “{plan.name}” deleted.")
+        elif action in operations:
+            plan = operations[action](actor=request.membership, plan=plan)
+            messages.success(request, f"Plan “{plan.name}” is now {plan.get_status_display().lower()}.")
+        else:
+            raise Http404("No such action.")
+    except ServiceError as error:
+        flash_service_error(request, error)
+    return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
+
+
+# --- Catalog ---------------------------------------------------------------------------
+
+
+def _viewer(request: HttpRequest) -> tuple[Any, list[int]]:
+    user = request.user if request.user.is_authenticated else None
+    return user, selectors.viewer_tenant_ids(user)
+
+
+@require_GET
+def catalog(request: HttpRequest) -> HttpResponse:
+    user, tenant_ids = _viewer(request)
+    params = {key: request.GET.get(key, "").strip() for key in ("q", "tag", "provider", "sort")}
+    apis = selectors.catalog_apis(user, tenant_ids=tenant_ids, **params)
+    context = {
+        "apis": apis[:200],
+        "params": params,
+        "sorts": selectors.CATALOG_SORTS,
+        "facets": selectors.catalog_facets(user, tenant_ids=tenant_ids),
+        "tenant_ids": tenant_ids,
+    }
+    template = "apis/partials/catalog_results.html" if request.htmx else "apis/catalog.html"
+    return render(request, template, context)
+
+
+def _catalog_api(request: HttpRequest, provider_slug: str, api_slug: str) -> tuple[Api, bool]:
+    user, tenant_ids = _viewer(request)
+    try:
+        api = selectors.catalog_api(user, provider_slug, api_slug, tenant_ids=tenant_ids)
+    except NotFound:
+        raise Http404("No such API.") from None
+    return api, selectors.is_provider_member(api, tenant_ids)
+
+
+@require_GET
+def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> HttpResponse:
+    api, member = _catalog_api(request, provider_slug, api_slug)
+    versions = list(selectors.catalog_versions(api, member=member))
+    selected = None
+    wanted = request.GET.get("version")
+    if wanted:
+        selected = next((v for v in versions if v.label == wanted), None)
+        if selected is None:
+            raise Http404("No such version.")
+    else:
+        selected = selectors.default_version(versions)
+    endpoints = list(selectors.version_endpoints(selected)) if selected else []
+    return render(
+        request,
+        "apis/catalog_detail.html",
+        {
+            "api": api,
+            "member": member,
+            "versions": versions,
+            "selected": selected,
+            "endpoints": endpoints,
+            "plans": selectors.catalog_plans(api, member=member),
+            "snippets": snippets(selected, endpoints) if selected else None,
+            "gateway_url": settings.GATEWAY_URL + selected.base_path if selected else "",
+            "key_header": settings.GATEWAY_API_KEY_HEADER,
+            "Visibility": Visibility,
+        },
+    )
+
+
+@require_GET
+def catalog_openapi(request: HttpRequest, provider_slug: str, api_slug: str, label: str) -> JsonResponse:
+    """The document Redoc renders: fetched as JSON from here, never inlined into the HTML page."""
+    api, member = _catalog_api(request, provider_slug, api_slug)
+    try:
+        version = selectors.catalog_version(api, label, member=member)
+    except NotFound:
+        raise Http404("No such version.") from None
+    if version.spec is None:
+        raise Http404("This version has no OpenAPI document.")
+    return JsonResponse(openapi.for_gateway(version.spec, settings.GATEWAY_URL + version.base_path))

@@ -1,0 +1,19 @@
+// Renders the reference docs of an API version with the vendored Redoc bundle.
+// The spec is fetched as JSON from data-spec-url, never inlined into the page, and Redoc
+// sanitises the Markdown inside it (providers write it; visitors read it).
+document.addEventListener("DOMContentLoaded", () => {
+  const container = document.getElementById("redoc-container");
+  if (!container || !window.Redoc) return;
+  window.Redoc.init(
+    container.dataset.specUrl,
+    {
+      sanitize: true,
+      hideDownloadButton: true,
+      expandResponses: "200,201",
+      jsonSampleExpandLevel: 2,
+      scrollYOffset: 0,
+      theme: { typography: { fontSize: "15px" } },
+    },
+    container,
+  );
+});
