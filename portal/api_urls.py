@@ -7,4 +7,6 @@ app_name = "api"
 urlpatterns = [
     path("", include("tenants.api.urls")),
     path("", include("apis.api.urls")),
+    path("", include("subscriptions.api.urls")),
+    path("", include("notifications.api.urls")),
 ]

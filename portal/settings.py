@@ -249,6 +249,9 @@ SPECTACULAR_SETTINGS = {
         "VersionStatusEnum": "apis.models.VersionStatus",
         "PlanStatusEnum": "apis.models.PlanStatus",
         "VisibilityEnum": "apis.models.Visibility",
+        "SubscriptionStatusEnum": "subscriptions.models.SubscriptionStatus",
+        "KeyStatusEnum": "subscriptions.models.KeyStatus",
+        "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
     },
 }
 

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from portal import views
 from portal.api.errors import api_not_found
+from subscriptions import views as subscription_views
 from tenants import views as tenant_views
 
 urlpatterns = [
@@ -12,7 +13,10 @@ urlpatterns = [
     path("platform/", views.platform_overview, name="platform"),
     path("onboarding/", tenant_views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", tenant_views.invitation_detail, name="invitation"),
+    path("platform/approvals/", subscription_views.platform_approvals, name="platform-approvals"),
     path("t/", include("tenants.urls")),
+    path("t/", include("subscriptions.urls")),
+    path("t/", include("notifications.urls")),
     path("", include("apis.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -174,6 +174,12 @@ class SubscriptionEvent(models.Model):
         return f"{self.actor_email or 'system'} {self.action}"
 
 
+class KeyStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+
+
 class ApiKeyQuerySet(TenantScopedQuerySet):
     def live(self) -> ApiKeyQuerySet:
         """Neither revoked nor expired (a rotated key counts until its grace ends)."""
@@ -223,9 +229,9 @@ class ApiKey(models.Model):
         return f"{self.PREFIX}_{self.key_id}_…"
 
     @property
-    def status(self) -> str:
+    def status(self) -> KeyStatus:
         if self.revoked_at:
-            return "revoked"
+            return KeyStatus.REVOKED
         if self.expires_at and self.expires_at <= timezone.now():
-            return "expired"
-        return "active"
+            return KeyStatus.EXPIRED
+        return KeyStatus.ACTIVE

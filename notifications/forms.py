@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django import forms
+
+from notifications.models import WEBHOOK_EVENT_CHOICES
+
+_TEXT = {"class": "form-control"}
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(
+        label="Payload URL",
+        max_length=500,
+        widget=forms.URLInput(attrs={**_TEXT, "placeholder": "https://example.com/hooks/portal"}),
+    )
+    events = forms.MultipleChoiceField(
+        choices=WEBHOOK_EVENT_CHOICES[:2],
+        initial=["subscription.*", "key.*"],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Event families to receive.",
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="Leave empty to generate one. Used to sign every request (HMAC-SHA256).",
+        widget=forms.TextInput(attrs={**_TEXT, "autocomplete": "off"}),
+    )
+    description = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs=_TEXT))

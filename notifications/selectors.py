@@ -1,0 +1,33 @@
+"""Reads about notifications and webhooks."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from notifications.models import Notification, Webhook, WebhookDelivery
+from portal.errors import NotFound
+from tenants.models import Tenant, User
+
+
+def member_notifications(tenant: Tenant, user: User) -> QuerySet[Notification]:
+    return Notification.objects.for_member(tenant, user)
+
+
+def unread_count(tenant: Tenant, user: User) -> int:
+    """Cheap: a COUNT on the (tenant, user, read_at) index."""
+    return Notification.objects.for_member(tenant, user).unread().count()
+
+
+def tenant_webhooks(tenant: Tenant) -> QuerySet[Webhook]:
+    return Webhook.objects.for_tenant(tenant)
+
+
+def webhook_for(tenant: Tenant, pk: int | str) -> Webhook:
+    webhook = Webhook.objects.for_tenant(tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    if webhook is None:
+        raise NotFound("No such webhook.")
+    return webhook
+
+
+def webhook_deliveries(webhook: Webhook) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.for_tenant(webhook.tenant).filter(webhook=webhook)

@@ -1,0 +1,107 @@
+"""Web pages: the in-app notification list and the webhook settings with their delivery logs."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from notifications import selectors, services
+from notifications.forms import WebhookForm
+from notifications.models import Webhook
+from portal.errors import NotFound, ServiceError
+from portal.web import apply_service_error, flash_service_error, tenant_view
+from tenants.roles import Perm
+
+
+@tenant_view()
+def notification_list(request: HttpRequest) -> HttpResponse:
+    notices = selectors.member_notifications(request.tenant, request.user)
+    return render(
+        request,
+        "notifications/list.html",
+        {"notifications": notices[:100], "unread": selectors.unread_count(request.tenant, request.user)},
+    )
+
+
+@tenant_view()
+@require_POST
+def notification_read(request: HttpRequest) -> HttpResponse:
+    """Mark one (``id``) or all notifications read; follow the notice's link when asked."""
+    raw = request.POST.get("id")
+    ids = [int(raw)] if raw and raw.isdigit() else None
+    services.notification_mark_read(actor=request.membership, ids=ids)
+    target = request.POST.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect("notifications:list", slug=request.tenant.slug)
+
+
+def _webhook(request: HttpRequest, pk: int) -> Webhook:
+    try:
+        return selectors.webhook_for(request.tenant, pk)
+    except NotFound:
+        raise Http404("No such webhook.") from None
+
+
+@tenant_view(Perm.TENANT_EDIT)
+def webhooks(request: HttpRequest) -> HttpResponse:
+    form = WebhookForm(request.POST or None)
+    status = 200
+    created = None
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                created = services.webhook_create(actor=request.membership, **form.cleaned_data)
+            except ServiceError as error:
+                apply_service_error(form, error)
+                status = error.status_code
+            else:
+                form = WebhookForm()
+        else:
+            status = 400
+    return render(
+        request,
+        "notifications/webhooks.html",
+        {"form": form, "webhooks": selectors.tenant_webhooks(request.tenant), "created": created},
+        status=status,
+    )
+
+
+@tenant_view(Perm.TENANT_EDIT)
+def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    webhook = _webhook(request, pk)
+    deliveries = selectors.webhook_deliveries(webhook)[:50]
+    template = "notifications/partials/deliveries.html" if request.htmx else "notifications/webhook.html"
+    return render(request, template, {"webhook": webhook, "deliveries": deliveries})
+
+
+@tenant_view(Perm.TENANT_EDIT)
+@require_POST
+def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
+    webhook = _webhook(request, pk)
+    try:
+        services.webhook_send_test(actor=request.membership, webhook=webhook)
+        messages.success(request, "Test event sent; see the delivery log below.")
+    except ServiceError as error:
+        flash_service_error(request, error)
+    return redirect("notifications:webhook", slug=request.tenant.slug, pk=webhook.pk)
+
+
+@tenant_view(Perm.TENANT_EDIT)
+@require_POST
+def webhook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    webhook = _webhook(request, pk)
+    services.webhook_update(actor=request.membership, webhook=webhook, is_active=not webhook.is_active)
+    messages.success(request, "Webhook paused." if webhook.is_active else "Webhook active again.")
+    return redirect("notifications:webhook", slug=request.tenant.slug, pk=webhook.pk)
+
+
+@tenant_view(Perm.TENANT_EDIT)
+@require_POST
+def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    webhook = _webhook(request, pk)
+    services.webhook_delete(actor=request.membership, webhook=webhook)
+    messages.success(request, f"Webhook {webhook.url} deleted.")
+    return redirect("notifications:webhooks", slug=request.tenant.slug)

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from subscriptions.models import ApiKey, Application, KeyStatus, Subscription, SubscriptionEvent, SubscriptionStatus
+from subscriptions.services import DENY_REASONS
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Application
+        fields = ["id", "name", "description", "contact_email", "created_by", "created_at"]
+        read_only_fields = ["id", "created_by", "created_at"]
+        # Uniqueness is checked by the service (scoped managers do not mix with validators).
+        validators: list = []
+
+
+class ApplicationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class PlanBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    rate_limit_per_second = serializers.IntegerField(allow_null=True)
+    rate_limit_per_minute = serializers.IntegerField(allow_null=True)
+    quota_per_day = serializers.IntegerField(allow_null=True)
+    quota_per_month = serializers.IntegerField(allow_null=True)
+    approval_required = serializers.BooleanField()
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    consumer = serializers.CharField(source="consumer_tenant.slug", read_only=True)
+    provider = serializers.CharField(source="provider_tenant.slug", read_only=True)
+    application_name = serializers.CharField(source="application.name", read_only=True)
+    api_name = serializers.CharField(source="api.name", read_only=True)
+    version_label = serializers.CharField(source="version.label", read_only=True)
+    plan = PlanBriefSerializer(read_only=True)
+    requested_plan = PlanBriefSerializer(read_only=True, allow_null=True)
+    requested_by = serializers.EmailField(source="requested_by.email", read_only=True, default=None)
+    request_kind = serializers.ChoiceField(
+        choices=["subscription", "plan_change"],
+        read_only=True,
+        allow_null=True,
+        help_text="What waits for the provider's decision, if anything.",
+    )
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "id",
+            "status",
+            "consumer",
+            "provider",
+            "application",
+            "application_name",
+            "api",
+            "api_name",
+            "version",
+            "version_label",
+            "plan",
+            "requested_plan",
+            "request_kind",
+            "use_case",
+            "reason",
+            "requested_by",
+            "awaiting_since",
+            "created_at",
+            "decided_at",
+            "ended_at",
+        ]
+        read_only_fields = fields
+
+
+class SubscriptionRequestSerializer(serializers.Serializer):
+    application = serializers.IntegerField(help_text="Id of one of your applications.")
+    plan = serializers.IntegerField(help_text="Id of an active, public plan.")
+    version = serializers.IntegerField(
+        required=False, allow_null=True, help_text="API version id; default: the newest published version."
+    )
+    use_case = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class PlanChangeSerializer(serializers.Serializer):
+    plan = serializers.IntegerField(help_text="Another plan of the same API.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class RequiredReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Shown to the consumer.")
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class BulkDecisionSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=200)
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class BulkDecisionResultSerializer(serializers.Serializer):
+    decided = SubscriptionSerializer(many=True)
+    skipped = serializers.DictField(child=serializers.CharField(), help_text="Request id → why it was skipped.")
+
+
+class SubscriptionEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_email", read_only=True)
+
+    class Meta:
+        model = SubscriptionEvent
+        fields = ["id", "created_at", "actor", "action", "from_state", "to_state", "note"]
+        read_only_fields = fields
+
+
+class KeySerializer(serializers.ModelSerializer):
+    application_name = serializers.CharField(source="application.name", read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+    status = serializers.ChoiceField(choices=KeyStatus.choices, read_only=True)
+    replaced_by = serializers.SlugRelatedField(slug_field="key_id", read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "key_id",
+            "application",
+            "application_name",
+            "status",
+            "created_by",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "rotated_at",
+            "replaced_by",
+        ]
+        read_only_fields = fields
+
+
+class KeyCreateSerializer(serializers.Serializer):
+    application = serializers.IntegerField(help_text="Id of one of your applications.")
+    name = serializers.CharField(max_length=100)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Optional; never if empty.")
+
+
+class KeyCreatedSerializer(KeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The full API key. Shown only in this response.")
+
+    class Meta(KeySerializer.Meta):
+        fields = [*KeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class KeyRotateSerializer(serializers.Serializer):
+    grace_hours = serializers.IntegerField(
+        min_value=0,
+        max_value=settings.MAX_KEY_ROTATION_GRACE_HOURS,
+        default=0,
+        help_text="How long the old key keeps working (0 = it stops now).",
+    )
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Default: the old name.")
+
+
+class VerifySerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The key as presented by the caller.")
+    base_path = serializers.CharField(help_text="Base path of the API version being called, e.g. /acme/orders/v1")
+
+
+class VerdictSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=list(DENY_REASONS), allow_null=True)
+    key_id = serializers.CharField(allow_null=True)
+    application_id = serializers.IntegerField(allow_null=True)
+    consumer_tenant_id = serializers.IntegerField(allow_null=True)
+    subscription_id = serializers.IntegerField(allow_null=True)
+    api_id = serializers.IntegerField(allow_null=True)
+    api_version_id = serializers.IntegerField(allow_null=True)
+    plan_id = serializers.IntegerField(allow_null=True)
+    limits = serializers.DictField(child=serializers.IntegerField(allow_null=True))
+
+
+STATUS_CHOICES = SubscriptionStatus.values

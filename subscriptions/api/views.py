@@ -1,0 +1,424 @@
+"""REST endpoints: applications, subscriptions (both sides), approvals, API keys, key verification."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal.errors import InvalidInput, NotFound
+from subscriptions import selectors, services
+from subscriptions.api import serializers as s
+from subscriptions.models import ApiKey, Application, Subscription
+from tenants.api.mixins import TenantScopedAPIMixin
+from tenants.roles import Perm
+
+TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, description="Organisation slug.")
+
+
+def _application(tenant: object, pk: int) -> Application:
+    try:
+        return selectors.application_for(tenant, pk)
+    except NotFound:
+        raise InvalidInput("No such application.", code="application_not_found", field="application") from None
+
+
+# --- Applications --------------------------------------------------------------------
+
+
+@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema_view(
+    list=extend_schema(summary="Your organisation's applications"),
+    retrieve=extend_schema(summary="One application"),
+)
+class ApplicationViewSet(
+    TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = s.ApplicationSerializer
+    required_perms = {"create": Perm.APPS_EDIT, "partial_update": Perm.APPS_EDIT}
+
+    def get_queryset(self) -> QuerySet[Application]:
+        if getattr(self, "swagger_fake_view", False):
+            return Application.objects.unscoped().none()
+        return selectors.tenant_applications(self.tenant)
+
+    @extend_schema(
+        request=s.ApplicationSerializer,
+        responses={201: s.ApplicationSerializer},
+        summary="Create an application (owner, admin, developer)",
+        examples=[
+            OpenApiExample(
+                "Create",
+                value={"name": "Shop backend", "description": "Order sync", "contact_email": "ops@globex.example"},
+                request_only=True,
+            )
+        ],
+    )
+    def create(self, request: Request, tenant_slug: str) -> Response:
+        serializer = s.ApplicationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        application = services.application_create(
+            actor=self.membership,
+            name=data["name"],
+            description=data.get("description", ""),
+            contact_email=data.get("contact_email", ""),
+        )
+        return Response(s.ApplicationSerializer(application).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ApplicationUpdateSerializer, responses=s.ApplicationSerializer, summary="Edit")
+    def partial_update(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.ApplicationUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        application = services.application_update(
+            actor=self.membership, application=self.get_object(), **serializer.validated_data
+        )
+        return Response(s.ApplicationSerializer(application).data)
+
+
+# --- Subscriptions: consumer side ----------------------------------------------------
+
+
+class _EventsMixin:
+    @extend_schema(
+        responses=s.SubscriptionEventSerializer(many=True),
+        summary="Audit trail of the subscription (who, when, old → new state, reason)",
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def events(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        subscription = self.get_object()  # type: ignore[attr-defined]
+        events = selectors.subscription_events(self.tenant, subscription)  # type: ignore[attr-defined]
+        return Response(s.SubscriptionEventSerializer(events, many=True).data)
+
+
+@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema_view(
+    list=extend_schema(
+        summary="Subscriptions of your applications",
+        parameters=[OpenApiParameter("status", str, enum=s.STATUS_CHOICES, description="Only this state.")],
+    ),
+    retrieve=extend_schema(summary="One subscription of yours"),
+)
+class SubscriptionViewSet(
+    TenantScopedAPIMixin, _EventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = s.SubscriptionSerializer
+    required_perms = {"create": Perm.APPS_EDIT, "cancel": Perm.APPS_EDIT, "change_plan": Perm.APPS_EDIT}
+
+    def get_queryset(self) -> QuerySet[Subscription]:
+        if getattr(self, "swagger_fake_view", False):
+            return Subscription.objects.unscoped().none()
+        qs = selectors.consumer_subscriptions(self.tenant)
+        wanted = self.request.query_params.get("status")
+        return qs.filter(status=wanted) if wanted else qs
+
+    @extend_schema(
+        request=s.SubscriptionRequestSerializer,
+        responses={201: s.SubscriptionSerializer},
+        summary="Request a subscription (active at once when the plan needs no approval)",
+        examples=[
+            OpenApiExample(
+                "Request",
+                value={"application": 12, "plan": 3, "use_case": "Sync orders into our shop every 5 minutes."},
+                request_only=True,
+            )
+        ],
+    )
+    def create(self, request: Request, tenant_slug: str) -> Response:
+        serializer = s.SubscriptionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        subscription = services.subscription_request(
+            actor=self.membership,
+            application=_application(self.tenant, data["application"]),
+            plan=data["plan"],
+            version=data.get("version"),
+            use_case=data.get("use_case", ""),
+        )
+        return Response(s.SubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ReasonSerializer, responses=s.SubscriptionSerializer, summary="Cancel the subscription")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription = services.subscription_cancel(
+            actor=self.membership, subscription=self.get_object(), **serializer.validated_data
+        )
+        return Response(s.SubscriptionSerializer(subscription).data)
+
+    @extend_schema(
+        request=s.PlanChangeSerializer,
+        responses=s.SubscriptionSerializer,
+        summary="Move to another plan (a request when the plan needs approval; keys are kept)",
+        examples=[OpenApiExample("Upgrade", value={"plan": 4, "note": "Black Friday traffic"}, request_only=True)],
+    )
+    @action(detail=True, methods=["post"], url_path="change-plan")
+    def change_plan(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.PlanChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription = services.subscription_change_plan(
+            actor=self.membership, subscription=self.get_object(), **serializer.validated_data
+        )
+        return Response(s.SubscriptionSerializer(subscription).data)
+
+
+# --- Subscriptions: provider side (approvals) ----------------------------------------
+
+_DECIDE = Perm.SUBSCRIPTIONS_APPROVE
+
+
+@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema_view(
+    list=extend_schema(
+        summary="Subscriptions to your APIs; ?awaiting=true is the approval queue (oldest first)",
+        parameters=[
+            OpenApiParameter("awaiting", bool, description="Only requests waiting for a decision."),
+            OpenApiParameter("api", int, description="Only this API."),
+            OpenApiParameter("plan", int, description="Only requests for this plan."),
+            OpenApiParameter("min_age_hours", int, description="Only requests waiting at least this long."),
+            OpenApiParameter("status", str, enum=s.STATUS_CHOICES, description="Only this state."),
+        ],
+    ),
+    retrieve=extend_schema(summary="One subscription to your APIs"),
+)
+class ProvidedSubscriptionViewSet(
+    TenantScopedAPIMixin, _EventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = s.SubscriptionSerializer
+    required_perms = {
+        "approve": _DECIDE,
+        "reject": _DECIDE,
+        "suspend": _DECIDE,
+        "resume": _DECIDE,
+        "cancel": _DECIDE,
+        "bulk_decide": _DECIDE,
+    }
+
+    def get_queryset(self) -> QuerySet[Subscription]:
+        if getattr(self, "swagger_fake_view", False):
+            return Subscription.objects.unscoped().none()
+        params = self.request.query_params
+        if self.action == "list" and params.get("awaiting") in {"1", "true"}:
+
+            def number(name: str) -> int | None:
+                value = params.get(name, "")
+                return int(value) if value.isdigit() else None
+
+            return selectors.approval_queue(
+                self.tenant, api=number("api"), plan=number("plan"), min_age_hours=number("min_age_hours")
+            )
+        qs = selectors.provider_subscriptions(self.tenant)
+        if self.action == "list":
+            if params.get("status"):
+                qs = qs.filter(status=params["status"])
+            if params.get("api", "").isdigit():
+                qs = qs.filter(api_id=params["api"])
+        return qs
+
+    def _respond(self, subscription: Subscription) -> Response:
+        return Response(s.SubscriptionSerializer(subscription).data)
+
+    @extend_schema(request=s.NoteSerializer, responses=s.SubscriptionSerializer, summary="Approve the waiting request")
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.NoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._respond(
+            services.subscription_approve(
+                actor=self.membership, subscription=self.get_object(), note=serializer.validated_data.get("note", "")
+            )
+        )
+
+    @extend_schema(
+        request=s.RequiredReasonSerializer,
+        responses=s.SubscriptionSerializer,
+        summary="Reject the waiting request (reason required, shown to the requester)",
+        examples=[OpenApiExample("Reject", value={"reason": "Use the sandbox plan first."}, request_only=True)],
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.RequiredReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._respond(
+            services.subscription_reject(
+                actor=self.membership, subscription=self.get_object(), **serializer.validated_data
+            )
+        )
+
+    @extend_schema(
+        request=s.RequiredReasonSerializer, responses=s.SubscriptionSerializer, summary="Suspend (reason required)"
+    )
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.RequiredReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._respond(
+            services.subscription_suspend(
+                actor=self.membership, subscription=self.get_object(), **serializer.validated_data
+            )
+        )
+
+    @extend_schema(request=s.NoteSerializer, responses=s.SubscriptionSerializer, summary="Resume a suspended one")
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.NoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._respond(
+            services.subscription_resume(
+                actor=self.membership, subscription=self.get_object(), **serializer.validated_data
+            )
+        )
+
+    @extend_schema(request=s.ReasonSerializer, responses=s.SubscriptionSerializer, summary="Cancel as the provider")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._respond(
+            services.subscription_cancel(
+                actor=self.membership, subscription=self.get_object(), **serializer.validated_data
+            )
+        )
+
+    @extend_schema(
+        request=s.BulkDecisionSerializer,
+        responses=s.BulkDecisionResultSerializer,
+        summary="Approve or reject many waiting requests at once",
+        examples=[
+            OpenApiExample("Approve", value={"ids": [41, 42], "decision": "approve"}, request_only=True),
+            OpenApiExample(
+                "Reject", value={"ids": [43], "decision": "reject", "reason": "Duplicate request."}, request_only=True
+            ),
+        ],
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-decide")
+    def bulk_decide(self, request: Request, tenant_slug: str) -> Response:
+        serializer = s.BulkDecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        decided, skipped = services.subscriptions_bulk_decide(
+            actor=self.membership,
+            subscription_ids=data["ids"],
+            approve=data["decision"] == "approve",
+            reason=data.get("reason", ""),
+        )
+        body = {
+            "decided": s.SubscriptionSerializer(decided, many=True).data,
+            "skipped": {str(k): v for k, v in skipped.items()},
+        }
+        return Response(body)
+
+
+# --- API keys ------------------------------------------------------------------------
+
+
+@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema_view(
+    list=extend_schema(
+        summary="API keys of your applications (never their secrets)",
+        parameters=[OpenApiParameter("application", int, description="Only this application's keys.")],
+    ),
+    retrieve=extend_schema(summary="One API key (never its secret)"),
+)
+class KeyViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.KeySerializer
+    required_perms = {"create": Perm.APPS_EDIT, "rotate": Perm.APPS_EDIT, "revoke": Perm.APPS_EDIT}
+
+    def get_queryset(self) -> QuerySet[ApiKey]:
+        if getattr(self, "swagger_fake_view", False):
+            return ApiKey.objects.unscoped().none()
+        qs = selectors.tenant_keys(self.tenant).select_related("replaced_by")
+        application = self.request.query_params.get("application", "")
+        return qs.filter(application_id=application) if application.isdigit() else qs
+
+    @extend_schema(
+        request=s.KeyCreateSerializer,
+        responses={201: s.KeyCreatedSerializer},
+        summary="Create a key: the response is the only time the full key is shown",
+        examples=[OpenApiExample("Create", value={"application": 12, "name": "production"}, request_only=True)],
+    )
+    def create(self, request: Request, tenant_slug: str) -> Response:
+        serializer = s.KeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key, plaintext = services.key_create(
+            actor=self.membership,
+            application=_application(self.tenant, data["application"]),
+            name=data["name"],
+            expires_at=data.get("expires_at"),
+        )
+        key.key = plaintext
+        return Response(s.KeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.KeyRotateSerializer,
+        responses={201: s.KeyCreatedSerializer},
+        summary="Rotate: a new key (shown once); the old one keeps working for the grace period",
+        examples=[OpenApiExample("One hour of grace", value={"grace_hours": 1}, request_only=True)],
+    )
+    @action(detail=True, methods=["post"])
+    def rotate(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        serializer = s.KeyRotateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        key, plaintext = services.key_rotate(
+            actor=self.membership,
+            key=self.get_object(),
+            grace=timedelta(hours=data["grace_hours"]),
+            name=data.get("name") or None,
+        )
+        key.key = plaintext
+        return Response(s.KeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.KeySerializer, summary="Revoke at once")
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        return Response(s.KeySerializer(services.key_revoke(actor=self.membership, key=self.get_object())).data)
+
+
+class KeyVerifyView(APIView):
+    """What gateways ask; here for platform staff and tests (gateways use the config snapshot)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=s.VerifySerializer,
+        responses=s.VerdictSerializer,
+        summary="Verify an API key for a base path (platform staff)",
+        examples=[
+            OpenApiExample(
+                "Ask", value={"key": "apk_3fGh7Kq2LmNp_…", "base_path": "/acme/orders/v1"}, request_only=True
+            ),
+            OpenApiExample(
+                "Denied",
+                value={
+                    "allowed": False,
+                    "reason": "revoked",
+                    "key_id": "3fGh7Kq2LmNp",
+                    "application_id": 12,
+                    "consumer_tenant_id": 2,
+                    "subscription_id": None,
+                    "api_id": None,
+                    "api_version_id": None,
+                    "plan_id": None,
+                    "limits": {},
+                },
+                response_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.VerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        verdict = services.key_verify(
+            presented_key=serializer.validated_data["key"], base_path=serializer.validated_data["base_path"]
+        )
+        return Response(verdict.as_dict())

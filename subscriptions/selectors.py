@@ -1,0 +1,134 @@
+"""Reads about applications, subscriptions and keys: the queries views and the API share."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apis.models import Api, Plan
+from portal.errors import NotFound
+from subscriptions.models import ApiKey, Application, Subscription, SubscriptionEvent, SubscriptionStatus
+from tenants.models import Tenant, User
+
+_SUBSCRIPTION_RELATED = (
+    "application",
+    "api",
+    "version",
+    "plan",
+    "requested_plan",
+    "consumer_tenant",
+    "provider_tenant",
+    "requested_by",
+)
+
+
+def tenant_applications(tenant: Tenant) -> QuerySet[Application]:
+    return Application.objects.for_tenant(tenant).select_related("created_by")
+
+
+def application_for(tenant: Tenant, pk: int | str) -> Application:
+    application = Application.objects.for_tenant(tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    if application is None:
+        raise NotFound("No such application.")
+    return application
+
+
+def consumer_subscriptions(tenant: Tenant) -> QuerySet[Subscription]:
+    return Subscription.objects.for_consumer(tenant).select_related(*_SUBSCRIPTION_RELATED)
+
+
+def provider_subscriptions(tenant: Tenant) -> QuerySet[Subscription]:
+    return Subscription.objects.for_provider(tenant).select_related(*_SUBSCRIPTION_RELATED)
+
+
+def subscription_for(tenant: Tenant, pk: int | str) -> Subscription:
+    """A subscription the tenant takes part in (as consumer or provider); NotFound otherwise."""
+    subscription = (
+        Subscription.objects.for_party(tenant).select_related(*_SUBSCRIPTION_RELATED).filter(pk=pk).first()
+        if str(pk).isdigit()
+        else None
+    )
+    if subscription is None:
+        raise NotFound("No such subscription.")
+    return subscription
+
+
+def approval_queue(
+    tenant: Tenant | None,
+    *,
+    api: int | str | None = None,
+    plan: int | str | None = None,
+    min_age_hours: int | None = None,
+) -> QuerySet[Subscription]:
+    """Requests waiting for a decision, oldest first. ``tenant=None`` is the staff-wide queue."""
+    base = Subscription.objects.unscoped() if tenant is None else Subscription.objects.for_provider(tenant)
+    qs = base.awaiting_decision().select_related(*_SUBSCRIPTION_RELATED).order_by("awaiting_since", "pk")
+    if api:
+        qs = qs.filter(api_id=api)
+    if plan:
+        # A plan-change request is "for" the plan it asks for.
+        qs = qs.filter(plan_id=plan, requested_plan__isnull=True) | qs.filter(requested_plan_id=plan)
+    if min_age_hours:
+        qs = qs.filter(awaiting_since__lte=timezone.now() - timedelta(hours=min_age_hours))
+    return qs
+
+
+def pending_approvals_count(tenant: Tenant) -> int:
+    """Cheap: one COUNT on the (provider_tenant, awaiting_since) index."""
+    return Subscription.objects.for_provider(tenant).awaiting_decision().count()
+
+
+def other_subscriptions(subscription: Subscription) -> QuerySet[Subscription]:
+    """The consumer's other subscriptions to this provider's APIs (what the approver may know)."""
+    return (
+        Subscription.objects.for_provider(subscription.provider_tenant)
+        .filter(consumer_tenant=subscription.consumer_tenant)
+        .exclude(pk=subscription.pk)
+        .select_related("application", "api", "plan")
+    )
+
+
+def subscription_events(tenant: Tenant, subscription: Subscription) -> QuerySet[SubscriptionEvent]:
+    return SubscriptionEvent.objects.for_party(tenant).filter(subscription=subscription).select_related("actor")
+
+
+def application_keys(application: Application) -> QuerySet[ApiKey]:
+    return ApiKey.objects.for_tenant(application.tenant).filter(application=application).select_related("created_by")
+
+
+def tenant_keys(tenant: Tenant) -> QuerySet[ApiKey]:
+    return ApiKey.objects.for_tenant(tenant).select_related("application", "created_by")
+
+
+def has_active_subscription(application: Application) -> bool:
+    return (
+        Subscription.objects.for_consumer(application.tenant)
+        .filter(application=application, status=SubscriptionStatus.ACTIVE)
+        .exists()
+    )
+
+
+def plan_for_subscribe(user: User, tenant: Tenant, plan_id: int | str | None) -> Plan | None:
+    """The plan a consumer wants to subscribe to, if its API is visible to them (for display)."""
+    if not plan_id or not str(plan_id).isdigit():
+        return None
+    plan = Plan.objects.unscoped().select_related("api", "tenant").filter(pk=plan_id).first()
+    if plan is None or not Api.objects.visible_to(user, tenant_ids=[tenant.pk]).filter(pk=plan.api_id).exists():
+        return None
+    return plan
+
+
+def offered_plans(user: User, tenant: Tenant) -> QuerySet[Plan]:
+    """Plans the tenant could subscribe to: active, public, of APIs it can see."""
+    apis = Api.objects.visible_to(user, tenant_ids=[tenant.pk]).values("pk")
+    return Plan.objects.unscoped().offered().filter(api_id__in=apis).select_related("api", "tenant")
+
+
+def provider_apis(tenant: Tenant) -> QuerySet[Api]:
+    return Api.objects.for_tenant(tenant)
+
+
+def provider_plans(tenant: Tenant) -> QuerySet[Plan]:
+    return Plan.objects.for_tenant(tenant).select_related("api")

@@ -1,0 +1,360 @@
+"""Web pages: applications and keys (consumer), subscription pages (both sides), approval queues."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from portal.errors import NotFound, ServiceError
+from portal.web import apply_service_error, flash_service_error, tenant_view
+from subscriptions import selectors, services
+from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
+from subscriptions.models import ApiKey, Subscription, SubscriptionStatus
+from tenants.permissions import can
+from tenants.roles import Perm
+
+
+def _found(getter: Any, *args: Any) -> Any:
+    try:
+        return getter(*args)
+    except NotFound as error:
+        raise Http404(error.message) from None
+
+
+# --- Applications and keys -----------------------------------------------------------
+
+
+@tenant_view()
+def applications(request: HttpRequest) -> HttpResponse:
+    form = ApplicationForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                application = services.application_create(actor=request.membership, **form.cleaned_data)
+            except ServiceError as error:
+                apply_service_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, f"Application “{application.name}” created.")
+                return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "subscriptions/applications.html",
+        {
+            "form": form,
+            "applications": selectors.tenant_applications(request.tenant),
+            "subscriptions": selectors.consumer_subscriptions(request.tenant).filter(
+                status__in=[SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
+            ),
+            "can_edit": can(request.membership, Perm.APPS_EDIT),
+        },
+        status=status,
+    )
+
+
+def _application_page(
+    request: HttpRequest,
+    application: Any,
+    *,
+    key_form: KeyForm | None = None,
+    created: dict | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "subscriptions/application.html",
+        {
+            "application": application,
+            "subscriptions": selectors.consumer_subscriptions(request.tenant).filter(application=application),
+            "keys": selectors.application_keys(application),
+            "key_form": key_form or KeyForm(),
+            "rotate_form": RotateForm(),
+            "created": created,
+            "can_edit": can(request.membership, Perm.APPS_EDIT),
+            "can_create_keys": selectors.has_active_subscription(application),
+        },
+        status=status,
+    )
+
+
+@tenant_view()
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _application_page(request, _found(selectors.application_for, request.tenant, pk))
+
+
+@tenant_view(Perm.APPS_EDIT)
+@require_POST
+def key_create(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _found(selectors.application_for, request.tenant, pk)
+    form = KeyForm(request.POST)
+    if not form.is_valid():
+        return _application_page(request, application, key_form=form, status=400)
+    try:
+        key, plaintext = services.key_create(actor=request.membership, application=application, **form.cleaned_data)
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return _application_page(request, application, key_form=form, status=error.status_code)
+    # The plaintext lives only in this response: never in the session, a message or a redirect.
+    return _application_page(request, application, created={"key": key, "plaintext": plaintext})
+
+
+def _key(request: HttpRequest, application: Any, key_pk: int) -> ApiKey:
+    key = selectors.application_keys(application).filter(pk=key_pk).first()
+    if key is None:
+        raise Http404("No such key.")
+    return key
+
+
+@tenant_view(Perm.APPS_EDIT)
+@require_POST
+def key_rotate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
+    application = _found(selectors.application_for, request.tenant, pk)
+    key = _key(request, application, key_pk)
+    form = RotateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a grace period from the list.")
+        return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
+    try:
+        new_key, plaintext = services.key_rotate(
+            actor=request.membership, key=key, grace=timedelta(hours=form.cleaned_data["grace_hours"])
+        )
+    except ServiceError as error:
+        flash_service_error(request, error)
+        return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
+    return _application_page(request, application, created={"key": new_key, "plaintext": plaintext, "rotated": key})
+
+
+@tenant_view(Perm.APPS_EDIT)
+@require_POST
+def key_revoke(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
+    application = _found(selectors.application_for, request.tenant, pk)
+    key = _key(request, application, key_pk)
+    try:
+        services.key_revoke(actor=request.membership, key=key)
+        messages.success(request, f"Key “{key.name}” revoked; it is refused from now on.")
+    except ServiceError as error:
+        flash_service_error(request, error)
+    return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
+
+
+# --- Subscribing ---------------------------------------------------------------------
+
+
+@tenant_view(Perm.APPS_EDIT)
+def subscribe(request: HttpRequest) -> HttpResponse:
+    """Choose an application and describe the use case; the catalog links here with ?plan=<id>."""
+    plan_id = request.POST.get("plan") or request.GET.get("plan")
+    plan = selectors.plan_for_subscribe(request.user, request.tenant, plan_id)
+    if plan is None:
+        raise Http404("No such plan.")
+    apps = list(selectors.tenant_applications(request.tenant))
+    form = SubscribeForm(request.POST or None, applications=apps)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            application = _found(selectors.application_for, request.tenant, form.cleaned_data["application"])
+            try:
+                subscription = services.subscription_request(
+                    actor=request.membership,
+                    application=application,
+                    plan=plan,
+                    use_case=form.cleaned_data["use_case"],
+                )
+            except ServiceError as error:
+                apply_service_error(form, error)
+                status = error.status_code
+            else:
+                if subscription.status == SubscriptionStatus.ACTIVE:
+                    messages.success(request, f"“{application.name}” is subscribed to {plan.api.name} ({plan.name}).")
+                else:
+                    messages.success(
+                        request, f"Request sent. {plan.tenant.name} will review it; you will get an e-mail."
+                    )
+                return redirect("subscriptions:subscription", slug=request.tenant.slug, pk=subscription.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "subscriptions/subscribe.html",
+        {"plan": plan, "form": form, "applications": apps, "limits": services.plan_limits(plan)},
+        status=status,
+    )
+
+
+# --- Subscription page (both sides) --------------------------------------------------
+
+
+def _sides(request: HttpRequest, subscription: Subscription) -> dict[str, bool]:
+    consumer = subscription.consumer_tenant_id == request.tenant.pk
+    provider = subscription.provider_tenant_id == request.tenant.pk
+    return {
+        "is_consumer": consumer,
+        "is_provider": provider,
+        "can_manage": consumer and can(request.membership, Perm.APPS_EDIT),
+        "can_decide": provider and can(request.membership, Perm.SUBSCRIPTIONS_APPROVE),
+    }
+
+
+@tenant_view()
+def subscription_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    subscription = _found(selectors.subscription_for, request.tenant, pk)
+    sides = _sides(request, subscription)
+    plans = [
+        p
+        for p in selectors.offered_plans(request.user, request.tenant).filter(api=subscription.api)
+        if p.pk != subscription.plan_id
+    ]
+    return render(
+        request,
+        "subscriptions/subscription.html",
+        {
+            "subscription": subscription,
+            "events": selectors.subscription_events(request.tenant, subscription),
+            "others": selectors.other_subscriptions(subscription) if sides["is_provider"] else [],
+            "limits": services.plan_limits(subscription.plan),
+            "plan_form": PlanChangeForm(plans=plans) if plans else None,
+            "reason_form": ReasonForm(),
+            **sides,
+        },
+    )
+
+
+@tenant_view()
+def subscription_events_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    subscription = _found(selectors.subscription_for, request.tenant, pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="subscription-{subscription.pk}-events.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["time", "actor", "action", "from_state", "to_state", "note"])
+    for event in selectors.subscription_events(request.tenant, subscription):
+        # A leading =, +, - or @ would run as a formula in spreadsheets.
+        note = f"'{event.note}" if event.note[:1] in {"=", "+", "-", "@"} else event.note
+        writer.writerow(
+            [
+                event.created_at.isoformat(),
+                event.actor_email or "system",
+                event.action,
+                event.from_state,
+                event.to_state,
+                note,
+            ]
+        )
+    return response
+
+
+_ACTIONS = {
+    "approve": lambda m, s, d: services.subscription_approve(actor=m, subscription=s, note=d.get("reason", "")),
+    "reject": lambda m, s, d: services.subscription_reject(actor=m, subscription=s, reason=d.get("reason", "")),
+    "suspend": lambda m, s, d: services.subscription_suspend(actor=m, subscription=s, reason=d.get("reason", "")),
+    "resume": lambda m, s, d: services.subscription_resume(actor=m, subscription=s, note=d.get("reason", "")),
+    "cancel": lambda m, s, d: services.subscription_cancel(actor=m, subscription=s, reason=d.get("reason", "")),
+    "change-plan": lambda m, s, d: services.subscription_change_plan(
+        actor=m, subscription=s, plan=int(d.get("plan") or 0), note=d.get("note", "")
+    ),
+}
+_DONE = {
+    "approve": "Approved.",
+    "reject": "Rejected; the requester sees your reason.",
+    "suspend": "Suspended; its calls are refused until you resume it.",
+    "resume": "Resumed.",
+    "cancel": "Cancelled.",
+    "change-plan": "Plan change recorded.",
+}
+
+
+@tenant_view()
+@require_POST
+def subscription_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+    subscription = _found(selectors.subscription_for, request.tenant, pk)
+    if verb not in _ACTIONS:
+        raise Http404("No such action.")
+    if verb == "change-plan" and not str(request.POST.get("plan", "")).isdigit():
+        messages.error(request, "Choose a plan.")
+    else:
+        try:
+            _ACTIONS[verb](request.membership, subscription, request.POST)
+            messages.success(request, _DONE[verb])
+        except ServiceError as error:
+            if error.status_code in (403, 404):
+                raise
+            flash_service_error(request, error)
+    back = request.POST.get("next", "")
+    if back.startswith(f"/t/{request.tenant.slug}/"):
+        return redirect(back)
+    return redirect("subscriptions:subscription", slug=request.tenant.slug, pk=subscription.pk)
+
+
+# --- Approval queues -----------------------------------------------------------------
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _queue_context(request: HttpRequest, tenant: Any) -> dict[str, Any]:
+    filters = {
+        "api": _int_or_none(request.GET.get("api")),
+        "plan": _int_or_none(request.GET.get("plan")),
+        "min_age_hours": _int_or_none(request.GET.get("min_age_hours")),
+    }
+    queue = selectors.approval_queue(tenant, **filters)
+    return {
+        "queue": list(queue[:200]),
+        "filters": filters,
+        "apis": selectors.provider_apis(tenant) if tenant else [],
+        "plans": selectors.provider_plans(tenant) if tenant else [],
+        "age_choices": [(1, "≥ 1 hour"), (24, "≥ 1 day"), (72, "≥ 3 days"), (168, "≥ 7 days")],
+    }
+
+
+def _bulk(request: HttpRequest, actor: Any) -> None:
+    decision = request.POST.get("decision")
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    if decision not in {"approve", "reject"}:
+        messages.error(request, "Choose approve or reject.")
+        return
+    try:
+        decided, skipped = services.subscriptions_bulk_decide(
+            actor=actor, subscription_ids=ids, approve=decision == "approve", reason=request.POST.get("reason", "")
+        )
+    except ServiceError as error:
+        flash_service_error(request, error)
+        return
+    verb = "Approved" if decision == "approve" else "Rejected"
+    if decided:
+        messages.success(request, f"{verb} {len(decided)} request(s).")
+    for pk, why in skipped.items():
+        messages.warning(request, f"Request #{pk} skipped: {why}")
+
+
+@tenant_view(Perm.SUBSCRIPTIONS_APPROVE)
+def approvals(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        _bulk(request, request.membership)
+        return redirect(request.get_full_path())
+    context = _queue_context(request, request.tenant)
+    context["action_base"] = reverse("subscriptions:approvals", args=[request.tenant.slug])
+    return render(request, "subscriptions/approvals.html", context)
+
+
+@staff_member_required
+def platform_approvals(request: HttpRequest) -> HttpResponse:
+    """Platform staff: every provider's queue, decided as staff."""
+    if request.method == "POST":
+        _bulk(request, services.StaffActor(user=request.user))
+        return redirect(request.get_full_path())
+    context = _queue_context(request, None)
+    context["action_base"] = reverse("platform-approvals")
+    context["global_queue"] = True
+    return render(request, "subscriptions/approvals.html", context)
