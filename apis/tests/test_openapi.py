@@ -44,9 +44,9 @@ def test_error_names_the_offending_path():
 
 
 def test_syntax_errors_say_where():
-    with pytest.raises(SpecInvalid, match="not valid JSON.*line 1"):
+    with pytest.raises(SpecInvalid, match=r"not valid JSON.*line 1"):
         openapi.load('{"openapi": ')
-    with pytest.raises(SpecInvalid, match="not valid YAML.*line [0-9]+, column"):
+    with pytest.raises(SpecInvalid, match=r"not valid YAML.*line [0-9]+, column"):
         openapi.load("openapi: 3.0.0\ninfo: {title: x\n  version: [1\npaths: {}\n")
 
 
