@@ -11,6 +11,7 @@ class WebhookForm(forms.Form):
     url = forms.URLField(
         label="Payload URL",
         max_length=500,
+        assume_scheme="https",
         widget=forms.URLInput(attrs={**_TEXT, "placeholder": "https://example.com/hooks/portal"}),
     )
     events = forms.MultipleChoiceField(
