@@ -94,7 +94,7 @@ def test_verify_reason_codes(active_sub, shop, charlie_m, catalog, alice_m, glob
     # another application of the same tenant, subscribed but still pending
     other = ApplicationFactory(tenant=globex, name="Other")
     services.subscription_request(actor=charlie_m, application=other, plan=catalog.free)
-    other_key, other_plain = make_key(charlie_m, other)
+    _, other_plain = make_key(charlie_m, other)
     services.subscription_cancel(actor=charlie_m, subscription=other.subscriptions.get())
     services.subscription_request(actor=charlie_m, application=other, plan=catalog.gold, use_case="x")
     assert _verify(other_plain, catalog).reason == "subscription_pending"
@@ -137,7 +137,7 @@ def test_rotation_without_grace_and_bad_grace(active_sub, shop, charlie_m, catal
     _, new_plain = services.key_rotate(actor=charlie_m, key=old, grace=timedelta(0))
     assert _verify(old_plain, catalog).reason == "expired"
     assert _verify(new_plain, catalog).allowed
-    with pytest.raises(Conflict, match="already rotated|expired"):
+    with pytest.raises(Conflict, match=r"already rotated|expired"):
         services.key_rotate(actor=charlie_m, key=old)
 
 
