@@ -8,6 +8,7 @@ from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from apis.demo.seed import seed_catalog
 from tenants.models import Membership, Tenant, User
 from tenants.roles import Role
 
@@ -41,4 +42,11 @@ class Command(BaseCommand):
             Membership.objects.for_tenant(tenant).get_or_create(
                 tenant=tenant, user=users[owner], defaults={"role": Role.OWNER}
             )
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(USERS)} users, {len(TENANTS)} organisations)."))
+        # Acme Logistics is the demo provider: an Orders API (public) and a Weather API (internal).
+        acme_owner = Membership.objects.for_tenant(Tenant.objects.get(slug="acme")).get(
+            user=users["alice@acme.example"]
+        )
+        apis = seed_catalog(acme_owner)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready ({len(USERS)} users, {len(TENANTS)} organisations, {len(apis)} APIs).")
+        )

@@ -1,0 +1,23 @@
+"""The demo data of ./run includes a realistic catalog, and seeding twice changes nothing."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.management import call_command
+
+from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan
+
+
+def test_seed_demo_creates_the_catalog_idempotently(db, client):
+    call_command("seed_demo", stdout=io.StringIO())
+    counts = [m.objects.unscoped().count() for m in (Api, ApiVersion, Plan, Endpoint, AuditEvent)]
+    call_command("seed_demo", stdout=io.StringIO())
+    assert [m.objects.unscoped().count() for m in (Api, ApiVersion, Plan, Endpoint, AuditEvent)] == counts
+    assert counts[:3] == [2, 3, 5]
+    statuses = dict(ApiVersion.objects.unscoped().values_list("label", "status"))
+    assert statuses == {"v1": "published", "2023-01-01": "deprecated", "2024-06-01": "published"}
+    # Anonymous visitors see the public Orders API with its docs, not the internal Weather API.
+    assert client.get("/catalog/acme/orders/").status_code == 200
+    assert client.get("/catalog/acme/orders/v1/openapi.json").json()["info"]["title"] == "Acme Orders API"
+    assert client.get("/catalog/acme/weather/").status_code == 404
