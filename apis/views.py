@@ -429,6 +429,17 @@ def _catalog_api(request: HttpRequest, provider_slug: str, api_slug: str) -> tup
     return api, selectors.is_provider_member(api, tenant_ids)
 
 
+#: The API page renders provider-written content (Markdown, the OpenAPI document through Redoc):
+#: scripts only from our own static files, no network access beyond this site. It also stops
+#: Redoc's footer logo from being fetched from its CDN, so the page works fully offline.
+#: Redoc injects <style> elements and runs its search in a blob: worker, hence those two.
+CATALOG_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
 @require_GET
 def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> HttpResponse:
     api, member = _catalog_api(request, provider_slug, api_slug)
@@ -442,7 +453,7 @@ def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> H
     else:
         selected = selectors.default_version(versions)
     endpoints = list(selectors.version_endpoints(selected)) if selected else []
-    return render(
+    response = render(
         request,
         "apis/catalog_detail.html",
         {
@@ -458,6 +469,8 @@ def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> H
             "Visibility": Visibility,
         },
     )
+    response["Content-Security-Policy"] = CATALOG_CSP
+    return response
 
 
 @require_GET

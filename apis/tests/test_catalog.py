@@ -148,6 +148,9 @@ def test_done_when_scenario(client, alice_m, charlie):
     assert "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js" in html
     assert 'data-spec-url="/catalog/acme/orders/v1/openapi.json"' in html
     assert "Acme Orders API" not in html  # the spec's title only arrives through the JSON URL
+    csp = page["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "img-src 'self' data:;" in csp  # no CDN, no inline script
+    assert "<script>" not in html.replace("<script src=", "")  # every script is a static file
     spec = client.get("/catalog/acme/orders/v1/openapi.json").json()
     assert spec["servers"] == [{"url": "http://localhost:8080/orders/v1", "description": "API gateway"}]
     assert len(spec["paths"]) == 5
