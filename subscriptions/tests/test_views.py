@@ -189,3 +189,20 @@ def pending_sub_other_tenant(shop):
 
     other = make_catalog(TenantFactory(slug="initech", name="Initech"), slug="tps")
     return SubscriptionFactory(application=shop, plan=other.gold, version=other.v1, status="pending")
+
+
+def test_admin_pages_render_for_staff(client, active_sub, shop, charlie):
+    make_key(membership(charlie, shop.tenant), shop)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    for url in [
+        "/admin/subscriptions/application/",
+        "/admin/subscriptions/subscription/",
+        f"/admin/subscriptions/subscription/{active_sub.pk}/change/",
+        "/admin/subscriptions/apikey/",
+        f"/admin/subscriptions/apikey/{ApiKey.objects.for_tenant(shop.tenant).get().pk}/change/",
+        "/admin/subscriptions/subscriptionevent/",
+        "/admin/notifications/notification/",
+        "/admin/notifications/webhook/",
+        "/admin/notifications/webhookdelivery/",
+    ]:
+        assert client.get(url).status_code == 200, url
