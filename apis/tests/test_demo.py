@@ -21,3 +21,21 @@ def test_seed_demo_creates_the_catalog_idempotently(db, client):
     assert client.get("/catalog/acme/orders/").status_code == 200
     assert client.get("/catalog/acme/orders/v1/openapi.json").json()["info"]["title"] == "Acme Orders API"
     assert client.get("/catalog/acme/weather/").status_code == 404
+
+
+def test_catalog_plan_table_links_to_subscribe_for_each_organisation(client, db):
+    """The catalog's plan table is where consumers start a subscription."""
+    from tenants.tests.factories import MembershipFactory, TenantFactory, UserFactory
+
+    call_command("seed_demo", stdout=io.StringIO())
+    consumer = UserFactory(email="shopper@example.com")
+    MembershipFactory(tenant=TenantFactory(slug="shop", name="Shop"), user=consumer, role="developer")
+    url = "/catalog/acme/orders/"
+    body = client.get(url).content.decode()
+    assert "Sign in to subscribe" in body
+    client.force_login(consumer)
+    body = client.get(url).content.decode()
+    assert '/t/shop/apps/subscribe/?plan=' in body
+    MembershipFactory(tenant=TenantFactory(slug="shop2", name="Shop Two"), user=consumer, role="owner")
+    body = client.get(url).content.decode()
+    assert "Subscribe as" in body and "/t/shop2/apps/subscribe/?plan=" in body
