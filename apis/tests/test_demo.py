@@ -35,7 +35,7 @@ def test_catalog_plan_table_links_to_subscribe_for_each_organisation(client, db)
     assert "Sign in to subscribe" in body
     client.force_login(consumer)
     body = client.get(url).content.decode()
-    assert '/t/shop/apps/subscribe/?plan=' in body
+    assert "/t/shop/apps/subscribe/?plan=" in body
     MembershipFactory(tenant=TenantFactory(slug="shop2", name="Shop Two"), user=consumer, role="owner")
     body = client.get(url).content.decode()
     assert "Subscribe as" in body and "/t/shop2/apps/subscribe/?plan=" in body
