@@ -1,8 +1,5 @@
 """Request → approve → create key, in a real browser (Debian's chromium through Playwright)."""
 
-import os
-import shutil
-
 import pytest
 from django.db import connections
 
@@ -10,35 +7,7 @@ from subscriptions.models import SubscriptionStatus
 from subscriptions.tests.factories import ApplicationFactory, make_catalog
 from tenants.tests.factories import PASSWORD
 
-# Playwright's sync API runs an event loop; Django's ORM refuses to run inside one otherwise.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"{CHROMIUM} is not installed (apt-get install chromium)"),
-]
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
+pytestmark = pytest.mark.browser
 
 
 def _login(page, live_server, email):
