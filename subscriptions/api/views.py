@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -223,19 +224,19 @@ class ProvidedSubscriptionViewSet(
                 qs = qs.filter(api_id=params["api"])
         return qs
 
-    def _respond(self, subscription: Subscription) -> Response:
+    def _transition(
+        self, serializer_class: type[serializers.Serializer], service: Callable[..., Subscription]
+    ) -> Response:
+        """Validate the body, run one state-change service on this subscription, answer with it."""
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription = service(actor=self.membership, subscription=self.get_object(), **serializer.validated_data)
         return Response(s.SubscriptionSerializer(subscription).data)
 
     @extend_schema(request=s.NoteSerializer, responses=s.SubscriptionSerializer, summary="Approve the waiting request")
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.NoteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return self._respond(
-            services.subscription_approve(
-                actor=self.membership, subscription=self.get_object(), note=serializer.validated_data.get("note", "")
-            )
-        )
+        return self._transition(s.NoteSerializer, services.subscription_approve)
 
     @extend_schema(
         request=s.RequiredReasonSerializer,
@@ -245,48 +246,24 @@ class ProvidedSubscriptionViewSet(
     )
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.RequiredReasonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return self._respond(
-            services.subscription_reject(
-                actor=self.membership, subscription=self.get_object(), **serializer.validated_data
-            )
-        )
+        return self._transition(s.RequiredReasonSerializer, services.subscription_reject)
 
     @extend_schema(
         request=s.RequiredReasonSerializer, responses=s.SubscriptionSerializer, summary="Suspend (reason required)"
     )
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.RequiredReasonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return self._respond(
-            services.subscription_suspend(
-                actor=self.membership, subscription=self.get_object(), **serializer.validated_data
-            )
-        )
+        return self._transition(s.RequiredReasonSerializer, services.subscription_suspend)
 
     @extend_schema(request=s.NoteSerializer, responses=s.SubscriptionSerializer, summary="Resume a suspended one")
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.NoteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return self._respond(
-            services.subscription_resume(
-                actor=self.membership, subscription=self.get_object(), **serializer.validated_data
-            )
-        )
+        return self._transition(s.NoteSerializer, services.subscription_resume)
 
     @extend_schema(request=s.ReasonSerializer, responses=s.SubscriptionSerializer, summary="Cancel as the provider")
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.ReasonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return self._respond(
-            services.subscription_cancel(
-                actor=self.membership, subscription=self.get_object(), **serializer.validated_data
-            )
-        )
+        return self._transition(s.ReasonSerializer, services.subscription_cancel)
 
     @extend_schema(
         request=s.BulkDecisionSerializer,
