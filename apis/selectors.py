@@ -70,7 +70,13 @@ def api_for_tenant(tenant: Tenant, slug: str) -> Api:
 
 
 def api_versions(api: Api) -> QuerySet[ApiVersion]:
-    return ApiVersion.objects.for_tenant(api.tenant_id).filter(api=api).annotate(endpoint_count=Count("endpoints"))
+    # Meta.ordering does not apply to aggregated queries, so order explicitly (stable pagination).
+    return (
+        ApiVersion.objects.for_tenant(api.tenant_id)
+        .filter(api=api)
+        .annotate(endpoint_count=Count("endpoints"))
+        .order_by("-created_at", "-id")
+    )
 
 
 def version_for(api: Api, label: str) -> ApiVersion:

@@ -39,6 +39,7 @@ def test_sign_up_onboard_invite_and_accept(live_server, browser, settings):
     owner.wait_for_url(f"{base}/t/founders/")
     assert owner.locator("h1").inner_text() == "Founders Inc"
 
+    owner.click("#org-menu")
     owner.click("text=Members")
     owner.fill("#members-panel input[name=email]", "teammate@example.com")
     owner.select_option("#members-panel select[name=role]", "admin")
