@@ -84,9 +84,7 @@ class ApiViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
         "destroy": _EDIT,
     }
 
-    def get_queryset(self) -> QuerySet[Api]:
-        if getattr(self, "swagger_fake_view", False):
-            return Api.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Api]:
         return Api.objects.for_tenant(self.tenant).select_related("tenant")
 
     def get_object(self) -> Api:
@@ -193,9 +191,7 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
         "retire": _EDIT,
     }
 
-    def get_queryset(self) -> QuerySet[ApiVersion]:
-        if getattr(self, "swagger_fake_view", False):
-            return ApiVersion.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[ApiVersion]:
         return selectors.api_versions(self.api)
 
     def get_object(self) -> ApiVersion:
@@ -377,9 +373,7 @@ class PlanViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         "restore": _EDIT,
     }
 
-    def get_queryset(self) -> QuerySet[Plan]:
-        if getattr(self, "swagger_fake_view", False):
-            return Plan.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Plan]:
         return selectors.api_plans(self.api)
 
     def get_object(self) -> Plan:

@@ -31,9 +31,7 @@ class NotificationViewSet(
 ):
     serializer_class = s.NotificationSerializer
 
-    def get_queryset(self) -> QuerySet[Notification]:
-        if getattr(self, "swagger_fake_view", False):
-            return Notification.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Notification]:
         qs = selectors.member_notifications(self.tenant, self.membership.user)
         return qs.unread() if self.request.query_params.get("unread") in {"1", "true"} else qs
 
@@ -76,9 +74,7 @@ class WebhookViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retriev
         "deliveries": _EDIT,
     }
 
-    def get_queryset(self) -> QuerySet[Webhook]:
-        if getattr(self, "swagger_fake_view", False):
-            return Webhook.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Webhook]:
         return selectors.tenant_webhooks(self.tenant)
 
     @extend_schema(

@@ -45,9 +45,7 @@ class ApplicationViewSet(
     serializer_class = s.ApplicationSerializer
     required_perms = {"create": Perm.APPS_EDIT, "partial_update": Perm.APPS_EDIT}
 
-    def get_queryset(self) -> QuerySet[Application]:
-        if getattr(self, "swagger_fake_view", False):
-            return Application.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Application]:
         return selectors.tenant_applications(self.tenant)
 
     @extend_schema(
@@ -113,9 +111,7 @@ class SubscriptionViewSet(
     serializer_class = s.SubscriptionSerializer
     required_perms = {"create": Perm.APPS_EDIT, "cancel": Perm.APPS_EDIT, "change_plan": Perm.APPS_EDIT}
 
-    def get_queryset(self) -> QuerySet[Subscription]:
-        if getattr(self, "swagger_fake_view", False):
-            return Subscription.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Subscription]:
         qs = selectors.consumer_subscriptions(self.tenant)
         wanted = self.request.query_params.get("status")
         return qs.filter(status=wanted) if wanted else qs
@@ -203,9 +199,7 @@ class ProvidedSubscriptionViewSet(
         "bulk_decide": _DECIDE,
     }
 
-    def get_queryset(self) -> QuerySet[Subscription]:
-        if getattr(self, "swagger_fake_view", False):
-            return Subscription.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Subscription]:
         params = self.request.query_params
         if self.action == "list" and params.get("awaiting") in {"1", "true"}:
 
@@ -309,9 +303,7 @@ class KeyViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
     serializer_class = s.KeySerializer
     required_perms = {"create": Perm.APPS_EDIT, "rotate": Perm.APPS_EDIT, "revoke": Perm.APPS_EDIT}
 
-    def get_queryset(self) -> QuerySet[ApiKey]:
-        if getattr(self, "swagger_fake_view", False):
-            return ApiKey.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[ApiKey]:
         qs = selectors.tenant_keys(self.tenant).select_related("replaced_by")
         application = self.request.query_params.get("application", "")
         return qs.filter(application_id=application) if application.isdigit() else qs

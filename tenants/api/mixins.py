@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from django.db.models import QuerySet
 from rest_framework.request import Request
 
 from portal.errors import NotFound
@@ -33,6 +34,16 @@ class TenantScopedAPIMixin:
     request: Request
     kwargs: dict
     required_perms: dict[str, Perm] = {}
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):
+            # Schema generation has no URL kwargs, hence no tenant: it only needs the model.
+            return self.get_serializer_class().Meta.model.objects.unscoped().none()  # type: ignore[attr-defined]
+        return self.tenant_queryset()
+
+    def tenant_queryset(self) -> QuerySet:
+        """The viewset's objects, already narrowed to ``self.tenant``."""
+        raise NotImplementedError
 
     @cached_property
     def membership(self) -> Membership:

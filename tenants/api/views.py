@@ -115,9 +115,7 @@ class MemberViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrieve
     serializer_class = s.MemberSerializer
     required_perms = {"partial_update": Perm.MEMBERS_MANAGE, "destroy": Perm.TENANT_VIEW}
 
-    def get_queryset(self) -> QuerySet[Membership]:
-        if getattr(self, "swagger_fake_view", False):
-            return Membership.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Membership]:
         return selectors.tenant_members(self.tenant)
 
     @extend_schema(request=s.MemberRoleSerializer, responses=s.MemberSerializer, summary="Change a member's role")
@@ -155,9 +153,7 @@ class InvitationViewSet(
         "revoke": Perm.MEMBERS_MANAGE,
     }
 
-    def get_queryset(self) -> QuerySet[Invitation]:
-        if getattr(self, "swagger_fake_view", False):
-            return Invitation.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[Invitation]:
         pending_only = self.action == "list" and self.request.query_params.get("status", "pending") != "all"
         return selectors.tenant_invitations(self.tenant, pending_only=pending_only)
 
@@ -221,9 +217,7 @@ class TokenViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     serializer_class = s.TokenSerializer
     required_perms = {"create": Perm.TOKENS_OWN, "revoke": Perm.TOKENS_OWN}
 
-    def get_queryset(self) -> QuerySet[PersonalAccessToken]:
-        if getattr(self, "swagger_fake_view", False):
-            return PersonalAccessToken.objects.unscoped().none()
+    def tenant_queryset(self) -> QuerySet[PersonalAccessToken]:
         from tenants.permissions import can
 
         wants_all = self.request.query_params.get("all") in {"1", "true"} or self.action == "revoke"
