@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
@@ -197,6 +198,15 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def get_object(self) -> ApiVersion:
         return selectors.version_for(self.api, self.kwargs["label"])
 
+    def _transition(
+        self, serializer_class: type[serializers.Serializer], service: Callable[..., ApiVersion]
+    ) -> Response:
+        """Validate the body, run one lifecycle service on this version, answer with it."""
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        version = service(actor=self.membership, version=self.get_object(), **serializer.validated_data)
+        return Response(self._render(version))
+
     def _render(self, version: ApiVersion) -> dict[str, Any]:
         return s.VersionSerializer(version).data
 
@@ -312,12 +322,7 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def publish(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
-        serializer = s.LifecycleSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        version = services.version_publish(
-            actor=self.membership, version=self.get_object(), **serializer.validated_data
-        )
-        return Response(self._render(version))
+        return self._transition(s.LifecycleSerializer, services.version_publish)
 
     @extend_schema(
         request=s.DeprecateSerializer,
@@ -331,12 +336,7 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def deprecate(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
-        serializer = s.DeprecateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        version = services.version_deprecate(
-            actor=self.membership, version=self.get_object(), **serializer.validated_data
-        )
-        return Response(self._render(version))
+        return self._transition(s.DeprecateSerializer, services.version_deprecate)
 
     @extend_schema(
         request=s.LifecycleSerializer,
@@ -345,10 +345,7 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
     )
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def retire(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
-        serializer = s.LifecycleSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        version = services.version_retire(actor=self.membership, version=self.get_object(), **serializer.validated_data)
-        return Response(self._render(version))
+        return self._transition(s.LifecycleSerializer, services.version_retire)
 
 
 # --- Plans -----------------------------------------------------------------------------
