@@ -63,6 +63,32 @@ def applications(request: HttpRequest) -> HttpResponse:
     )
 
 
+@tenant_view(Perm.APPS_EDIT)
+def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _found(selectors.application_for, request.tenant, pk)
+    initial = {
+        "name": application.name,
+        "description": application.description,
+        "contact_email": application.contact_email,
+    }
+    form = ApplicationForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.application_update(actor=request.membership, application=application, **form.cleaned_data)
+            except ServiceError as error:
+                apply_service_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, "Application saved.")
+                return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
+    return render(
+        request, "subscriptions/application_edit.html", {"form": form, "application": application}, status=status
+    )
+
+
 def _application_page(
     request: HttpRequest,
     application: Any,

@@ -206,3 +206,43 @@ def test_admin_pages_render_for_staff(client, active_sub, shop, charlie):
         "/admin/notifications/webhookdelivery/",
     ]:
         assert client.get(url).status_code == 200, url
+
+
+def test_edit_application(client, shop, charlie, globex):
+    from subscriptions.tests.factories import ApplicationFactory
+    from tenants.tests.factories import MembershipFactory
+
+    client.force_login(charlie)
+    url = f"/t/globex/apps/{shop.pk}/edit/"
+    assert 'value="Shop backend"' in client.get(url).content.decode()
+    response = client.post(
+        url, {"name": "Shop API", "description": "Orders sync", "contact_email": "ops@globex.example"}
+    )
+    assert response["Location"] == f"/t/globex/apps/{shop.pk}/"
+    shop.refresh_from_db()
+    assert (shop.name, shop.description, shop.contact_email) == ("Shop API", "Orders sync", "ops@globex.example")
+    assert "Edit</a>" in client.get(f"/t/globex/apps/{shop.pk}/").content.decode()
+
+    # bad input: a clear field error, nothing changed
+    ApplicationFactory(tenant=globex, name="Other")
+    response = client.post(url, {"name": "other", "description": "", "contact_email": "not-an-email"})
+    assert response.status_code == 400 and "Enter a valid email address" in response.content.decode()
+    response = client.post(url, {"name": "other", "description": "", "contact_email": ""})
+    assert response.status_code == 409 and "already" in response.content.decode()
+    response = client.post(url, {"name": "", "description": "", "contact_email": ""})
+    assert response.status_code == 400 and "This field is required" in response.content.decode()
+    shop.refresh_from_db()
+    assert shop.name == "Shop API"
+
+    # a viewer may look but not edit; a stranger does not even see it
+    viewer = MembershipFactory(tenant=globex, role="viewer").user
+    client.force_login(viewer)
+    assert client.post(url, {"name": "Hijacked"}).status_code == 403
+    assert "Edit</a>" not in client.get(f"/t/globex/apps/{shop.pk}/").content.decode()
+    stranger = MembershipFactory(role="owner").user
+    client.force_login(stranger)
+    slug = stranger.memberships.get().tenant.slug
+    assert client.post(f"/t/{slug}/apps/{shop.pk}/edit/", {"name": "Hijacked"}).status_code == 404
+    assert client.get(url).status_code == 404
+    shop.refresh_from_db()
+    assert shop.name == "Shop API"
