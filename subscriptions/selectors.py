@@ -43,6 +43,11 @@ def provider_subscriptions(tenant: Tenant) -> QuerySet[Subscription]:
     return Subscription.objects.for_provider(tenant).select_related(*_SUBSCRIPTION_RELATED)
 
 
+def platform_subscriptions() -> QuerySet[Subscription]:
+    """Every subscription on the platform: for platform staff only (callers check is_staff)."""
+    return Subscription.objects.unscoped().select_related(*_SUBSCRIPTION_RELATED)
+
+
 def subscription_for(tenant: Tenant, pk: int | str) -> Subscription:
     """A subscription the tenant takes part in (as consumer or provider); NotFound otherwise."""
     subscription = (

@@ -9,7 +9,11 @@ tenant_router.register("subscriptions", views.SubscriptionViewSet, basename="sub
 tenant_router.register("provided-subscriptions", views.ProvidedSubscriptionViewSet, basename="provided-subscription")
 tenant_router.register("keys", views.KeyViewSet, basename="key")
 
+platform_router = SimpleRouter()
+platform_router.register("approvals", views.PlatformApprovalViewSet, basename="platform-approval")
+
 urlpatterns = [
+    path("platform/", include(platform_router.urls)),
     path("keys/verify/", views.KeyVerifyView.as_view(), name="key-verify"),
     path("tenants/<slug:tenant_slug>/", include(tenant_router.urls)),
 ]

@@ -172,6 +172,86 @@ class SubscriptionViewSet(
 _DECIDE = Perm.SUBSCRIPTIONS_APPROVE
 
 
+def _queue_filters(request: Request) -> dict[str, int | None]:
+    """The approval queue's filters from the query string (non-numbers are ignored)."""
+
+    def number(name: str) -> int | None:
+        value = request.query_params.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    return {"api": number("api"), "plan": number("plan"), "min_age_hours": number("min_age_hours")}
+
+
+QUEUE_PARAMS = [
+    OpenApiParameter("api", int, description="Only requests for this API."),
+    OpenApiParameter("plan", int, description="Only requests for this plan."),
+    OpenApiParameter("min_age_hours", int, description="Only requests waiting at least this long."),
+]
+
+
+class _DecisionActions:
+    """Approve / reject / bulk-decide, shared by the provider's queue and the staff-wide one."""
+
+    request: Request
+    get_object: Callable[[], Subscription]
+
+    @property
+    def actor(self) -> services.Actor:
+        raise NotImplementedError
+
+    def _transition(
+        self, serializer_class: type[serializers.Serializer], service: Callable[..., Subscription]
+    ) -> Response:
+        """Validate the body, run one state-change service on this subscription, answer with it."""
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription = service(actor=self.actor, subscription=self.get_object(), **serializer.validated_data)
+        return Response(s.SubscriptionSerializer(subscription).data)
+
+    @extend_schema(request=s.NoteSerializer, responses=s.SubscriptionSerializer, summary="Approve the waiting request")
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return self._transition(s.NoteSerializer, services.subscription_approve)
+
+    @extend_schema(
+        request=s.RequiredReasonSerializer,
+        responses=s.SubscriptionSerializer,
+        summary="Reject the waiting request (reason required, shown to the requester)",
+        examples=[OpenApiExample("Reject", value={"reason": "Use the sandbox plan first."}, request_only=True)],
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return self._transition(s.RequiredReasonSerializer, services.subscription_reject)
+
+    @extend_schema(
+        request=s.BulkDecisionSerializer,
+        responses=s.BulkDecisionResultSerializer,
+        summary="Approve or reject many waiting requests at once",
+        examples=[
+            OpenApiExample("Approve", value={"ids": [41, 42], "decision": "approve"}, request_only=True),
+            OpenApiExample(
+                "Reject", value={"ids": [43], "decision": "reject", "reason": "Duplicate request."}, request_only=True
+            ),
+        ],
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-decide")
+    def bulk_decide(self, request: Request, *args: object, **kwargs: object) -> Response:
+        serializer = s.BulkDecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        decided, skipped = services.subscriptions_bulk_decide(
+            actor=self.actor,
+            subscription_ids=data["ids"],
+            approve=data["decision"] == "approve",
+            reason=data.get("reason", ""),
+        )
+        body = {
+            "decided": s.SubscriptionSerializer(decided, many=True).data,
+            "skipped": {str(k): v for k, v in skipped.items()},
+        }
+        return Response(body)
+
+
 @extend_schema(parameters=[TENANT_PARAM])
 @extend_schema_view(
     list=extend_schema(
@@ -187,7 +267,12 @@ _DECIDE = Perm.SUBSCRIPTIONS_APPROVE
     retrieve=extend_schema(summary="One subscription to your APIs"),
 )
 class ProvidedSubscriptionViewSet(
-    TenantScopedAPIMixin, _EventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    TenantScopedAPIMixin,
+    _EventsMixin,
+    _DecisionActions,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = s.SubscriptionSerializer
     required_perms = {
@@ -202,14 +287,7 @@ class ProvidedSubscriptionViewSet(
     def tenant_queryset(self) -> QuerySet[Subscription]:
         params = self.request.query_params
         if self.action == "list" and params.get("awaiting") in {"1", "true"}:
-
-            def number(name: str) -> int | None:
-                value = params.get(name, "")
-                return int(value) if value.isdigit() else None
-
-            return selectors.approval_queue(
-                self.tenant, api=number("api"), plan=number("plan"), min_age_hours=number("min_age_hours")
-            )
+            return selectors.approval_queue(self.tenant, **_queue_filters(self.request))
         qs = selectors.provider_subscriptions(self.tenant)
         if self.action == "list":
             if params.get("status"):
@@ -218,29 +296,9 @@ class ProvidedSubscriptionViewSet(
                 qs = qs.filter(api_id=params["api"])
         return qs
 
-    def _transition(
-        self, serializer_class: type[serializers.Serializer], service: Callable[..., Subscription]
-    ) -> Response:
-        """Validate the body, run one state-change service on this subscription, answer with it."""
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        subscription = service(actor=self.membership, subscription=self.get_object(), **serializer.validated_data)
-        return Response(s.SubscriptionSerializer(subscription).data)
-
-    @extend_schema(request=s.NoteSerializer, responses=s.SubscriptionSerializer, summary="Approve the waiting request")
-    @action(detail=True, methods=["post"])
-    def approve(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        return self._transition(s.NoteSerializer, services.subscription_approve)
-
-    @extend_schema(
-        request=s.RequiredReasonSerializer,
-        responses=s.SubscriptionSerializer,
-        summary="Reject the waiting request (reason required, shown to the requester)",
-        examples=[OpenApiExample("Reject", value={"reason": "Use the sandbox plan first."}, request_only=True)],
-    )
-    @action(detail=True, methods=["post"])
-    def reject(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        return self._transition(s.RequiredReasonSerializer, services.subscription_reject)
+    @property
+    def actor(self) -> services.Actor:
+        return self.membership
 
     @extend_schema(
         request=s.RequiredReasonSerializer, responses=s.SubscriptionSerializer, summary="Suspend (reason required)"
@@ -259,33 +317,29 @@ class ProvidedSubscriptionViewSet(
     def cancel(self, request: Request, tenant_slug: str, pk: str) -> Response:
         return self._transition(s.ReasonSerializer, services.subscription_cancel)
 
-    @extend_schema(
-        request=s.BulkDecisionSerializer,
-        responses=s.BulkDecisionResultSerializer,
-        summary="Approve or reject many waiting requests at once",
-        examples=[
-            OpenApiExample("Approve", value={"ids": [41, 42], "decision": "approve"}, request_only=True),
-            OpenApiExample(
-                "Reject", value={"ids": [43], "decision": "reject", "reason": "Duplicate request."}, request_only=True
-            ),
-        ],
-    )
-    @action(detail=False, methods=["post"], url_path="bulk-decide")
-    def bulk_decide(self, request: Request, tenant_slug: str) -> Response:
-        serializer = s.BulkDecisionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        decided, skipped = services.subscriptions_bulk_decide(
-            actor=self.membership,
-            subscription_ids=data["ids"],
-            approve=data["decision"] == "approve",
-            reason=data.get("reason", ""),
-        )
-        body = {
-            "decided": s.SubscriptionSerializer(decided, many=True).data,
-            "skipped": {str(k): v for k, v in skipped.items()},
-        }
-        return Response(body)
+
+@extend_schema(tags=["Platform staff"], parameters=QUEUE_PARAMS)
+@extend_schema_view(
+    list=extend_schema(summary="Every provider's waiting requests, oldest first (platform staff)"),
+    retrieve=extend_schema(summary="One waiting request (platform staff)"),
+)
+class PlatformApprovalViewSet(
+    _DecisionActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The global approval queue: staff decide as staff, not as members of the provider."""
+
+    permission_classes = [IsAdminUser]
+    serializer_class = s.SubscriptionSerializer
+
+    def get_queryset(self) -> QuerySet[Subscription]:
+        if self.action == "list":
+            return selectors.approval_queue(None, **_queue_filters(self.request))
+        # Decided requests stay addressable so a second decision gets 409, not 404.
+        return selectors.platform_subscriptions()
+
+    @property
+    def actor(self) -> services.Actor:
+        return services.StaffActor(user=self.request.user)
 
 
 # --- API keys ------------------------------------------------------------------------

@@ -210,3 +210,48 @@ def pending_sub_other(shop, charlie):
 
     other = make_catalog(TenantFactory(slug="initech", name="Initech"), slug="tps")
     return SubscriptionFactory(application=shop, plan=other.free, version=other.v1)
+
+
+def test_staff_global_queue_over_rest(api, pending_sub, catalog, alice, charlie, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from subscriptions.tests.factories import SubscriptionFactory, make_catalog
+    from tenants.tests.factories import TenantFactory, UserFactory
+
+    other = make_catalog(TenantFactory(slug="initech", name="Initech"), slug="tps")
+    other_pending = SubscriptionFactory(
+        application=pending_sub.application,
+        plan=other.gold,
+        version=other.v1,
+        status="pending",
+        awaiting_since=pending_sub.awaiting_since,
+    )
+    url = "/api/v1/platform/approvals/"
+    # provider admins and consumers are not platform staff
+    for user in (alice, charlie):
+        api.force_authenticate(user)
+        assert api.get(url).status_code == 403
+        assert api.post(f"{url}{pending_sub.pk}/approve/", {}).status_code == 403
+    api.force_authenticate(None)
+    assert api.get(url).status_code in (401, 403)
+
+    api.force_authenticate(UserFactory(is_staff=True))
+    listing = api.get(url).json()
+    assert {r["id"] for r in listing["results"]} == {pending_sub.pk, other_pending.pk}
+    assert [r["id"] for r in api.get(f"{url}?api={other.api.pk}").json()["results"]] == [other_pending.pk]
+    assert api.get(f"{url}?min_age_hours=48").json()["count"] == 0
+    assert api.get(f"{url}?api=abc").json()["count"] == 2  # a non-number filter is ignored, not a 500
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"{url}{pending_sub.pk}/approve/", {"note": "ok"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "active"
+    assert any("charlie@globex.example" in m.to for m in mail.outbox)
+    # decided requests leave the queue, and cannot be decided twice
+    response = api.post(f"{url}{pending_sub.pk}/approve/", {})
+    assert response.status_code == 409
+    assert api.get(f"{url}?api={catalog.api.pk}").json()["count"] == 0
+    response = api.post(f"{url}{other_pending.pk}/reject/", {})
+    assert response.status_code == 400 and "reason" in _error(response)["fields"]
+    response = api.post(f"{url}bulk-decide/", {"ids": [other_pending.pk], "decision": "reject", "reason": "Dup"})
+    assert [d["status"] for d in response.json()["decided"]] == ["rejected"]
+    assert api.get(url).json()["count"] == 0
