@@ -16,6 +16,7 @@ from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from apis import openapi, selectors, services
@@ -469,6 +470,12 @@ CATALOG_FILTERS = [
 PROVIDER_PARAM = OpenApiParameter("provider_slug", str, OpenApiParameter.PATH, description="Provider slug.")
 
 
+class CatalogAnonThrottle(AnonRateThrottle):
+    """Anonymous catalog reads are rate-limited per client IP (counters in Redis); members are not."""
+
+    scope = "catalog_anon"
+
+
 @extend_schema(
     tags=["Catalog"],
     summary="Browse the catalog",
@@ -479,6 +486,7 @@ PROVIDER_PARAM = OpenApiParameter("provider_slug", str, OpenApiParameter.PATH, d
 )
 class CatalogListView(ListAPIView):
     permission_classes = [AllowAny]
+    throttle_classes = [CatalogAnonThrottle]
     serializer_class = s.CatalogApiSerializer
     filter_backends: list = []
 
@@ -506,6 +514,7 @@ class CatalogListView(ListAPIView):
 )
 class CatalogDetailView(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = [CatalogAnonThrottle]
     serializer_class = s.CatalogApiDetailSerializer
 
     def get(self, request: Request, provider_slug: str, api_slug: str) -> Response:
@@ -533,6 +542,7 @@ class CatalogDetailView(APIView):
 )
 class CatalogOpenApiView(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = [CatalogAnonThrottle]
 
     def get(self, request: Request, provider_slug: str, api_slug: str, label: str) -> Response:
         user, tenant_ids = catalog_viewer(request)

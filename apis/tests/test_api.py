@@ -266,3 +266,18 @@ def test_token_of_another_tenant_sees_404(api, alice, globex, orders):
     assert api.get(BASE).status_code == 404
     assert api.get("/api/v1/tenants/globex/apis/").status_code == 200
     assert PersonalAccessToken.objects.for_tenant(globex).count() == 1
+
+
+def test_anonymous_catalog_reads_are_rate_limited(api, monkeypatch, db):
+    from django.core.cache import cache
+
+    from apis.api.views import CatalogAnonThrottle
+
+    monkeypatch.setattr(CatalogAnonThrottle, "THROTTLE_RATES", {"catalog_anon": "2/min"})
+    cache.delete("throttle_catalog_anon_127.0.0.1")  # the counter from an earlier run of this test
+    assert api.get("/api/v1/catalog/").status_code == 200
+    assert api.get("/api/v1/catalog/").status_code == 200
+    response = api.get("/api/v1/catalog/")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
