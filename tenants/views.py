@@ -81,7 +81,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "tenants/dashboard.html",
         {
-            "members": selectors.tenant_members(tenant)[:10],
             "member_count": selectors.tenant_members(tenant).count(),
             "pending_invitations": selectors.tenant_invitations(tenant).count(),
         },
