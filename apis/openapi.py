@@ -15,7 +15,7 @@ import yaml
 from django.conf import settings
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
-from portal.errors import InvalidInput
+from core.errors import InvalidInput
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: How many validation problems a 400 lists; the first one is usually the cause of the rest.

@@ -14,7 +14,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, PlanStatus, VersionStatus
-from portal.errors import NotFound
+from core.errors import NotFound
 from tenants.models import Membership, Tenant
 
 SEARCH_CONFIG = "english"

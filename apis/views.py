@@ -26,7 +26,7 @@ from apis.forms import (
 from apis.models import Api, ApiVersion, Plan, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
 from apis.snippets import snippets
-from portal.errors import NotFound, ServiceError
+from core.errors import NotFound, ServiceError
 from portal.web import apply_service_error, flash_service_error, tenant_view
 from tenants.permissions import can
 from tenants.roles import Perm

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from core.errors import NotFound
 from notifications.models import Notification, Webhook, WebhookDelivery
-from portal.errors import NotFound
 from tenants.models import Tenant, User
 
 

@@ -21,9 +21,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.crypto import random_base62
+from core.errors import Conflict, InvalidInput
 from notifications.models import WEBHOOK_EVENTS, DeliveryStatus, Notification, Webhook, WebhookDelivery
-from portal.crypto import random_base62
-from portal.errors import Conflict, InvalidInput
 from tenants.models import Membership, Tenant, User
 from tenants.permissions import require
 from tenants.roles import Perm

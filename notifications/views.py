@@ -7,10 +7,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from core.errors import NotFound, ServiceError
 from notifications import selectors, services
 from notifications.forms import WebhookForm
 from notifications.models import Webhook
-from portal.errors import NotFound, ServiceError
 from portal.web import apply_service_error, flash_service_error, tenant_view
 from tenants.roles import Perm
 

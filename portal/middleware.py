@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from portal.errors import ServiceError
+from core.errors import ServiceError
 
 
 class ServiceErrorMiddleware:

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from core.api.errors import api_not_found
 from portal import views
-from portal.api.errors import api_not_found
 from subscriptions import views as subscription_views
 from tenants import views as tenant_views
 

@@ -49,7 +49,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     """500 handler: the API's JSON error shape under /api/, a plain page elsewhere."""
     if request.path.startswith("/api/"):
-        from portal.api.errors import api_server_error
+        from core.api.errors import api_server_error
 
         return api_server_error(request)
     return render(request, "500.html", status=500)

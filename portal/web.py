@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 
-from portal.errors import NotFound, ServiceError
+from core.errors import NotFound, ServiceError
 from tenants.permissions import require
 from tenants.roles import Perm
 from tenants.selectors import membership_for

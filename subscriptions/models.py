@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apis.models import Api, ApiVersion, Plan
-from portal.crypto import hash_secret
+from core.crypto import hash_secret
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager, TenantScopedQuerySet
 

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apis.models import Api, Plan
-from portal.errors import NotFound
+from core.errors import NotFound
 from subscriptions.models import ApiKey, Application, Subscription, SubscriptionEvent, SubscriptionStatus
 from tenants.models import Tenant, User
 

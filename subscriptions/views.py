@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from portal.errors import NotFound, ServiceError
+from core.errors import NotFound, ServiceError
 from portal.web import apply_service_error, flash_service_error, tenant_view
 from subscriptions import selectors, services
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from portal.crypto import hash_secret
+from core.crypto import hash_secret
 from tenants.roles import Role
 from tenants.scoping import TenantScopedManager, TenantScopedQuerySet
 

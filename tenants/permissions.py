@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from portal.errors import Forbidden
+from core.errors import Forbidden
 from tenants.roles import Perm, Role, role_has
 
 if TYPE_CHECKING:

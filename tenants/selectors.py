@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from portal.errors import NotFound
+from core.errors import NotFound
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
 
 

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
-from portal.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from core.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
+from core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
 from tenants.permissions import require
 from tenants.roles import Perm, Role, outranks_or_equal

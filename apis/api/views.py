@@ -23,7 +23,7 @@ from apis import openapi, selectors, services
 from apis.api import serializers as s
 from apis.filtersets import ApiFilterSet, PlanFilterSet, VersionFilterSet
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan
-from portal.errors import InvalidInput
+from core.errors import InvalidInput
 from tenants.api.mixins import TenantScopedAPIMixin
 from tenants.models import PersonalAccessToken
 from tenants.roles import Perm

@@ -10,7 +10,7 @@ from django.test import override_settings
 from apis import openapi
 from apis.openapi import SpecInvalid
 from apis.tests.factories import minimal_spec, orders_spec, weather_spec
-from portal.errors import InvalidInput
+from core.errors import InvalidInput
 
 
 def test_demo_documents_are_valid_and_multi_endpoint():

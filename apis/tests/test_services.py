@@ -12,7 +12,7 @@ from apis import selectors, services
 from apis.models import ApiVersion, AuditEvent, Endpoint, Plan, VersionStatus
 from apis.tests.conftest import membership
 from apis.tests.factories import ApiFactory, ApiVersionFactory, minimal_spec
-from portal.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.scoping import TenantScopeError
 
 

@@ -177,7 +177,7 @@ def test_webhook_input_is_checked(globex, charlie, acme, bob):
         services.webhook_create(actor=actor, url="https://x.example", events=[])
     with pytest.raises(services.InvalidInput, match="16 characters"):
         services.webhook_create(actor=actor, url="https://x.example", events=["key.*"], secret="short")
-    from portal.errors import Forbidden
+    from core.errors import Forbidden
 
     with pytest.raises(Forbidden):
         services.webhook_create(actor=membership(bob, acme), url="https://x.example", events=["key.*"])

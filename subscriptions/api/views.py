@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from subscriptions import selectors, services
 from subscriptions.api import serializers as s
 from subscriptions.models import ApiKey, Application, Subscription

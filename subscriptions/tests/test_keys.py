@@ -6,8 +6,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from apis.models import VersionStatus
-from portal.crypto import hash_secret
-from portal.errors import Conflict, Forbidden, InvalidInput
+from core.crypto import hash_secret
+from core.errors import Conflict, Forbidden, InvalidInput
 from subscriptions import services
 from subscriptions.models import ApiKey
 from subscriptions.tests.factories import ApplicationFactory, make_key

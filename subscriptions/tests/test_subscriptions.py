@@ -5,8 +5,8 @@ from django.core import mail
 from django.utils import timezone
 
 from apis.models import VersionStatus
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from notifications.models import Notification
-from portal.errors import Conflict, Forbidden, InvalidInput, NotFound
 from subscriptions import services
 from subscriptions.models import Subscription, SubscriptionEvent, SubscriptionStatus
 from subscriptions.tests.factories import ApplicationFactory, membership

@@ -7,7 +7,7 @@ from functools import cached_property
 from django.db.models import QuerySet
 from rest_framework.request import Request
 
-from portal.errors import NotFound
+from core.errors import NotFound
 from tenants.models import Membership, PersonalAccessToken, Tenant
 from tenants.permissions import require
 from tenants.roles import Perm

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.errors import Forbidden
+from core.errors import Forbidden
 from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.mixins import TenantScopedAPIMixin, request_membership

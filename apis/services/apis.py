@@ -1,0 +1,173 @@
+"""Writes to APIs: create, update, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.postgres.search import SearchVector
+from django.db import IntegrityError, models, transaction
+from django.db.models import ProtectedError, Value
+from django.utils import timezone
+
+from apis.models import Api, ApiVersion, Visibility
+from apis.services.audit import _check_owned, audit_record
+from apis.services.fields import _contact, _text, _visibility, validate_tags
+from core.errors import Conflict, InvalidInput
+from tenants.models import Membership, Tenant
+from tenants.permissions import require
+from tenants.roles import Perm
+from tenants.services import validate_slug
+
+# --- APIs ------------------------------------------------------------------------------
+
+
+def _refresh_search(api: Api) -> None:
+    config = "english"
+    Api.objects.for_tenant(api.tenant_id).filter(pk=api.pk).update(
+        search_vector=SearchVector("name", weight="A", config=config)
+        + SearchVector(Value(" ".join(api.tags), output_field=models.TextField()), weight="A", config=config)
+        + SearchVector("summary", weight="B", config=config)
+        + SearchVector("description", weight="C", config=config)
+    )
+
+
+def _api_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate whichever API fields are present in ``data``."""
+    out: dict[str, Any] = {}
+    if "name" in data:
+        out["name"] = _text(data["name"], field="name", max_length=100, required=True)
+    if "slug" in data:
+        out["slug"] = validate_slug(data["slug"])
+    if "summary" in data:
+        out["summary"] = _text(data["summary"], field="summary", max_length=200)
+    if "description" in data:
+        out["description"] = _text(data["description"], field="description", max_length=100_000)
+    if "tags" in data:
+        out["tags"] = validate_tags(data["tags"])
+    if "contact_name" in data:
+        out["contact_name"] = _text(data["contact_name"], field="contact_name", max_length=100)
+    if "contact_email" in data or "contact_url" in data:
+        email, url = _contact(data.get("contact_email"), data.get("contact_url"))
+        if "contact_email" in data:
+            out["contact_email"] = email
+        if "contact_url" in data:
+            out["contact_url"] = url
+    if "visibility" in data:
+        out["visibility"] = _visibility(data["visibility"])
+    return out
+
+
+def _check_api_slug_free(tenant: Tenant, slug: str, *, exclude_pk: int | None = None) -> None:
+    if Api.objects.for_tenant(tenant).filter(slug=slug).exclude(pk=exclude_pk).exists():
+        raise InvalidInput(f"You already have an API with the slug “{slug}”.", code="slug_taken", field="slug")
+
+
+@transaction.atomic
+def api_create(
+    *,
+    actor: Membership,
+    name: str,
+    slug: str,
+    summary: str = "",
+    description: str = "",
+    tags: Iterable[str] | str = (),
+    contact_name: str = "",
+    contact_email: str = "",
+    contact_url: str = "",
+    visibility: str = Visibility.PRIVATE,
+) -> Api:
+    require(actor, Perm.APIS_EDIT)
+    fields = _api_fields(
+        {
+            "name": name,
+            "slug": slug,
+            "summary": summary,
+            "description": description,
+            "tags": tags,
+            "contact_name": contact_name,
+            "contact_email": contact_email,
+            "contact_url": contact_url,
+            "visibility": visibility,
+        }
+    )
+    _check_api_slug_free(actor.tenant, fields["slug"])
+    try:
+        with transaction.atomic():
+            api = Api.objects.create(tenant=actor.tenant, created_by=actor.user, **fields)
+    except IntegrityError:
+        raise InvalidInput(
+            f"You already have an API with the slug “{fields['slug']}”.", code="slug_taken", field="slug"
+        ) from None
+    _refresh_search(api)
+    audit_record(actor=actor, tenant=api.tenant, action="api.created", target=api, api=api, to_state=api.visibility)
+    return api
+
+
+@transaction.atomic
+def api_update(*, actor: Membership, api: Api, **changes: Any) -> Api:
+    """Change any of name, slug, summary, description, tags, contact_*, visibility."""
+    require(actor, Perm.APIS_EDIT)
+    _check_owned(actor, api)
+    unknown = set(changes) - {
+        "name",
+        "slug",
+        "summary",
+        "description",
+        "tags",
+        "contact_name",
+        "contact_email",
+        "contact_url",
+        "visibility",
+    }
+    if unknown:
+        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    api = Api.objects.for_tenant(actor.tenant).select_for_update().get(pk=api.pk)
+    fields = _api_fields(changes)
+    if "slug" in fields and fields["slug"] != api.slug:
+        _check_api_slug_free(actor.tenant, fields["slug"], exclude_pk=api.pk)
+    old_visibility = api.visibility
+    changed = [name for name, value in fields.items() if getattr(api, name) != value]
+    for name, value in fields.items():
+        setattr(api, name, value)
+    if not changed:
+        return api
+    api.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            api.save()
+    except IntegrityError:
+        raise InvalidInput(
+            f"You already have an API with the slug “{api.slug}”.", code="slug_taken", field="slug"
+        ) from None
+    _refresh_search(api)
+    audit_record(
+        actor=actor,
+        tenant=api.tenant,
+        action="api.updated",
+        target=api,
+        api=api,
+        from_state=old_visibility if "visibility" in changed else "",
+        to_state=api.visibility if "visibility" in changed else "",
+        note="Changed: " + ", ".join(changed),
+    )
+    return api
+
+
+@transaction.atomic
+def api_delete(*, actor: Membership, api: Api) -> None:
+    """Delete an API with all its versions and plans; refused while a version is routed."""
+    require(actor, Perm.APIS_EDIT)
+    _check_owned(actor, api)
+    api = Api.objects.for_tenant(actor.tenant).select_for_update().get(pk=api.pk)
+    live = ApiVersion.objects.for_tenant(actor.tenant).filter(api=api).routed().values_list("label", flat=True)
+    if live:
+        raise Conflict(
+            f"Retire the live versions first ({', '.join(live)}): consumers are still calling them.",
+            code="api_has_live_versions",
+        )
+    audit_record(actor=actor, tenant=api.tenant, action="api.deleted", target=api, api=api)
+    try:
+        api.delete()
+    except ProtectedError:
+        raise Conflict("This API still has subscriptions; retire its versions and archive its plans.") from None

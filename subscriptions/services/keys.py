@@ -1,0 +1,129 @@
+"""API keys: create, rotate with a grace period, revoke."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.crypto import make_prefixed_token
+from core.errors import Conflict, InvalidInput, NotFound
+from notifications.services import webhook_event_emit
+from subscriptions.models import (
+    ApiKey,
+    Application,
+    Subscription,
+)
+from subscriptions.services.common import S, _text
+from tenants.models import Membership, User
+from tenants.permissions import require
+from tenants.roles import Perm
+
+# --- API keys ------------------------------------------------------------------------
+
+
+def _key_event(key: ApiKey, event: str, user: User | None, **extra: Any) -> None:
+    data = {
+        "id": key.pk,
+        "key_id": key.key_id,
+        "name": key.name,
+        "application": {"id": key.application_id, "name": key.application.name},
+        "status": key.status,
+        "expires_at": key.expires_at,
+        "actor": user.email if user else None,
+        **extra,
+    }
+    webhook_event_emit(tenant=key.tenant, event=event, data=data)
+
+
+def _check_key_room(application: Application) -> None:
+    live = ApiKey.objects.for_tenant(application.tenant).live().filter(application=application).count()
+    if live >= settings.MAX_KEYS_PER_APPLICATION:
+        raise Conflict(
+            f"“{application.name}” already has {live} live keys (the limit). Revoke one first.", code="key_limit"
+        )
+
+
+def _new_key(actor: Membership, application: Application, name: str, expires_at: datetime | None) -> tuple[ApiKey, str]:
+    plaintext, key_id, secret = make_prefixed_token(ApiKey.PREFIX)
+    key = ApiKey(
+        tenant=application.tenant, application=application, name=name, expires_at=expires_at, created_by=actor.user
+    )
+    key.set_secret(key_id, secret)
+    key.save()
+    return key, plaintext
+
+
+@transaction.atomic
+def key_create(
+    *, actor: Membership, application: Application, name: str, expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; the plaintext is returned here and never again."""
+    require(actor, Perm.APPS_EDIT)
+    if application.tenant_id != actor.tenant_id:
+        raise NotFound("No such application.", field="application")
+    application = Application.objects.for_tenant(actor.tenant).select_for_update().get(pk=application.pk)
+    name = _text(name, field="name", max_length=100, required=True, label="Give the key a name.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("The expiry must be in the future.", field="expires_at")
+    if not Subscription.objects.for_consumer(actor.tenant).filter(application=application, status=S.ACTIVE).exists():
+        raise Conflict(
+            f"“{application.name}” has no active subscription yet; keys are created once one is approved.",
+            code="no_active_subscription",
+        )
+    _check_key_room(application)
+    key, plaintext = _new_key(actor, application, name, expires_at)
+    _key_event(key, "key.created", actor.user)
+    return key, plaintext
+
+
+@transaction.atomic
+def key_rotate(
+    *, actor: Membership, key: ApiKey, grace: timedelta = timedelta(0), name: str | None = None
+) -> tuple[ApiKey, str]:
+    """Replace a key: the new one works at once, the old one keeps working for ``grace``."""
+    require(actor, Perm.APPS_EDIT)
+    key = ApiKey.objects.for_tenant(actor.tenant).select_for_update().select_related("application").get(pk=key.pk)
+    max_grace = timedelta(hours=settings.MAX_KEY_ROTATION_GRACE_HOURS)
+    if grace < timedelta(0) or grace > max_grace:
+        raise InvalidInput(
+            f"The grace period must be between 0 hours and {settings.MAX_KEY_ROTATION_GRACE_HOURS} hours.",
+            field="grace_hours",
+        )
+    if key.status == "revoked":
+        raise Conflict("A revoked key cannot be rotated; create a new key instead.", code="key_revoked")
+    if key.status == "expired":
+        raise Conflict("An expired key cannot be rotated; create a new key instead.", code="key_expired")
+    if key.replaced_by_id:
+        raise Conflict("This key was already rotated; rotate its replacement instead.", code="key_rotated")
+    application = Application.objects.for_tenant(actor.tenant).select_for_update().get(pk=key.application_id)
+    # The old key counts against the limit only until its grace ends; the new one replaces it.
+    live = ApiKey.objects.for_tenant(actor.tenant).live().filter(application=application).exclude(pk=key.pk).count()
+    if live >= settings.MAX_KEYS_PER_APPLICATION:
+        raise Conflict(f"“{application.name}” already has {live + 1} live keys (the limit).", code="key_limit")
+    now = timezone.now()
+    new_name = _text(name, field="name", max_length=100) or key.name
+    new_key, plaintext = _new_key(actor, application, new_name, key.expires_at)
+    grace_end = now + grace
+    key.expires_at = grace_end if key.expires_at is None else min(key.expires_at, grace_end)
+    key.rotated_at = now
+    key.replaced_by = new_key
+    key.save(update_fields=["expires_at", "rotated_at", "replaced_by"])
+    _key_event(key, "key.rotated", actor.user, replaced_by=new_key.key_id, grace_ends_at=key.expires_at)
+    _key_event(new_key, "key.created", actor.user, replaces=key.key_id)
+    return new_key, plaintext
+
+
+@transaction.atomic
+def key_revoke(*, actor: Membership, key: ApiKey) -> ApiKey:
+    """Refuse the key from now on (idempotent)."""
+    require(actor, Perm.APPS_EDIT)
+    key = ApiKey.objects.for_tenant(actor.tenant).select_for_update().select_related("application").get(pk=key.pk)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        _key_event(key, "key.revoked", actor.user)
+    return key

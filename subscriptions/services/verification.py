@@ -1,0 +1,135 @@
+"""Key verification: what gateways ask before letting a call through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from apis.models import ApiVersion, VersionStatus
+from core.crypto import secret_matches, split_prefixed_token
+from subscriptions.models import (
+    LIVE_STATUSES,
+    ApiKey,
+    Subscription,
+)
+from subscriptions.services.applications import application_create, application_update
+from subscriptions.services.common import KEY_LAST_USED_RESOLUTION, S, StaffActor, plan_limits
+from subscriptions.services.decisions import (
+    subscription_approve,
+    subscription_reject,
+    subscription_resume,
+    subscription_suspend,
+    subscriptions_bulk_decide,
+)
+from subscriptions.services.keys import key_create, key_revoke, key_rotate
+from subscriptions.services.lifecycle import subscriptions_sync_lifecycle
+from subscriptions.services.requests import subscription_cancel, subscription_change_plan, subscription_request
+
+# --- Key verification (what gateways ask) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to "may this key call this base path?"; ``reason`` is set when denied."""
+
+    allowed: bool
+    reason: str | None = None
+    key_id: str | None = None
+    application_id: int | None = None
+    consumer_tenant_id: int | None = None
+    subscription_id: int | None = None
+    api_id: int | None = None
+    api_version_id: int | None = None
+    plan_id: int | None = None
+    limits: dict[str, int | None] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "reason": self.reason,
+            "key_id": self.key_id,
+            "application_id": self.application_id,
+            "consumer_tenant_id": self.consumer_tenant_id,
+            "subscription_id": self.subscription_id,
+            "api_id": self.api_id,
+            "api_version_id": self.api_version_id,
+            "plan_id": self.plan_id,
+            "limits": self.limits,
+        }
+
+
+#: Reason codes, in the order they are checked.
+DENY_REASONS = (
+    "unknown_key",
+    "revoked",
+    "expired",
+    "api_retired",
+    "no_subscription",
+    "subscription_pending",
+    "subscription_suspended",
+)
+
+
+def key_verify(*, presented_key: str, base_path: str) -> Verdict:
+    """Decide whether ``presented_key`` may call the API version routed at ``base_path``.
+
+    One indexed lookup by key id, one SHA-256 and a constant-time compare; no password hasher.
+    """
+    parts = split_prefixed_token(presented_key or "", ApiKey.PREFIX)
+    if parts is None:
+        return Verdict(False, "unknown_key")
+    key_id, secret = parts
+    key = ApiKey.objects.unscoped().filter(key_id=key_id).first()
+    if key is None or not secret_matches(secret, key.key_hash):
+        return Verdict(False, "unknown_key")
+    who = {"key_id": key.key_id, "application_id": key.application_id, "consumer_tenant_id": key.tenant_id}
+    status = key.status
+    if status != "active":
+        return Verdict(False, status, **who)
+    version = ApiVersion.objects.unscoped().filter(base_path=base_path).first()
+    if version is None or version.status == VersionStatus.DRAFT:
+        return Verdict(False, "no_subscription", **who)
+    if version.status == VersionStatus.RETIRED:
+        return Verdict(False, "api_retired", api_id=version.api_id, api_version_id=version.pk, **who)
+    subscription = (
+        Subscription.objects.unscoped()
+        .select_related("plan")
+        .filter(application_id=key.application_id, api_id=version.api_id, status__in=LIVE_STATUSES)
+        .first()
+    )
+    where = {"api_id": version.api_id, "api_version_id": version.pk}
+    if subscription is None or subscription.version_id != version.pk:
+        return Verdict(False, "no_subscription", **where, **who)
+    sub = {"subscription_id": subscription.pk, "plan_id": subscription.plan_id}
+    if subscription.status == S.PENDING:
+        return Verdict(False, "subscription_pending", **sub, **where, **who)
+    if subscription.status == S.SUSPENDED:
+        return Verdict(False, "subscription_suspended", **sub, **where, **who)
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > KEY_LAST_USED_RESOLUTION:
+        ApiKey.objects.for_tenant(key.tenant_id).filter(pk=key.pk).update(last_used_at=now)
+    return Verdict(True, None, limits=plan_limits(subscription.plan), **sub, **where, **who)
+
+
+__all__ = [
+    "DENY_REASONS",
+    "StaffActor",
+    "Verdict",
+    "application_create",
+    "application_update",
+    "key_create",
+    "key_revoke",
+    "key_rotate",
+    "key_verify",
+    "subscription_approve",
+    "subscription_cancel",
+    "subscription_change_plan",
+    "subscription_reject",
+    "subscription_request",
+    "subscription_resume",
+    "subscription_suspend",
+    "subscriptions_bulk_decide",
+    "subscriptions_sync_lifecycle",
+]
