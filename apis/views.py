@@ -27,13 +27,14 @@ from apis.models import Api, ApiVersion, Plan, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
 from apis.snippets import snippets
 from core.errors import NotFound, ServiceError
-from portal.web import apply_service_error, flash_service_error, tenant_view
+from core.web import apply_service_error, flash_service_error
 from tenants.permissions import can
 from tenants.roles import Perm
+from tenants.web import tenant_view
 
 
 def _apply_error(form: forms.Form, error: ServiceError) -> None:
-    """Like portal.web.apply_service_error, but lists every problem of an invalid OpenAPI document."""
+    """Like core.web.apply_service_error, but lists every problem of an invalid OpenAPI document."""
     if isinstance(error, SpecInvalid):
         field = "openapi" if "openapi" in form.fields else None
         for problem in error.problems:

@@ -8,11 +8,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
+from core.web import apply_service_error, flash_service_error
 from notifications import selectors, services
 from notifications.forms import WebhookForm
 from notifications.models import Webhook
-from portal.web import apply_service_error, flash_service_error, tenant_view
 from tenants.roles import Perm
+from tenants.web import tenant_view
 
 
 @tenant_view()

@@ -14,12 +14,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
-from portal.web import apply_service_error, flash_service_error, tenant_view
+from core.web import apply_service_error, flash_service_error
 from subscriptions import selectors, services
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
 from subscriptions.models import ApiKey, Subscription, SubscriptionStatus
 from tenants.permissions import can
 from tenants.roles import Perm
+from tenants.web import tenant_view
 
 
 def _found(getter: Any, *args: Any) -> Any:

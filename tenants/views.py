@@ -10,12 +10,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
-from portal.web import apply_service_error, flash_service_error, tenant_view
+from core.web import apply_service_error, flash_service_error
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
 from tenants.models import Invitation, Membership, PersonalAccessToken
 from tenants.permissions import can
 from tenants.roles import Perm
+from tenants.web import tenant_view
 
 
 @login_required

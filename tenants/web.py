@@ -1,4 +1,4 @@
-"""Helpers shared by the web views of every app."""
+"""Web helpers that need the tenant: resolve the organisation of a ``/t/<slug>/`` page."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django import forms
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 
-from core.errors import NotFound, ServiceError
+from core.errors import NotFound
 from tenants.permissions import require
 from tenants.roles import Perm
 from tenants.selectors import membership_for
@@ -39,13 +37,3 @@ def tenant_view(perm: Perm = Perm.TENANT_VIEW) -> Callable:
         return wrapper
 
     return decorator
-
-
-def apply_service_error(form: forms.Form, error: ServiceError) -> None:
-    """Show a service's refusal on the form field it names, or on the form as a whole."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, error.message)
-
-
-def flash_service_error(request: HttpRequest, error: ServiceError) -> None:
-    messages.error(request, error.message)
