@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
-from core.web import apply_service_error, flash_service_error
+from core.web import done, flash_service_error, submit_form
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
 from tenants.models import Invitation, Membership, PersonalAccessToken
@@ -21,23 +21,22 @@ from tenants.web import tenant_view
 
 @login_required
 def onboarding(request: HttpRequest) -> HttpResponse:
-    form = TenantCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            tenant = services.tenant_create(user=request.user, **form.cleaned_data)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            messages.success(request, f"Welcome to {tenant.name}. You are its owner.")
-            return redirect("tenants:dashboard", slug=tenant.slug)
-    return render(
-        request,
-        "tenants/onboarding.html",
-        {
+    def page(form: TenantCreateForm, status: int) -> HttpResponse:
+        context = {
             "form": form,
             "invitations": selectors.pending_invitations_for_user(request.user),
             "has_tenants": selectors.memberships_for_user(request.user).exists(),
-        },
+        }
+        return render(request, "tenants/onboarding.html", context, status=status)
+
+    return submit_form(
+        request,
+        TenantCreateForm(request.POST or None),
+        run=lambda data: services.tenant_create(user=request.user, **data),
+        success=lambda tenant: done(
+            request, f"Welcome to {tenant.name}. You are its owner.", "tenants:dashboard", slug=tenant.slug
+        ),
+        page=page,
     )
 
 
@@ -108,21 +107,22 @@ def members(request: HttpRequest) -> HttpResponse:
 @tenant_view(Perm.MEMBERS_MANAGE)
 @require_POST
 def invitation_create(request: HttpRequest) -> HttpResponse:
-    form = InvitationForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            invitation, _token = services.invitation_create(actor=request.membership, **form.cleaned_data)
-        except ServiceError as error:
-            apply_service_error(form, error)
-            status = error.status_code
-        else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
-            if request.htmx:
-                return render(request, "tenants/partials/members_panel.html", _members_context(request))
-            return redirect("tenants:members", slug=request.tenant.slug)
     template = "tenants/partials/members_panel.html" if request.htmx else "tenants/members.html"
-    return render(request, template, _members_context(request, form), status=status)
+
+    def success(result: tuple[Invitation, str]) -> HttpResponse:
+        message = f"Invitation sent to {result[0].email}."
+        if request.htmx:
+            messages.success(request, message)
+            return render(request, template, _members_context(request))
+        return done(request, message, "tenants:members", slug=request.tenant.slug)
+
+    return submit_form(
+        request,
+        InvitationForm(request.POST),
+        run=lambda data: services.invitation_create(actor=request.membership, **data),
+        success=success,
+        page=lambda form, status: render(request, template, _members_context(request, form), status=status),
+    )
 
 
 def _invitation(request: HttpRequest, pk: int) -> Invitation:
@@ -191,73 +191,56 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @tenant_view()
 def settings_view(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
-    form = TenantUpdateForm(request.POST or None, initial={"name": tenant.name})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.tenant_update(actor=request.membership, **form.cleaned_data)
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return render(
-                request,
-                "tenants/settings.html",
-                {"form": form, "delete_form": TenantDeleteForm()},
-                status=error.status_code,
-            )
-        messages.success(request, "Saved.")
-        return redirect("tenants:settings", slug=tenant.slug)
-    return render(request, "tenants/settings.html", {"form": form, "delete_form": TenantDeleteForm()})
+    return submit_form(
+        request,
+        TenantUpdateForm(request.POST or None, initial={"name": tenant.name}),
+        run=lambda data: services.tenant_update(actor=request.membership, **data),
+        success=lambda _: done(request, "Saved.", "tenants:settings", slug=tenant.slug),
+        page=lambda form, status: render(
+            request, "tenants/settings.html", {"form": form, "delete_form": TenantDeleteForm()}, status=status
+        ),
+    )
 
 
 @tenant_view(Perm.TENANT_DELETE)
 @require_POST
 def tenant_delete(request: HttpRequest) -> HttpResponse:
-    form = TenantDeleteForm(request.POST)
     name = request.tenant.name
-    if form.is_valid():
-        try:
-            services.tenant_delete(actor=request.membership, **form.cleaned_data)
-        except ServiceError as error:
-            apply_service_error(form, error)
-        else:
-            messages.success(request, f"{name} was deleted.")
-            return redirect("home")
-    return render(
+    return submit_form(
         request,
-        "tenants/settings.html",
-        {"form": TenantUpdateForm(initial={"name": name}), "delete_form": form},
-        status=400,
+        TenantDeleteForm(request.POST),
+        run=lambda data: services.tenant_delete(actor=request.membership, **data),
+        success=lambda _: done(request, f"{name} was deleted.", "home"),
+        page=lambda form, status: render(
+            request,
+            "tenants/settings.html",
+            {"form": TenantUpdateForm(initial={"name": name}), "delete_form": form},
+            status=status,
+        ),
     )
 
 
 @tenant_view()
 def tokens(request: HttpRequest) -> HttpResponse:
-    form = TokenForm(request.POST or None)
-    created = None
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                token, plaintext = services.token_create(actor=request.membership, **form.cleaned_data)
-            except ServiceError as error:
-                apply_service_error(form, error)
-                status = error.status_code
-            else:
-                created = {"token": token, "plaintext": plaintext}
-                form = TokenForm()
-        else:
-            status = 400
     manage_all = can(request.membership, Perm.TOKENS_MANAGE_ALL)
-    return render(
-        request,
-        "tenants/tokens.html",
-        {
+
+    def page(form: TokenForm, status: int, created: dict | None = None) -> HttpResponse:
+        context = {
             "form": form,
             "created": created,
             "tokens": selectors.tokens_visible_to(request.membership, all_members=manage_all),
             "manage_all": manage_all,
             "api_base": request.build_absolute_uri(reverse("api:me")),
-        },
-        status=status,
+        }
+        return render(request, "tenants/tokens.html", context, status=status)
+
+    # The plaintext lives only in this response: never in the session, a message or a redirect.
+    return submit_form(
+        request,
+        TokenForm(request.POST or None),
+        run=lambda data: services.token_create(actor=request.membership, **data),
+        success=lambda result: page(TokenForm(), 200, {"token": result[0], "plaintext": result[1]}),
+        page=page,
     )
 
 
