@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
-from core.web import apply_service_error, flash_service_error
+from core.web import flash_service_error, submit_form
 from notifications import selectors, services
 from notifications.forms import WebhookForm
 from notifications.models import Webhook
@@ -48,25 +48,17 @@ def _webhook(request: HttpRequest, pk: int) -> Webhook:
 
 @tenant_view(Perm.TENANT_EDIT)
 def webhooks(request: HttpRequest) -> HttpResponse:
-    form = WebhookForm(request.POST or None)
-    status = 200
-    created = None
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                created = services.webhook_create(actor=request.membership, **form.cleaned_data)
-            except ServiceError as error:
-                apply_service_error(form, error)
-                status = error.status_code
-            else:
-                form = WebhookForm()
-        else:
-            status = 400
-    return render(
+    def page(form: WebhookForm, status: int, created: Webhook | None = None) -> HttpResponse:
+        context = {"form": form, "webhooks": selectors.tenant_webhooks(request.tenant), "created": created}
+        return render(request, "notifications/webhooks.html", context, status=status)
+
+    # The signing secret is shown once, in this response: no redirect.
+    return submit_form(
         request,
-        "notifications/webhooks.html",
-        {"form": form, "webhooks": selectors.tenant_webhooks(request.tenant), "created": created},
-        status=status,
+        WebhookForm(request.POST or None),
+        run=lambda data: services.webhook_create(actor=request.membership, **data),
+        success=lambda created: page(WebhookForm(), 200, created),
+        page=page,
     )
 
 
