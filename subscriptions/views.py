@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
-from core.web import apply_service_error, flash_service_error
+from core.web import done, flash_service_error, submit_form
 from subscriptions import selectors, services
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
 from subscriptions.models import ApiKey, Subscription, SubscriptionStatus
@@ -35,32 +36,29 @@ def _found(getter: Any, *args: Any) -> Any:
 
 @tenant_view()
 def applications(request: HttpRequest) -> HttpResponse:
-    form = ApplicationForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                application = services.application_create(actor=request.membership, **form.cleaned_data)
-            except ServiceError as error:
-                apply_service_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, f"Application “{application.name}” created.")
-                return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
-        else:
-            status = 400
-    return render(
-        request,
-        "subscriptions/applications.html",
-        {
+    def page(form: ApplicationForm, status: int) -> HttpResponse:
+        context = {
             "form": form,
             "applications": selectors.tenant_applications(request.tenant),
             "subscriptions": selectors.consumer_subscriptions(request.tenant).filter(
                 status__in=[SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
             ),
             "can_edit": can(request.membership, Perm.APPS_EDIT),
-        },
-        status=status,
+        }
+        return render(request, "subscriptions/applications.html", context, status=status)
+
+    return submit_form(
+        request,
+        ApplicationForm(request.POST or None),
+        run=lambda data: services.application_create(actor=request.membership, **data),
+        success=lambda application: done(
+            request,
+            f"Application “{application.name}” created.",
+            "subscriptions:application",
+            slug=request.tenant.slug,
+            pk=application.pk,
+        ),
+        page=page,
     )
 
 
@@ -72,21 +70,16 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "description": application.description,
         "contact_email": application.contact_email,
     }
-    form = ApplicationForm(request.POST or None, initial=initial)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                services.application_update(actor=request.membership, application=application, **form.cleaned_data)
-            except ServiceError as error:
-                apply_service_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, "Application saved.")
-                return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
-    return render(
-        request, "subscriptions/application_edit.html", {"form": form, "application": application}, status=status
+    return submit_form(
+        request,
+        ApplicationForm(request.POST or None, initial=initial),
+        run=lambda data: services.application_update(actor=request.membership, application=application, **data),
+        success=lambda _: done(
+            request, "Application saved.", "subscriptions:application", slug=request.tenant.slug, pk=application.pk
+        ),
+        page=lambda form, status: render(
+            request, "subscriptions/application_edit.html", {"form": form, "application": application}, status=status
+        ),
     )
 
 
@@ -124,16 +117,16 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def key_create(request: HttpRequest, pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
-    form = KeyForm(request.POST)
-    if not form.is_valid():
-        return _application_page(request, application, key_form=form, status=400)
-    try:
-        key, plaintext = services.key_create(actor=request.membership, application=application, **form.cleaned_data)
-    except ServiceError as error:
-        apply_service_error(form, error)
-        return _application_page(request, application, key_form=form, status=error.status_code)
     # The plaintext lives only in this response: never in the session, a message or a redirect.
-    return _application_page(request, application, created={"key": key, "plaintext": plaintext})
+    return submit_form(
+        request,
+        KeyForm(request.POST),
+        run=lambda data: services.key_create(actor=request.membership, application=application, **data),
+        success=lambda result: _application_page(
+            request, application, created={"key": result[0], "plaintext": result[1]}
+        ),
+        page=lambda form, status: _application_page(request, application, key_form=form, status=status),
+    )
 
 
 def _key(request: HttpRequest, application: Any, key_pk: int) -> ApiKey:
@@ -186,36 +179,31 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     if plan is None:
         raise Http404("No such plan.")
     apps = list(selectors.tenant_applications(request.tenant))
-    form = SubscribeForm(request.POST or None, applications=apps)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            application = _found(selectors.application_for, request.tenant, form.cleaned_data["application"])
-            try:
-                subscription = services.subscription_request(
-                    actor=request.membership,
-                    application=application,
-                    plan=plan,
-                    use_case=form.cleaned_data["use_case"],
-                )
-            except ServiceError as error:
-                apply_service_error(form, error)
-                status = error.status_code
-            else:
-                if subscription.status == SubscriptionStatus.ACTIVE:
-                    messages.success(request, f"“{application.name}” is subscribed to {plan.api.name} ({plan.name}).")
-                else:
-                    messages.success(
-                        request, f"Request sent. {plan.tenant.name} will review it; you will get an e-mail."
-                    )
-                return redirect("subscriptions:subscription", slug=request.tenant.slug, pk=subscription.pk)
+
+    def run(data: Mapping[str, Any]) -> Subscription:
+        application = _found(selectors.application_for, request.tenant, data["application"])
+        return services.subscription_request(
+            actor=request.membership, application=application, plan=plan, use_case=data["use_case"]
+        )
+
+    def success(subscription: Subscription) -> HttpResponse:
+        if subscription.status == SubscriptionStatus.ACTIVE:
+            message = f"“{subscription.application.name}” is subscribed to {plan.api.name} ({plan.name})."
         else:
-            status = 400
-    return render(
+            message = f"Request sent. {plan.tenant.name} will review it; you will get an e-mail."
+        return done(request, message, "subscriptions:subscription", slug=request.tenant.slug, pk=subscription.pk)
+
+    return submit_form(
         request,
-        "subscriptions/subscribe.html",
-        {"plan": plan, "form": form, "applications": apps, "limits": services.plan_limits(plan)},
-        status=status,
+        SubscribeForm(request.POST or None, applications=apps),
+        run=run,
+        success=success,
+        page=lambda form, status: render(
+            request,
+            "subscriptions/subscribe.html",
+            {"plan": plan, "form": form, "applications": apps, "limits": services.plan_limits(plan)},
+            status=status,
+        ),
     )
 
 
