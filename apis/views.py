@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -26,8 +27,8 @@ from apis.forms import (
 from apis.models import Api, ApiVersion, Plan, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
 from apis.snippets import snippets
-from core.errors import NotFound, ServiceError
-from core.web import apply_service_error, flash_service_error
+from core.errors import InvalidInput, NotFound, ServiceError
+from core.web import apply_service_error, done, flash_service_error, submit_form
 from tenants.permissions import can
 from tenants.roles import Perm
 from tenants.web import tenant_view
@@ -84,24 +85,24 @@ def api_list(request: HttpRequest) -> HttpResponse:
 
 @tenant_view(Perm.APIS_EDIT)
 def api_create(request: HttpRequest) -> HttpResponse:
-    form = ApiForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                api = services.api_create(actor=request.membership, **form.cleaned_data)
-            except ServiceError as error:
-                _apply_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, f"{api.name} registered. Add a version with its OpenAPI document next.")
-                return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
-    return render(
+    return submit_form(
         request,
-        "apis/form.html",
-        {"form": form, "title": "Register an API", "submit": "Register", "cancel": _list_url(request)},
-        status=status,
+        ApiForm(request.POST or None),
+        run=lambda data: services.api_create(actor=request.membership, **data),
+        success=lambda api: done(
+            request,
+            f"{api.name} registered. Add a version with its OpenAPI document next.",
+            "apis:detail",
+            slug=request.tenant.slug,
+            api_slug=api.slug,
+        ),
+        page=lambda form, status: render(
+            request,
+            "apis/form.html",
+            {"form": form, "title": "Register an API", "submit": "Register", "cancel": _list_url(request)},
+            status=status,
+        ),
+        on_error=_apply_error,
     )
 
 
@@ -143,24 +144,18 @@ def api_edit(request: HttpRequest, api_slug: str) -> HttpResponse:
         "contact_email": api.contact_email,
         "contact_url": api.contact_url,
     }
-    form = ApiForm(request.POST or None, initial=initial)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                api = services.api_update(actor=request.membership, api=api, **form.cleaned_data)
-            except ServiceError as error:
-                _apply_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, "Saved.")
-                return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
-    return render(
+    return submit_form(
         request,
-        "apis/form.html",
-        {"form": form, "title": f"Edit {api.name}", "submit": "Save", "api": api},
-        status=status,
+        ApiForm(request.POST or None, initial=initial),
+        run=lambda data: services.api_update(actor=request.membership, api=api, **data),
+        success=lambda saved: done(request, "Saved.", "apis:detail", slug=request.tenant.slug, api_slug=saved.slug),
+        page=lambda form, status: render(
+            request,
+            "apis/form.html",
+            {"form": form, "title": f"Edit {api.name}", "submit": "Save", "api": api},
+            status=status,
+        ),
+        on_error=_apply_error,
     )
 
 
@@ -185,27 +180,37 @@ def version_create(request: HttpRequest, api_slug: str) -> HttpResponse:
     api = _api(request, api_slug)
     form = VersionCreateForm(request.POST or None, request.FILES or None)
     form.order_fields(["label", "base_path", "upstreams", "connect_timeout_ms", "read_timeout_ms", "release_notes"])
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            data = {k: v for k, v in form.cleaned_data.items() if k not in ("openapi", "openapi_file")}
-            data["upstreams"] = parse_upstreams(data["upstreams"])
-            try:
-                version = services.version_create(
-                    actor=request.membership, api=api, openapi_document=form.document(), **data
-                )
-            except ServiceError as error:
-                _apply_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, f"Draft {version.label} created.")
-                return redirect("apis:version", slug=request.tenant.slug, api_slug=api.slug, label=version.label)
-    return render(
+
+    def run(cleaned: Mapping[str, Any]) -> ApiVersion:
+        data = {k: v for k, v in cleaned.items() if k not in ("openapi", "openapi_file")}
+        data["upstreams"] = parse_upstreams(data["upstreams"])
+        return services.version_create(actor=request.membership, api=api, openapi_document=form.document(), **data)
+
+    return submit_form(
         request,
-        "apis/form.html",
-        {"form": form, "title": f"New version of {api.name}", "submit": "Create draft", "api": api, "multipart": True},
-        status=status,
+        form,
+        run=run,
+        success=lambda version: done(
+            request,
+            f"Draft {version.label} created.",
+            "apis:version",
+            slug=request.tenant.slug,
+            api_slug=api.slug,
+            label=version.label,
+        ),
+        page=lambda form, status: render(
+            request,
+            "apis/form.html",
+            {
+                "form": form,
+                "title": f"New version of {api.name}",
+                "submit": "Create draft",
+                "api": api,
+                "multipart": True,
+            },
+            status=status,
+        ),
+        on_error=_apply_error,
     )
 
 
@@ -250,25 +255,26 @@ def version_edit(request: HttpRequest, api_slug: str, label: str) -> HttpRespons
         # Consumers already call this label and path; the service would refuse a change anyway.
         for name in ("label", "base_path"):
             form.fields[name].disabled = True
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            data = dict(form.cleaned_data)
-            data["upstreams"] = parse_upstreams(data["upstreams"])
-            try:
-                version = services.version_update(actor=request.membership, version=version, **data)
-            except ServiceError as error:
-                _apply_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, "Saved.")
-                return redirect("apis:version", slug=request.tenant.slug, api_slug=api.slug, label=version.label)
-    return render(
+
+    def run(cleaned: Mapping[str, Any]) -> ApiVersion:
+        data = dict(cleaned)
+        data["upstreams"] = parse_upstreams(data["upstreams"])
+        return services.version_update(actor=request.membership, version=version, **data)
+
+    return submit_form(
         request,
-        "apis/form.html",
-        {"form": form, "title": f"Edit {api.name} {version.label}", "submit": "Save", "api": api},
-        status=status,
+        form,
+        run=run,
+        success=lambda saved: done(
+            request, "Saved.", "apis:version", slug=request.tenant.slug, api_slug=api.slug, label=saved.label
+        ),
+        page=lambda form, status: render(
+            request,
+            "apis/form.html",
+            {"form": form, "title": f"Edit {api.name} {version.label}", "submit": "Save", "api": api},
+            status=status,
+        ),
+        on_error=_apply_error,
     )
 
 
@@ -276,20 +282,31 @@ def version_edit(request: HttpRequest, api_slug: str, label: str) -> HttpRespons
 @require_POST
 def version_spec(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
-    form = SpecForm(request.POST, request.FILES)
-    if form.is_valid():
+
+    def run(cleaned: Mapping[str, Any]) -> ApiVersion:
         document = form.document()
         if document is None:
-            form.add_error("openapi", "Choose a file or paste the document.")
-        else:
-            try:
-                version = services.version_upload_spec(actor=request.membership, version=version, document=document)
-            except ServiceError as error:
-                _apply_error(form, error)
-            else:
-                messages.success(request, f"OpenAPI document saved: {version.endpoints.count()} endpoints.")
-                return redirect("apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
-    return render(request, "apis/version_detail.html", _version_context(request, version, spec_form=form), status=400)
+            raise InvalidInput("Choose a file or paste the document.", field="openapi")
+        return services.version_upload_spec(actor=request.membership, version=version, document=document)
+
+    form = SpecForm(request.POST, request.FILES)
+    return submit_form(
+        request,
+        form,
+        run=run,
+        success=lambda saved: done(
+            request,
+            f"OpenAPI document saved: {saved.endpoints.count()} endpoints.",
+            "apis:version",
+            slug=request.tenant.slug,
+            api_slug=api_slug,
+            label=label,
+        ),
+        page=lambda form, status: render(
+            request, "apis/version_detail.html", _version_context(request, version, spec_form=form), status=status
+        ),
+        on_error=_apply_error,
+    )
 
 
 @tenant_view(Perm.APIS_EDIT)
@@ -355,25 +372,24 @@ def _plan_form(request: HttpRequest, api: Api, plan: Plan | None) -> HttpRespons
     initial = {}
     if plan is not None:
         initial = {name: getattr(plan, name) for name in PlanForm.base_fields}
-    form = PlanForm(request.POST or None, initial=initial)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                if plan is None:
-                    plan = services.plan_create(actor=request.membership, api=api, **form.cleaned_data)
-                else:
-                    plan = services.plan_update(actor=request.membership, plan=plan, **form.cleaned_data)
-            except ServiceError as error:
-                _apply_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, f"Plan “{plan.name}” saved.")
-                return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
     title = f"New plan for {api.name}" if plan is None else f"Edit plan {plan.name}"
-    return render(
-        request, "apis/form.html", {"form": form, "title": title, "submit": "Save", "api": api}, status=status
+
+    def run(data: Mapping[str, Any]) -> Plan:
+        if plan is None:
+            return services.plan_create(actor=request.membership, api=api, **data)
+        return services.plan_update(actor=request.membership, plan=plan, **data)
+
+    return submit_form(
+        request,
+        PlanForm(request.POST or None, initial=initial),
+        run=run,
+        success=lambda saved: done(
+            request, f"Plan “{saved.name}” saved.", "apis:detail", slug=request.tenant.slug, api_slug=api.slug
+        ),
+        page=lambda form, status: render(
+            request, "apis/form.html", {"form": form, "title": title, "submit": "Save", "api": api}, status=status
+        ),
+        on_error=_apply_error,
     )
 
 
