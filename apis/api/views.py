@@ -23,6 +23,7 @@ from apis import openapi, selectors, services
 from apis.api import serializers as s
 from apis.filtersets import ApiFilterSet, PlanFilterSet, VersionFilterSet
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan
+from core.api.actions import ServiceActionMixin
 from core.errors import InvalidInput
 from tenants.api.mixins import TenantScopedAPIMixin
 from tenants.models import PersonalAccessToken
@@ -70,7 +71,9 @@ API_EXAMPLE = OpenApiExample(
     list=extend_schema(summary="APIs your organisation provides"),
     retrieve=extend_schema(summary="One API"),
 )
-class ApiViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ApiViewSet(
+    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = s.ApiSerializer
     filterset_class = ApiFilterSet
     lookup_field = "slug"
@@ -99,17 +102,21 @@ class ApiViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
         examples=[API_EXAMPLE],
     )
     def create(self, request: Request, tenant_slug: str) -> Response:
-        serializer = s.ApiWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        api = services.api_create(actor=self.membership, **serializer.validated_data)
-        return Response(s.ApiSerializer(api).data, status=status.HTTP_201_CREATED)
+        return self.run_service(
+            lambda **data: services.api_create(actor=self.membership, **data),
+            input=s.ApiWriteSerializer,
+            output=s.ApiSerializer,
+            status_code=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=s.ApiWriteSerializer, responses=s.ApiSerializer, summary="Replace an API's details")
     def update(self, request: Request, tenant_slug: str, api_slug: str, partial: bool = False) -> Response:
-        serializer = s.ApiWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        api = services.api_update(actor=self.membership, api=self.get_object(), **serializer.validated_data)
-        return Response(s.ApiSerializer(api).data)
+        return self.run_service(
+            lambda **data: services.api_update(actor=self.membership, api=self.get_object(), **data),
+            input=s.ApiWriteSerializer,
+            output=s.ApiSerializer,
+            partial=partial,
+        )
 
     @extend_schema(
         request=s.ApiWriteSerializer,
@@ -122,8 +129,11 @@ class ApiViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
     @extend_schema(responses={204: None}, summary="Delete an API (only when no version is live)")
     def destroy(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
-        services.api_delete(actor=self.membership, api=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.run_service(
+            lambda: services.api_delete(actor=self.membership, api=self.get_object()),
+            output=None,
+            status_code=status.HTTP_204_NO_CONTENT,
+        )
 
     @extend_schema(
         responses=s.AuditEventSerializer(many=True),
@@ -157,7 +167,7 @@ VERSION_EXAMPLE = OpenApiExample(
 )
 
 
-class _ApiChildMixin(TenantScopedAPIMixin):
+class _ApiChildMixin(ServiceActionMixin, TenantScopedAPIMixin):
     """Resolves the parent API from the URL (404 when it is not the tenant's)."""
 
     @property
@@ -203,10 +213,11 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
         self, serializer_class: type[serializers.Serializer], service: Callable[..., ApiVersion]
     ) -> Response:
         """Validate the body, run one lifecycle service on this version, answer with it."""
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        version = service(actor=self.membership, version=self.get_object(), **serializer.validated_data)
-        return Response(self._render(version))
+        return self.run_service(
+            lambda **data: service(actor=self.membership, version=self.get_object(), **data),
+            input=serializer_class,
+            output=self._render,
+        )
 
     def _render(self, version: ApiVersion) -> dict[str, Any]:
         return s.VersionSerializer(version).data
@@ -218,25 +229,24 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
         examples=[VERSION_EXAMPLE],
     )
     def create(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
-        serializer = s.VersionWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        document = data.pop("openapi", None)
-        version = services.version_create(actor=self.membership, api=self.api, openapi_document=document, **data)
-        return Response(self._render(version), status=status.HTTP_201_CREATED)
+        def run(openapi: Any = None, **data: Any) -> ApiVersion:
+            return services.version_create(actor=self.membership, api=self.api, openapi_document=openapi, **data)
+
+        return self.run_service(
+            run, input=s.VersionWriteSerializer, output=self._render, status_code=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         request=s.VersionWriteSerializer, responses=s.VersionSerializer, summary="Replace a version's settings"
     )
     def update(self, request: Request, tenant_slug: str, api_slug: str, label: str, partial: bool = False) -> Response:
-        serializer = s.VersionWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        document = data.pop("openapi", None)
-        version = services.version_update(actor=self.membership, version=self.get_object(), **data)
-        if document is not None:
-            version = services.version_upload_spec(actor=self.membership, version=version, document=document)
-        return Response(self._render(version))
+        def run(openapi: Any = None, **data: Any) -> ApiVersion:
+            version = services.version_update(actor=self.membership, version=self.get_object(), **data)
+            if openapi is not None:
+                version = services.version_upload_spec(actor=self.membership, version=version, document=openapi)
+            return version
+
+        return self.run_service(run, input=s.VersionWriteSerializer, output=self._render, partial=partial)
 
     @extend_schema(
         request=s.VersionWriteSerializer,
@@ -256,8 +266,11 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
 
     @extend_schema(responses={204: None}, summary="Delete a draft or retired version")
     def destroy(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
-        services.version_delete(actor=self.membership, version=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.run_service(
+            lambda: services.version_delete(actor=self.membership, version=self.get_object()),
+            output=None,
+            status_code=status.HTTP_204_NO_CONTENT,
+        )
 
     @extend_schema(
         methods=["GET"],
@@ -405,17 +418,21 @@ class PlanViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         ],
     )
     def create(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
-        serializer = s.PlanWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        plan = services.plan_create(actor=self.membership, api=self.api, **serializer.validated_data)
-        return Response(s.PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+        return self.run_service(
+            lambda **data: services.plan_create(actor=self.membership, api=self.api, **data),
+            input=s.PlanWriteSerializer,
+            output=s.PlanSerializer,
+            status_code=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=s.PlanWriteSerializer, responses=s.PlanSerializer, summary="Replace a plan's terms")
     def update(self, request: Request, tenant_slug: str, api_slug: str, pk: str, partial: bool = False) -> Response:
-        serializer = s.PlanWriteSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        plan = services.plan_update(actor=self.membership, plan=self.get_object(), **serializer.validated_data)
-        return Response(s.PlanSerializer(plan).data)
+        return self.run_service(
+            lambda **data: services.plan_update(actor=self.membership, plan=self.get_object(), **data),
+            input=s.PlanWriteSerializer,
+            output=s.PlanSerializer,
+            partial=partial,
+        )
 
     @extend_schema(
         request=s.PlanWriteSerializer,
@@ -428,24 +445,28 @@ class PlanViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     @extend_schema(responses={204: None}, summary="Delete a plan (archive it instead once it has subscribers)")
     def destroy(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
-        services.plan_delete(actor=self.membership, plan=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.run_service(
+            lambda: services.plan_delete(actor=self.membership, plan=self.get_object()),
+            output=None,
+            status_code=status.HTTP_204_NO_CONTENT,
+        )
 
     @extend_schema(request=s.LifecycleSerializer, responses=s.PlanSerializer, summary="Archive: stop offering the plan")
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def archive(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
-        serializer = s.LifecycleSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        plan = services.plan_archive(actor=self.membership, plan=self.get_object(), **serializer.validated_data)
-        return Response(s.PlanSerializer(plan).data)
+        return self._plan_transition(services.plan_archive)
 
     @extend_schema(request=s.LifecycleSerializer, responses=s.PlanSerializer, summary="Offer an archived plan again")
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def restore(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
-        serializer = s.LifecycleSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        plan = services.plan_restore(actor=self.membership, plan=self.get_object(), **serializer.validated_data)
-        return Response(s.PlanSerializer(plan).data)
+        return self._plan_transition(services.plan_restore)
+
+    def _plan_transition(self, service: Callable[..., Plan]) -> Response:
+        return self.run_service(
+            lambda **data: service(actor=self.membership, plan=self.get_object(), **data),
+            input=s.LifecycleSerializer,
+            output=s.PlanSerializer,
+        )
 
 
 # --- Catalog ---------------------------------------------------------------------------
