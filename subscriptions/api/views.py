@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.actions import ServiceActionMixin
 from core.errors import InvalidInput, NotFound
 from subscriptions import selectors, services
 from subscriptions.api import serializers as s
@@ -40,7 +41,7 @@ def _application(tenant: object, pk: int) -> Application:
     retrieve=extend_schema(summary="One application"),
 )
 class ApplicationViewSet(
-    TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.ApplicationSerializer
     required_perms = {"create": Perm.APPS_EDIT, "partial_update": Perm.APPS_EDIT}
@@ -61,25 +62,20 @@ class ApplicationViewSet(
         ],
     )
     def create(self, request: Request, tenant_slug: str) -> Response:
-        serializer = s.ApplicationSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        application = services.application_create(
-            actor=self.membership,
-            name=data["name"],
-            description=data.get("description", ""),
-            contact_email=data.get("contact_email", ""),
+        return self.run_service(
+            lambda **data: services.application_create(actor=self.membership, **data),
+            input=s.ApplicationSerializer,
+            output=s.ApplicationSerializer,
+            status_code=status.HTTP_201_CREATED,
         )
-        return Response(s.ApplicationSerializer(application).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ApplicationUpdateSerializer, responses=s.ApplicationSerializer, summary="Edit")
     def partial_update(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.ApplicationUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        application = services.application_update(
-            actor=self.membership, application=self.get_object(), **serializer.validated_data
+        return self.run_service(
+            lambda **data: services.application_update(actor=self.membership, application=self.get_object(), **data),
+            input=s.ApplicationUpdateSerializer,
+            output=s.ApplicationSerializer,
         )
-        return Response(s.ApplicationSerializer(application).data)
 
 
 # --- Subscriptions: consumer side ----------------------------------------------------
@@ -106,7 +102,12 @@ class _EventsMixin:
     retrieve=extend_schema(summary="One subscription of yours"),
 )
 class SubscriptionViewSet(
-    TenantScopedAPIMixin, _EventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ServiceActionMixin,
+    TenantScopedAPIMixin,
+    _EventsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = s.SubscriptionSerializer
     required_perms = {"create": Perm.APPS_EDIT, "cancel": Perm.APPS_EDIT, "change_plan": Perm.APPS_EDIT}
@@ -129,27 +130,26 @@ class SubscriptionViewSet(
         ],
     )
     def create(self, request: Request, tenant_slug: str) -> Response:
-        serializer = s.SubscriptionRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        subscription = services.subscription_request(
-            actor=self.membership,
-            application=_application(self.tenant, data["application"]),
-            plan=data["plan"],
-            version=data.get("version"),
-            use_case=data.get("use_case", ""),
+        def run(application: int, plan: int, version: int | None = None, use_case: str = "") -> Subscription:
+            return services.subscription_request(
+                actor=self.membership,
+                application=_application(self.tenant, application),
+                plan=plan,
+                version=version,
+                use_case=use_case,
+            )
+
+        return self.run_service(
+            run,
+            input=s.SubscriptionRequestSerializer,
+            output=s.SubscriptionSerializer,
+            status_code=status.HTTP_201_CREATED,
         )
-        return Response(s.SubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ReasonSerializer, responses=s.SubscriptionSerializer, summary="Cancel the subscription")
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.ReasonSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        subscription = services.subscription_cancel(
-            actor=self.membership, subscription=self.get_object(), **serializer.validated_data
-        )
-        return Response(s.SubscriptionSerializer(subscription).data)
+        return self._transition(s.ReasonSerializer, services.subscription_cancel)
 
     @extend_schema(
         request=s.PlanChangeSerializer,
@@ -159,12 +159,16 @@ class SubscriptionViewSet(
     )
     @action(detail=True, methods=["post"], url_path="change-plan")
     def change_plan(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.PlanChangeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        subscription = services.subscription_change_plan(
-            actor=self.membership, subscription=self.get_object(), **serializer.validated_data
+        return self._transition(s.PlanChangeSerializer, services.subscription_change_plan)
+
+    def _transition(
+        self, serializer_class: type[serializers.Serializer], service: Callable[..., Subscription]
+    ) -> Response:
+        return self.run_service(
+            lambda **data: service(actor=self.membership, subscription=self.get_object(), **data),
+            input=serializer_class,
+            output=s.SubscriptionSerializer,
         )
-        return Response(s.SubscriptionSerializer(subscription).data)
 
 
 # --- Subscriptions: provider side (approvals) ----------------------------------------
@@ -189,10 +193,9 @@ QUEUE_PARAMS = [
 ]
 
 
-class _DecisionActions:
+class _DecisionActions(ServiceActionMixin):
     """Approve / reject / bulk-decide, shared by the provider's queue and the staff-wide one."""
 
-    request: Request
     get_object: Callable[[], Subscription]
 
     @property
@@ -203,10 +206,11 @@ class _DecisionActions:
         self, serializer_class: type[serializers.Serializer], service: Callable[..., Subscription]
     ) -> Response:
         """Validate the body, run one state-change service on this subscription, answer with it."""
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        subscription = service(actor=self.actor, subscription=self.get_object(), **serializer.validated_data)
-        return Response(s.SubscriptionSerializer(subscription).data)
+        return self.run_service(
+            lambda **data: service(actor=self.actor, subscription=self.get_object(), **data),
+            input=serializer_class,
+            output=s.SubscriptionSerializer,
+        )
 
     @extend_schema(request=s.NoteSerializer, responses=s.SubscriptionSerializer, summary="Approve the waiting request")
     @action(detail=True, methods=["post"])
@@ -236,20 +240,19 @@ class _DecisionActions:
     )
     @action(detail=False, methods=["post"], url_path="bulk-decide")
     def bulk_decide(self, request: Request, *args: object, **kwargs: object) -> Response:
-        serializer = s.BulkDecisionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        decided, skipped = services.subscriptions_bulk_decide(
-            actor=self.actor,
-            subscription_ids=data["ids"],
-            approve=data["decision"] == "approve",
-            reason=data.get("reason", ""),
-        )
-        body = {
-            "decided": s.SubscriptionSerializer(decided, many=True).data,
-            "skipped": {str(k): v for k, v in skipped.items()},
-        }
-        return Response(body)
+        def run(ids: list[int], decision: str, reason: str = "") -> tuple[list[Subscription], dict[int, str]]:
+            return services.subscriptions_bulk_decide(
+                actor=self.actor, subscription_ids=ids, approve=decision == "approve", reason=reason
+            )
+
+        def answer(result: tuple[list[Subscription], dict[int, str]]) -> dict[str, object]:
+            decided, skipped = result
+            return {
+                "decided": s.SubscriptionSerializer(decided, many=True).data,
+                "skipped": {str(k): v for k, v in skipped.items()},
+            }
+
+        return self.run_service(run, input=s.BulkDecisionSerializer, output=answer)
 
 
 @extend_schema(parameters=[TENANT_PARAM])
@@ -353,7 +356,9 @@ class PlatformApprovalViewSet(
     ),
     retrieve=extend_schema(summary="One API key (never its secret)"),
 )
-class KeyViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class KeyViewSet(
+    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = s.KeySerializer
     required_perms = {"create": Perm.APPS_EDIT, "rotate": Perm.APPS_EDIT, "revoke": Perm.APPS_EDIT}
 
@@ -369,17 +374,17 @@ class KeyViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
         examples=[OpenApiExample("Create", value={"application": 12, "name": "production"}, request_only=True)],
     )
     def create(self, request: Request, tenant_slug: str) -> Response:
-        serializer = s.KeyCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        key, plaintext = services.key_create(
-            actor=self.membership,
-            application=_application(self.tenant, data["application"]),
-            name=data["name"],
-            expires_at=data.get("expires_at"),
+        def run(application: int, name: str, expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+            return services.key_create(
+                actor=self.membership,
+                application=_application(self.tenant, application),
+                name=name,
+                expires_at=expires_at,
+            )
+
+        return self.run_service(
+            run, input=s.KeyCreateSerializer, output=_created_key, status_code=status.HTTP_201_CREATED
         )
-        key.key = plaintext
-        return Response(s.KeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=s.KeyRotateSerializer,
@@ -389,25 +394,31 @@ class KeyViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
     )
     @action(detail=True, methods=["post"])
     def rotate(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.KeyRotateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        key, plaintext = services.key_rotate(
-            actor=self.membership,
-            key=self.get_object(),
-            grace=timedelta(hours=data["grace_hours"]),
-            name=data.get("name") or None,
+        def run(grace_hours: int, name: str = "") -> tuple[ApiKey, str]:
+            return services.key_rotate(
+                actor=self.membership, key=self.get_object(), grace=timedelta(hours=grace_hours), name=name or None
+            )
+
+        return self.run_service(
+            run, input=s.KeyRotateSerializer, output=_created_key, status_code=status.HTTP_201_CREATED
         )
-        key.key = plaintext
-        return Response(s.KeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=s.KeySerializer, summary="Revoke at once")
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        return Response(s.KeySerializer(services.key_revoke(actor=self.membership, key=self.get_object())).data)
+        return self.run_service(
+            lambda: services.key_revoke(actor=self.membership, key=self.get_object()), output=s.KeySerializer
+        )
 
 
-class KeyVerifyView(APIView):
+def _created_key(result: tuple[ApiKey, str]) -> dict:
+    """The new key with its plaintext: the only response that ever carries it."""
+    key, plaintext = result
+    key.key = plaintext  # type: ignore[attr-defined]
+    return s.KeyCreatedSerializer(key).data
+
+
+class KeyVerifyView(ServiceActionMixin, APIView):
     """What gateways ask; here for platform staff and tests (gateways use the config snapshot)."""
 
     permission_classes = [IsAdminUser]
@@ -439,9 +450,8 @@ class KeyVerifyView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        serializer = s.VerifySerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        verdict = services.key_verify(
-            presented_key=serializer.validated_data["key"], base_path=serializer.validated_data["base_path"]
+        return self.run_service(
+            lambda key, base_path: services.key_verify(presented_key=key, base_path=base_path),
+            input=s.VerifySerializer,
+            output=lambda verdict: verdict.as_dict(),
         )
-        return Response(verdict.as_dict())
