@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.actions import ServiceActionMixin
 from notifications import selectors, services
 from notifications.api import serializers as s
 from notifications.models import Notification, Webhook
@@ -27,7 +28,7 @@ TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, descr
     retrieve=extend_schema(summary="One notification"),
 )
 class NotificationViewSet(
-    TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.NotificationSerializer
 
@@ -38,15 +39,21 @@ class NotificationViewSet(
     @extend_schema(request=None, responses=s.NotificationSerializer, summary="Mark one notification read")
     @action(detail=True, methods=["post"])
     def read(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        notification = self.get_object()
-        services.notification_mark_read(actor=self.membership, ids=[notification.pk])
-        notification.refresh_from_db()
-        return Response(s.NotificationSerializer(notification).data)
+
+        def run() -> Notification:
+            notification = self.get_object()
+            services.notification_mark_read(actor=self.membership, ids=[notification.pk])
+            notification.refresh_from_db()
+            return notification
+
+        return self.run_service(run, output=s.NotificationSerializer)
 
     @extend_schema(request=None, responses=s.MarkedSerializer, summary="Mark all your notifications here read")
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request, tenant_slug: str) -> Response:
-        return Response({"marked": services.notification_mark_read(actor=self.membership)})
+        return self.run_service(
+            lambda: services.notification_mark_read(actor=self.membership), output=lambda marked: {"marked": marked}
+        )
 
     @extend_schema(responses=s.UnreadCountSerializer, summary="How many are unread (the bell's number)")
     @action(detail=False, methods=["get"], url_path="unread-count")
@@ -62,7 +69,9 @@ _EDIT = Perm.TENANT_EDIT
     list=extend_schema(summary="Webhooks of the organisation (owner, admin)"),
     retrieve=extend_schema(summary="One webhook (never its secret)"),
 )
-class WebhookViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class WebhookViewSet(
+    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = s.WebhookSerializer
     required_perms = {
         "list": _EDIT,
@@ -90,28 +99,37 @@ class WebhookViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retriev
         ],
     )
     def create(self, request: Request, tenant_slug: str) -> Response:
-        serializer = s.WebhookCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        webhook = services.webhook_create(actor=self.membership, **serializer.validated_data)
-        return Response(s.WebhookCreatedSerializer(webhook).data, status=status.HTTP_201_CREATED)
+        return self.run_service(
+            lambda **data: services.webhook_create(actor=self.membership, **data),
+            input=s.WebhookCreateSerializer,
+            output=s.WebhookCreatedSerializer,
+            status_code=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=s.WebhookUpdateSerializer, responses=s.WebhookSerializer, summary="Change or pause")
     def partial_update(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.WebhookUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        webhook = services.webhook_update(actor=self.membership, webhook=self.get_object(), **serializer.validated_data)
-        return Response(s.WebhookSerializer(webhook).data)
+        return self.run_service(
+            lambda **data: services.webhook_update(actor=self.membership, webhook=self.get_object(), **data),
+            input=s.WebhookUpdateSerializer,
+            output=s.WebhookSerializer,
+        )
 
     @extend_schema(responses={204: None}, summary="Delete the webhook and its delivery log")
     def destroy(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        services.webhook_delete(actor=self.membership, webhook=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.run_service(
+            lambda: services.webhook_delete(actor=self.membership, webhook=self.get_object()),
+            output=None,
+            status_code=status.HTTP_204_NO_CONTENT,
+        )
 
     @extend_schema(request=None, responses={202: s.DeliverySerializer}, summary="Send a test event")
     @action(detail=True, methods=["post"])
     def test(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        delivery = services.webhook_send_test(actor=self.membership, webhook=self.get_object())
-        return Response(s.DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return self.run_service(
+            lambda: services.webhook_send_test(actor=self.membership, webhook=self.get_object()),
+            output=s.DeliverySerializer,
+            status_code=status.HTTP_202_ACCEPTED,
+        )
 
     @extend_schema(responses=s.DeliverySerializer(many=True), summary="Delivery log, newest first")
     @action(detail=True, methods=["get"])

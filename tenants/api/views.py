@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -10,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.actions import ServiceActionMixin
 from core.errors import Forbidden
 from tenants import selectors, services
 from tenants.api import serializers as s
@@ -41,7 +44,7 @@ class MeView(APIView):
     list=extend_schema(summary="Organisations you belong to"),
     retrieve=extend_schema(summary="One organisation"),
 )
-class TenantViewSet(viewsets.ViewSet):
+class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
     lookup_field = "slug"
     lookup_value_regex = "[a-z0-9-]+"
     serializer_class = s.TenantSerializer
@@ -71,11 +74,14 @@ class TenantViewSet(viewsets.ViewSet):
     def create(self, request: Request) -> Response:
         if isinstance(request.auth, PersonalAccessToken):
             raise Forbidden("A personal access token is bound to one organisation and cannot create others.")
-        serializer = s.TenantCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        tenant = services.tenant_create(user=request.user, **serializer.validated_data)
-        membership = selectors.membership_for(request.user, tenant.slug)
-        return Response(self._render(membership), status=status.HTTP_201_CREATED)
+
+        def run(**data: Any) -> Membership:
+            tenant = services.tenant_create(user=request.user, **data)
+            return selectors.membership_for(request.user, tenant.slug)
+
+        return self.run_service(
+            run, input=s.TenantCreateSerializer, output=self._render, status_code=status.HTTP_201_CREATED
+        )
 
     @extend_schema(responses=s.TenantSerializer)
     def retrieve(self, request: Request, slug: str) -> Response:
@@ -84,23 +90,31 @@ class TenantViewSet(viewsets.ViewSet):
     @extend_schema(request=s.TenantUpdateSerializer, responses=s.TenantSerializer, summary="Rename (owner, admin)")
     def partial_update(self, request: Request, slug: str) -> Response:
         membership = request_membership(request, slug)
-        serializer = s.TenantUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.tenant_update(actor=membership, **serializer.validated_data)
-        membership.tenant.refresh_from_db()
-        return Response(self._render(membership))
+
+        def run(**data: Any) -> Membership:
+            services.tenant_update(actor=membership, **data)
+            membership.tenant.refresh_from_db()
+            return membership
+
+        return self.run_service(run, input=s.TenantUpdateSerializer, output=self._render)
 
     @extend_schema(responses={204: None}, summary="Delete the organisation and everything it owns (owner)")
     def destroy(self, request: Request, slug: str) -> Response:
         membership = request_membership(request, slug)
-        services.tenant_delete(actor=membership, confirm_slug=slug)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.run_service(
+            lambda: services.tenant_delete(actor=membership, confirm_slug=slug),
+            output=None,
+            status_code=status.HTTP_204_NO_CONTENT,
+        )
 
     @extend_schema(request=None, responses={204: None}, summary="Leave the organisation")
     @action(detail=True, methods=["post"])
     def leave(self, request: Request, slug: str) -> Response:
-        services.membership_leave(membership=request_membership(request, slug))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.run_service(
+            lambda: services.membership_leave(membership=request_membership(request, slug)),
+            output=None,
+            status_code=status.HTTP_204_NO_CONTENT,
+        )
 
 
 TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, description="Organisation slug.")
@@ -111,7 +125,9 @@ TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, descr
     list=extend_schema(summary="Members of the organisation"),
     retrieve=extend_schema(summary="One member"),
 )
-class MemberViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MemberViewSet(
+    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = s.MemberSerializer
     required_perms = {"partial_update": Perm.MEMBERS_MANAGE, "destroy": Perm.TENANT_VIEW}
 
@@ -120,17 +136,21 @@ class MemberViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrieve
 
     @extend_schema(request=s.MemberRoleSerializer, responses=s.MemberSerializer, summary="Change a member's role")
     def partial_update(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        serializer = s.MemberRoleSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        membership = services.membership_change_role(
-            actor=self.membership, membership=self.get_object(), role=serializer.validated_data["role"]
+        return self.run_service(
+            lambda role: services.membership_change_role(
+                actor=self.membership, membership=self.get_object(), role=role
+            ),
+            input=s.MemberRoleSerializer,
+            output=s.MemberSerializer,
         )
-        return Response(s.MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None}, summary="Remove a member (yourself: leave)")
     def destroy(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        services.membership_remove(actor=self.membership, membership=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.run_service(
+            lambda: services.membership_remove(actor=self.membership, membership=self.get_object()),
+            output=None,
+            status_code=status.HTTP_204_NO_CONTENT,
+        )
 
 
 @extend_schema(parameters=[TENANT_PARAM])
@@ -142,7 +162,7 @@ class MemberViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrieve
     retrieve=extend_schema(summary="One invitation"),
 )
 class InvitationViewSet(
-    TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.InvitationSerializer
     required_perms = {
@@ -164,22 +184,28 @@ class InvitationViewSet(
         examples=[OpenApiExample("Invite", value={"email": "bob@example.com", "role": "developer"}, request_only=True)],
     )
     def create(self, request: Request, tenant_slug: str) -> Response:
-        serializer = s.InvitationCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        invitation, _token = services.invitation_create(actor=self.membership, **serializer.validated_data)
-        return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+        return self.run_service(
+            lambda **data: services.invitation_create(actor=self.membership, **data)[0],
+            input=s.InvitationCreateSerializer,
+            output=s.InvitationSerializer,
+            status_code=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=None, responses=s.InvitationSerializer, summary="Send a new link; the old one stops working")
     @action(detail=True, methods=["post"])
     def resend(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        invitation, _token = services.invitation_resend(actor=self.membership, invitation=self.get_object())
-        return Response(s.InvitationSerializer(invitation).data)
+        return self.run_service(
+            lambda: services.invitation_resend(actor=self.membership, invitation=self.get_object())[0],
+            output=s.InvitationSerializer,
+        )
 
     @extend_schema(request=None, responses=s.InvitationSerializer, summary="Withdraw the invitation")
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        invitation = services.invitation_revoke(actor=self.membership, invitation=self.get_object())
-        return Response(s.InvitationSerializer(invitation).data)
+        return self.run_service(
+            lambda: services.invitation_revoke(actor=self.membership, invitation=self.get_object()),
+            output=s.InvitationSerializer,
+        )
 
 
 class MyInvitationsView(APIView):
@@ -189,7 +215,7 @@ class MyInvitationsView(APIView):
         return Response(s.InvitationSerializer(invitations, many=True).data)
 
 
-class InvitationAcceptView(APIView):
+class InvitationAcceptView(ServiceActionMixin, APIView):
     @extend_schema(
         request=s.InvitationAcceptSerializer,
         responses={201: s.TenantSerializer},
@@ -198,11 +224,14 @@ class InvitationAcceptView(APIView):
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, PersonalAccessToken):
             raise Forbidden("Accept invitations with a signed-in session, not a token bound to another organisation.")
-        serializer = s.InvitationAcceptSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        membership = services.invitation_accept(user=request.user, token=serializer.validated_data["token"])
-        data = s.TenantSerializer(membership.tenant, context={"roles": {membership.tenant_id: membership.role}}).data
-        return Response(data, status=status.HTTP_201_CREATED)
+        return self.run_service(
+            lambda token: services.invitation_accept(user=request.user, token=token),
+            input=s.InvitationAcceptSerializer,
+            output=lambda membership: (
+                s.TenantSerializer(membership.tenant, context={"roles": {membership.tenant_id: membership.role}}).data
+            ),
+            status_code=status.HTTP_201_CREATED,
+        )
 
 
 @extend_schema(parameters=[TENANT_PARAM])
@@ -213,7 +242,9 @@ class InvitationAcceptView(APIView):
     ),
     retrieve=extend_schema(summary="One token (never its secret)"),
 )
-class TokenViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TokenViewSet(
+    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = s.TokenSerializer
     required_perms = {"create": Perm.TOKENS_OWN, "revoke": Perm.TOKENS_OWN}
 
@@ -232,14 +263,22 @@ class TokenViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         examples=[OpenApiExample("Create", value={"name": "CI deploys"}, request_only=True)],
     )
     def create(self, request: Request, tenant_slug: str) -> Response:
-        serializer = s.TokenCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        token, plaintext = services.token_create(actor=self.membership, **serializer.validated_data)
-        token.token = plaintext
-        return Response(s.TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+        def answer(result: tuple[PersonalAccessToken, str]) -> dict:
+            token, plaintext = result
+            token.token = plaintext  # type: ignore[attr-defined]  # shown in this response only
+            return s.TokenCreatedSerializer(token).data
+
+        return self.run_service(
+            lambda **data: services.token_create(actor=self.membership, **data),
+            input=s.TokenCreateSerializer,
+            output=answer,
+            status_code=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=None, responses=s.TokenSerializer, summary="Revoke at once")
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        token = services.token_revoke(actor=self.membership, token=self.get_object())
-        return Response(s.TokenSerializer(token).data)
+        return self.run_service(
+            lambda: services.token_revoke(actor=self.membership, token=self.get_object()), output=s.TokenSerializer
+        )
