@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from apis import selectors
 from apis.models import Api, ApiVersion, Plan, PlanStatus, VersionStatus, Visibility
+from core.filters import StrictBooleanFilter
 
 
 class ApiFilterSet(django_filters.FilterSet):
@@ -25,6 +26,26 @@ class ApiFilterSet(django_filters.FilterSet):
         return queryset.filter(tags__contains=[value.strip().lower()])
 
 
+class CatalogFilterSet(django_filters.FilterSet):
+    """The catalog's search, filters and sort (REST list and web page); the queryset is what the viewer may see."""
+
+    q = django_filters.CharFilter(label="Full-text search over name, summary, description and tags.")
+    tag = django_filters.CharFilter(label="Only APIs with this tag.")
+    provider = django_filters.CharFilter(label="Only APIs of this provider (organisation slug).")
+    sort = django_filters.ChoiceFilter(
+        choices=list(selectors.CATALOG_SORTS.items()), label="Default: relevance with q, else name."
+    )
+
+    class Meta:
+        model = Api
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Api]) -> QuerySet[Api]:
+        # One selector searches, filters and sorts, so the web page and the REST list agree.
+        data = {name: self.form.cleaned_data.get(name) or "" for name in ("q", "tag", "provider", "sort")}
+        return selectors.catalog_filter(queryset, **data)
+
+
 class VersionFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=VersionStatus.choices)
 
@@ -35,8 +56,8 @@ class VersionFilterSet(django_filters.FilterSet):
 
 class PlanFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=PlanStatus.choices)
-    approval_required = django_filters.BooleanFilter()
-    is_public = django_filters.BooleanFilter()
+    approval_required = StrictBooleanFilter()
+    is_public = StrictBooleanFilter()
 
     class Meta:
         model = Plan

@@ -133,7 +133,24 @@ def catalog_apis(
     sort: str = "",
 ) -> QuerySet[Api]:
     """What the viewer may see, searched, filtered and sorted."""
-    qs = Api.objects.visible_to(user, tenant_ids=tenant_ids).select_related("tenant")
+    return catalog_filter(
+        catalog_visible(user, tenant_ids=tenant_ids),
+        q=q,
+        tag=tag,
+        provider=provider,
+        sort=sort,
+    )
+
+
+def catalog_visible(user: Any, *, tenant_ids: list[int] | None = None) -> QuerySet[Api]:
+    """Every API the viewer may see, before search and filters."""
+    return Api.objects.visible_to(user, tenant_ids=tenant_ids).select_related("tenant")
+
+
+def catalog_filter(
+    qs: QuerySet[Api], *, q: str = "", tag: str = "", provider: str = "", sort: str = ""
+) -> QuerySet[Api]:
+    """Search, filter and sort a catalog queryset (``sort`` one of CATALOG_SORTS, or empty)."""
     if tag:
         qs = qs.filter(tags__contains=[tag.strip().lower()])
     if provider:

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from apis import openapi, selectors, services
+from apis.filtersets import CatalogFilterSet
 from apis.forms import (
     ApiForm,
     DeprecateForm,
@@ -424,17 +425,21 @@ def _viewer(request: HttpRequest) -> tuple[Any, list[int]]:
 @require_GET
 def catalog(request: HttpRequest) -> HttpResponse:
     user, tenant_ids = _viewer(request)
+    filterset = CatalogFilterSet(request.GET, queryset=selectors.catalog_visible(user, tenant_ids=tenant_ids))
     params = {key: request.GET.get(key, "").strip() for key in ("q", "tag", "provider", "sort")}
-    apis = selectors.catalog_apis(user, tenant_ids=tenant_ids, **params)
+    # A bad filter (e.g. an unknown sort) is shown as an error above the unfiltered list, with a 400.
+    valid = filterset.is_valid()
+    apis = filterset.qs if valid else selectors.catalog_filter(filterset.queryset)
     context = {
         "apis": apis[:200],
+        "filter_errors": [error for errors in filterset.errors.values() for error in errors],
         "params": params,
         "sorts": selectors.CATALOG_SORTS,
         "facets": selectors.catalog_facets(user, tenant_ids=tenant_ids),
         "tenant_ids": tenant_ids,
     }
     template = "apis/partials/catalog_results.html" if request.htmx else "apis/catalog.html"
-    return render(request, template, context)
+    return render(request, template, context, status=200 if valid else 400)
 
 
 def _catalog_api(request: HttpRequest, provider_slug: str, api_slug: str) -> tuple[Api, bool]:

@@ -73,11 +73,20 @@ def approval_queue(
     if api:
         qs = qs.filter(api_id=api)
     if plan:
-        # A plan-change request is "for" the plan it asks for.
-        qs = qs.filter(plan_id=plan, requested_plan__isnull=True) | qs.filter(requested_plan_id=plan)
+        qs = for_plan(qs, plan)
     if min_age_hours:
-        qs = qs.filter(awaiting_since__lte=timezone.now() - timedelta(hours=min_age_hours))
+        qs = waiting_at_least(qs, min_age_hours)
     return qs
+
+
+def for_plan(qs: QuerySet[Subscription], plan: int | str) -> QuerySet[Subscription]:
+    """Subscriptions on ``plan``; a plan-change request is "for" the plan it asks for."""
+    return qs.filter(plan_id=plan, requested_plan__isnull=True) | qs.filter(requested_plan_id=plan)
+
+
+def waiting_at_least(qs: QuerySet[Subscription], hours: int) -> QuerySet[Subscription]:
+    """Requests waiting for a decision for at least ``hours``."""
+    return qs.filter(awaiting_since__lte=timezone.now() - timedelta(hours=hours))
 
 
 def pending_approvals_count(tenant: Tenant) -> int:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from core.errors import NotFound, ServiceError
 from core.web import done, flash_service_error, submit_form
 from subscriptions import selectors, services
+from subscriptions.filtersets import QueueFilterSet
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
 from subscriptions.models import ApiKey, Subscription, SubscriptionStatus
 from tenants.permissions import can
@@ -313,20 +314,16 @@ def subscription_action(request: HttpRequest, pk: int, verb: str) -> HttpRespons
 # --- Approval queues -----------------------------------------------------------------
 
 
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 def _queue_context(request: HttpRequest, tenant: Any) -> dict[str, Any]:
-    filters = {
-        "api": _int_or_none(request.GET.get("api")),
-        "plan": _int_or_none(request.GET.get("plan")),
-        "min_age_hours": _int_or_none(request.GET.get("min_age_hours")),
-    }
-    queue = selectors.approval_queue(tenant, **filters)
+    filterset = QueueFilterSet(request.GET, queryset=selectors.approval_queue(tenant))
+    # A bad filter is shown as an error above the unfiltered queue (and the page answers 400).
+    valid = filterset.is_valid()
+    queue = filterset.qs if valid else filterset.queryset
     return {
+        "valid": valid,
+        "filter_errors": [f"{name}: {error}" for name, errors in filterset.errors.items() for error in errors],
         "queue": list(queue[:200]),
-        "filters": filters,
+        "filters": {name: filterset.form.cleaned_data.get(name) for name in ("api", "plan", "min_age_hours")},
         "apis": selectors.provider_apis(tenant) if tenant else [],
         "plans": selectors.provider_plans(tenant) if tenant else [],
         "age_choices": [(1, "≥ 1 hour"), (24, "≥ 1 day"), (72, "≥ 3 days"), (168, "≥ 7 days")],
@@ -360,7 +357,7 @@ def approvals(request: HttpRequest) -> HttpResponse:
         return redirect(request.get_full_path())
     context = _queue_context(request, request.tenant)
     context["action_base"] = reverse("subscriptions:approvals", args=[request.tenant.slug])
-    return render(request, "subscriptions/approvals.html", context)
+    return render(request, "subscriptions/approvals.html", context, status=200 if context["valid"] else 400)
 
 
 @staff_member_required
@@ -372,4 +369,4 @@ def platform_approvals(request: HttpRequest) -> HttpResponse:
     context = _queue_context(request, None)
     context["action_base"] = reverse("platform-approvals")
     context["global_queue"] = True
-    return render(request, "subscriptions/approvals.html", context)
+    return render(request, "subscriptions/approvals.html", context, status=200 if context["valid"] else 400)

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from apis import openapi, selectors, services
 from apis.api import serializers as s
-from apis.filtersets import ApiFilterSet, PlanFilterSet, VersionFilterSet
+from apis.filtersets import ApiFilterSet, CatalogFilterSet, PlanFilterSet, VersionFilterSet
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan
 from core.api.actions import ServiceActionMixin
 from core.errors import InvalidInput
@@ -480,14 +480,6 @@ def catalog_viewer(request: Request) -> tuple[Any, list[int]]:
     return user, selectors.viewer_tenant_ids(user)
 
 
-CATALOG_FILTERS = [
-    OpenApiParameter("q", str, description="Full-text search over name, summary, description and tags."),
-    OpenApiParameter("tag", str, description="Only APIs with this tag."),
-    OpenApiParameter("provider", str, description="Only APIs of this provider (organisation slug)."),
-    OpenApiParameter(
-        "sort", str, enum=list(selectors.CATALOG_SORTS), description="Default: relevance with q, else name."
-    ),
-]
 PROVIDER_PARAM = OpenApiParameter("provider_slug", str, OpenApiParameter.PATH, description="Provider slug.")
 
 
@@ -502,28 +494,19 @@ class CatalogAnonThrottle(AnonRateThrottle):
     summary="Browse the catalog",
     description="What the caller may see: public APIs for everyone (no authentication needed), internal ones "
     "for signed-in callers, private ones for members of the provider.",
-    parameters=CATALOG_FILTERS,
     auth=[{}, {"cookieAuth": []}],
 )
 class CatalogListView(ListAPIView):
     permission_classes = [AllowAny]
     throttle_classes = [CatalogAnonThrottle]
     serializer_class = s.CatalogApiSerializer
-    filter_backends: list = []
+    filterset_class = CatalogFilterSet
 
     def get_queryset(self) -> QuerySet[Api]:
         if getattr(self, "swagger_fake_view", False):
             return Api.objects.unscoped().none()
         user, tenant_ids = catalog_viewer(self.request)
-        params = self.request.query_params
-        return selectors.catalog_apis(
-            user,
-            tenant_ids=tenant_ids,
-            q=params.get("q", ""),
-            tag=params.get("tag", ""),
-            provider=params.get("provider", ""),
-            sort=params.get("sort", ""),
-        )
+        return selectors.catalog_visible(user, tenant_ids=tenant_ids)
 
 
 @extend_schema(

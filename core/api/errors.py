@@ -75,6 +75,10 @@ def api_server_error(request: HttpRequest) -> JsonResponse:
     return _json_error(status.HTTP_500_INTERNAL_SERVER_ERROR, "server_error", "Internal error; it has been logged.")
 
 
+#: Pagination parameters: a bad value there is ignored or a 404, not a 400.
+_PAGING = {"page", "page_size"}
+
+
 def error_schema_hook(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular post-processing: document the error shape on every operation."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
@@ -99,7 +103,7 @@ def error_schema_hook(result: dict[str, Any], generator: Any, request: Any, publ
     }
     ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     descriptions = {
-        "400": "Invalid input; `fields` says what was wrong.",
+        "400": "Invalid input (body or query parameters); `fields` says what was wrong.",
         "401": "Not authenticated.",
         "403": "Your role does not allow this.",
         "404": "Not found, or not visible to you.",
@@ -109,8 +113,11 @@ def error_schema_hook(result: dict[str, Any], generator: Any, request: Any, publ
         for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
             codes = ["401", "403"]
-            if method in {"post", "put", "patch"}:
-                codes.append("400")
+            filters = [
+                p for p in operation.get("parameters", []) if p.get("in") == "query" and p["name"] not in _PAGING
+            ]
+            if method in {"post", "put", "patch"} or filters:
+                codes.append("400")  # a bad body, or a bad filter value (FilterSets answer 400)
             if "{" in next((p for p, item in result["paths"].items() if item is path_item), ""):
                 codes.append("404")
             if method in {"post", "delete", "put", "patch"}:

@@ -10,8 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.actions import ServiceActionMixin
+from core.filters import ListOnlyFilterMixin
 from notifications import selectors, services
 from notifications.api import serializers as s
+from notifications.filtersets import NotificationFilterSet
 from notifications.models import Notification, Webhook
 from tenants.api.mixins import TenantScopedAPIMixin
 from tenants.roles import Perm
@@ -21,20 +23,22 @@ TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, descr
 
 @extend_schema(parameters=[TENANT_PARAM])
 @extend_schema_view(
-    list=extend_schema(
-        summary="Your notifications in this organisation, newest first",
-        parameters=[OpenApiParameter("unread", bool, description="Only unread ones.")],
-    ),
+    list=extend_schema(summary="Your notifications in this organisation, newest first"),
     retrieve=extend_schema(summary="One notification"),
 )
 class NotificationViewSet(
-    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ListOnlyFilterMixin,
+    ServiceActionMixin,
+    TenantScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = s.NotificationSerializer
+    filterset_class = NotificationFilterSet
 
     def tenant_queryset(self) -> QuerySet[Notification]:
-        qs = selectors.member_notifications(self.tenant, self.membership.user)
-        return qs.unread() if self.request.query_params.get("unread") in {"1", "true"} else qs
+        return selectors.member_notifications(self.tenant, self.membership.user)
 
     @extend_schema(request=None, responses=s.NotificationSerializer, summary="Mark one notification read")
     @action(detail=True, methods=["post"])

@@ -16,8 +16,15 @@ from rest_framework.views import APIView
 
 from core.api.actions import ServiceActionMixin
 from core.errors import InvalidInput, NotFound
+from core.filters import ListOnlyFilterMixin
 from subscriptions import selectors, services
 from subscriptions.api import serializers as s
+from subscriptions.filtersets import (
+    ConsumerSubscriptionFilterSet,
+    KeyFilterSet,
+    ProviderSubscriptionFilterSet,
+    QueueFilterSet,
+)
 from subscriptions.models import ApiKey, Application, Subscription
 from tenants.api.mixins import TenantScopedAPIMixin
 from tenants.roles import Perm
@@ -85,6 +92,7 @@ class _EventsMixin:
     @extend_schema(
         responses=s.SubscriptionEventSerializer(many=True),
         summary="Audit trail of the subscription (who, when, old → new state, reason)",
+        filters=False,
     )
     @action(detail=True, methods=["get"], pagination_class=None)
     def events(self, request: Request, tenant_slug: str, pk: str) -> Response:
@@ -95,13 +103,11 @@ class _EventsMixin:
 
 @extend_schema(parameters=[TENANT_PARAM])
 @extend_schema_view(
-    list=extend_schema(
-        summary="Subscriptions of your applications",
-        parameters=[OpenApiParameter("status", str, enum=s.STATUS_CHOICES, description="Only this state.")],
-    ),
+    list=extend_schema(summary="Subscriptions of your applications"),
     retrieve=extend_schema(summary="One subscription of yours"),
 )
 class SubscriptionViewSet(
+    ListOnlyFilterMixin,
     ServiceActionMixin,
     TenantScopedAPIMixin,
     _EventsMixin,
@@ -110,12 +116,11 @@ class SubscriptionViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.SubscriptionSerializer
+    filterset_class = ConsumerSubscriptionFilterSet
     required_perms = {"create": Perm.APPS_EDIT, "cancel": Perm.APPS_EDIT, "change_plan": Perm.APPS_EDIT}
 
     def tenant_queryset(self) -> QuerySet[Subscription]:
-        qs = selectors.consumer_subscriptions(self.tenant)
-        wanted = self.request.query_params.get("status")
-        return qs.filter(status=wanted) if wanted else qs
+        return selectors.consumer_subscriptions(self.tenant)
 
     @extend_schema(
         request=s.SubscriptionRequestSerializer,
@@ -174,23 +179,6 @@ class SubscriptionViewSet(
 # --- Subscriptions: provider side (approvals) ----------------------------------------
 
 _DECIDE = Perm.SUBSCRIPTIONS_APPROVE
-
-
-def _queue_filters(request: Request) -> dict[str, int | None]:
-    """The approval queue's filters from the query string (non-numbers are ignored)."""
-
-    def number(name: str) -> int | None:
-        value = request.query_params.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    return {"api": number("api"), "plan": number("plan"), "min_age_hours": number("min_age_hours")}
-
-
-QUEUE_PARAMS = [
-    OpenApiParameter("api", int, description="Only requests for this API."),
-    OpenApiParameter("plan", int, description="Only requests for this plan."),
-    OpenApiParameter("min_age_hours", int, description="Only requests waiting at least this long."),
-]
 
 
 class _DecisionActions(ServiceActionMixin):
@@ -257,19 +245,11 @@ class _DecisionActions(ServiceActionMixin):
 
 @extend_schema(parameters=[TENANT_PARAM])
 @extend_schema_view(
-    list=extend_schema(
-        summary="Subscriptions to your APIs; ?awaiting=true is the approval queue (oldest first)",
-        parameters=[
-            OpenApiParameter("awaiting", bool, description="Only requests waiting for a decision."),
-            OpenApiParameter("api", int, description="Only this API."),
-            OpenApiParameter("plan", int, description="Only requests for this plan."),
-            OpenApiParameter("min_age_hours", int, description="Only requests waiting at least this long."),
-            OpenApiParameter("status", str, enum=s.STATUS_CHOICES, description="Only this state."),
-        ],
-    ),
+    list=extend_schema(summary="Subscriptions to your APIs; ?awaiting=true is the approval queue (oldest first)"),
     retrieve=extend_schema(summary="One subscription to your APIs"),
 )
 class ProvidedSubscriptionViewSet(
+    ListOnlyFilterMixin,
     TenantScopedAPIMixin,
     _EventsMixin,
     _DecisionActions,
@@ -278,6 +258,7 @@ class ProvidedSubscriptionViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.SubscriptionSerializer
+    filterset_class = ProviderSubscriptionFilterSet
     required_perms = {
         "approve": _DECIDE,
         "reject": _DECIDE,
@@ -288,16 +269,7 @@ class ProvidedSubscriptionViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[Subscription]:
-        params = self.request.query_params
-        if self.action == "list" and params.get("awaiting") in {"1", "true"}:
-            return selectors.approval_queue(self.tenant, **_queue_filters(self.request))
-        qs = selectors.provider_subscriptions(self.tenant)
-        if self.action == "list":
-            if params.get("status"):
-                qs = qs.filter(status=params["status"])
-            if params.get("api", "").isdigit():
-                qs = qs.filter(api_id=params["api"])
-        return qs
+        return selectors.provider_subscriptions(self.tenant)
 
     @property
     def actor(self) -> services.Actor:
@@ -321,22 +293,23 @@ class ProvidedSubscriptionViewSet(
         return self._transition(s.ReasonSerializer, services.subscription_cancel)
 
 
-@extend_schema(tags=["Platform staff"], parameters=QUEUE_PARAMS)
+@extend_schema(tags=["Platform staff"])
 @extend_schema_view(
     list=extend_schema(summary="Every provider's waiting requests, oldest first (platform staff)"),
     retrieve=extend_schema(summary="One waiting request (platform staff)"),
 )
 class PlatformApprovalViewSet(
-    _DecisionActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ListOnlyFilterMixin, _DecisionActions, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """The global approval queue: staff decide as staff, not as members of the provider."""
 
     permission_classes = [IsAdminUser]
     serializer_class = s.SubscriptionSerializer
+    filterset_class = QueueFilterSet
 
     def get_queryset(self) -> QuerySet[Subscription]:
         if self.action == "list":
-            return selectors.approval_queue(None, **_queue_filters(self.request))
+            return selectors.approval_queue(None)
         # Decided requests stay addressable so a second decision gets 409, not 404.
         return selectors.platform_subscriptions()
 
@@ -350,22 +323,23 @@ class PlatformApprovalViewSet(
 
 @extend_schema(parameters=[TENANT_PARAM])
 @extend_schema_view(
-    list=extend_schema(
-        summary="API keys of your applications (never their secrets)",
-        parameters=[OpenApiParameter("application", int, description="Only this application's keys.")],
-    ),
+    list=extend_schema(summary="API keys of your applications (never their secrets)"),
     retrieve=extend_schema(summary="One API key (never its secret)"),
 )
 class KeyViewSet(
-    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ListOnlyFilterMixin,
+    ServiceActionMixin,
+    TenantScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = s.KeySerializer
+    filterset_class = KeyFilterSet
     required_perms = {"create": Perm.APPS_EDIT, "rotate": Perm.APPS_EDIT, "revoke": Perm.APPS_EDIT}
 
     def tenant_queryset(self) -> QuerySet[ApiKey]:
-        qs = selectors.tenant_keys(self.tenant).select_related("replaced_by")
-        application = self.request.query_params.get("application", "")
-        return qs.filter(application_id=application) if application.isdigit() else qs
+        return selectors.tenant_keys(self.tenant).select_related("replaced_by")
 
     @extend_schema(
         request=s.KeyCreateSerializer,

@@ -240,7 +240,8 @@ def test_staff_global_queue_over_rest(api, pending_sub, catalog, alice, charlie,
     assert {r["id"] for r in listing["results"]} == {pending_sub.pk, other_pending.pk}
     assert [r["id"] for r in api.get(f"{url}?api={other.api.pk}").json()["results"]] == [other_pending.pk]
     assert api.get(f"{url}?min_age_hours=48").json()["count"] == 0
-    assert api.get(f"{url}?api=abc").json()["count"] == 2  # a non-number filter is ignored, not a 500
+    bad = api.get(f"{url}?api=abc")  # a non-number filter is a 400 in the error shape, never ignored nor a 500
+    assert bad.status_code == 400 and bad.json()["error"]["fields"] == {"api": ["Enter a whole number."]}
 
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(f"{url}{pending_sub.pk}/approve/", {"note": "ok"}, format="json")

@@ -14,9 +14,11 @@ from rest_framework.views import APIView
 
 from core.api.actions import ServiceActionMixin
 from core.errors import Forbidden
+from core.filters import ListOnlyFilterMixin
 from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.mixins import TenantScopedAPIMixin, request_membership
+from tenants.filtersets import InvitationFilterSet, TokenFilterSet
 from tenants.models import Invitation, Membership, PersonalAccessToken
 from tenants.roles import Perm
 
@@ -155,16 +157,19 @@ class MemberViewSet(
 
 @extend_schema(parameters=[TENANT_PARAM])
 @extend_schema_view(
-    list=extend_schema(
-        summary="Invitations of the organisation",
-        parameters=[OpenApiParameter("status", str, enum=["pending", "all"], description="Default: pending.")],
-    ),
+    list=extend_schema(summary="Invitations of the organisation"),
     retrieve=extend_schema(summary="One invitation"),
 )
 class InvitationViewSet(
-    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ListOnlyFilterMixin,
+    ServiceActionMixin,
+    TenantScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = s.InvitationSerializer
+    filterset_class = InvitationFilterSet
     required_perms = {
         "list": Perm.MEMBERS_MANAGE,
         "retrieve": Perm.MEMBERS_MANAGE,
@@ -174,8 +179,7 @@ class InvitationViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[Invitation]:
-        pending_only = self.action == "list" and self.request.query_params.get("status", "pending") != "all"
-        return selectors.tenant_invitations(self.tenant, pending_only=pending_only)
+        return selectors.tenant_invitations(self.tenant, pending_only=False)
 
     @extend_schema(
         request=s.InvitationCreateSerializer,
@@ -236,25 +240,26 @@ class InvitationAcceptView(ServiceActionMixin, APIView):
 
 @extend_schema(parameters=[TENANT_PARAM])
 @extend_schema_view(
-    list=extend_schema(
-        summary="Your tokens in this organisation (owners/admins: ?all=true for everyone's)",
-        parameters=[OpenApiParameter("all", bool, description="Owners and admins: include other members' tokens.")],
-    ),
+    list=extend_schema(summary="Your tokens in this organisation (owners/admins: ?all=true for everyone's)"),
     retrieve=extend_schema(summary="One token (never its secret)"),
 )
 class TokenViewSet(
-    ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ListOnlyFilterMixin,
+    ServiceActionMixin,
+    TenantScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = s.TokenSerializer
+    filterset_class = TokenFilterSet
     required_perms = {"create": Perm.TOKENS_OWN, "revoke": Perm.TOKENS_OWN}
 
     def tenant_queryset(self) -> QuerySet[PersonalAccessToken]:
         from tenants.permissions import can
 
-        wants_all = self.request.query_params.get("all") in {"1", "true"} or self.action == "revoke"
-        return selectors.tokens_visible_to(
-            self.membership, all_members=wants_all and can(self.membership, Perm.TOKENS_MANAGE_ALL)
-        )
+        # Every token the role may see; the list narrows to one's own unless ?all=true (TokenFilterSet).
+        return selectors.tokens_visible_to(self.membership, all_members=can(self.membership, Perm.TOKENS_MANAGE_ALL))
 
     @extend_schema(
         request=s.TokenCreateSerializer,
