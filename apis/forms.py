@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from apis.models import Visibility
+from apis.models import Api, ApiVersion, AuditEvent, Plan, Visibility
+from core.limits import max_length, max_value, min_value
 
 _TEXT = {"class": "form-control"}
 _SELECT = {"class": "form-select"}
@@ -18,15 +19,22 @@ def _textarea(rows: int, **attrs: str) -> forms.Textarea:
 
 
 class ApiForm(forms.Form):
-    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Orders"}))
+    name = forms.CharField(
+        max_length=max_length(Api, "name"), widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Orders"})
+    )
     slug = forms.CharField(
-        max_length=50,
+        max_length=max_length(Api, "slug"),
         help_text="Used in URLs: lowercase letters, digits and hyphens.",
         widget=forms.TextInput(attrs={**_TEXT, "placeholder": "orders"}),
     )
-    summary = forms.CharField(max_length=200, required=False, widget=forms.TextInput(attrs=_TEXT))
+    summary = forms.CharField(
+        max_length=max_length(Api, "summary"), required=False, widget=forms.TextInput(attrs=_TEXT)
+    )
     description = forms.CharField(
-        required=False, help_text="Markdown. Raw HTML and scripts are stripped.", widget=_textarea(8)
+        max_length=max_length(Api, "description"),
+        required=False,
+        help_text="Markdown. Raw HTML and scripts are stripped.",
+        widget=_textarea(8),
     )
     tags = forms.CharField(
         required=False,
@@ -36,9 +44,15 @@ class ApiForm(forms.Form):
     visibility = forms.ChoiceField(
         choices=Visibility.choices, initial=Visibility.PRIVATE, widget=forms.Select(attrs=_SELECT)
     )
-    contact_name = forms.CharField(max_length=100, required=False, widget=forms.TextInput(attrs=_TEXT))
-    contact_email = forms.CharField(max_length=254, required=False, widget=forms.EmailInput(attrs=_TEXT))
-    contact_url = forms.CharField(max_length=200, required=False, widget=forms.URLInput(attrs=_TEXT))
+    contact_name = forms.CharField(
+        max_length=max_length(Api, "contact_name"), required=False, widget=forms.TextInput(attrs=_TEXT)
+    )
+    contact_email = forms.CharField(
+        max_length=max_length(Api, "contact_email"), required=False, widget=forms.EmailInput(attrs=_TEXT)
+    )
+    contact_url = forms.CharField(
+        max_length=max_length(Api, "contact_url"), required=False, widget=forms.URLInput(attrs=_TEXT)
+    )
 
 
 def parse_upstreams(text: str) -> list[Any]:
@@ -57,9 +71,11 @@ def format_upstreams(upstreams: list[dict[str, Any]]) -> str:
 
 
 class VersionForm(forms.Form):
-    label = forms.CharField(max_length=40, widget=forms.TextInput(attrs={**_TEXT, "placeholder": "v1"}))
+    label = forms.CharField(
+        max_length=max_length(ApiVersion, "label"), widget=forms.TextInput(attrs={**_TEXT, "placeholder": "v1"})
+    )
     base_path = forms.CharField(
-        max_length=200,
+        max_length=max_length(ApiVersion, "base_path"),
         help_text="What gateways route on; unique across the platform. Fixed once published.",
         widget=forms.TextInput(attrs={**_TEXT, "placeholder": "/orders/v1"}),
     )
@@ -69,12 +85,20 @@ class VersionForm(forms.Form):
         widget=_textarea(3, placeholder="https://orders.internal.example 3\nhttps://orders-b.internal.example 1"),
     )
     connect_timeout_ms = forms.IntegerField(
-        min_value=1, max_value=300_000, initial=5_000, widget=forms.NumberInput(attrs=_TEXT)
+        min_value=min_value(ApiVersion, "connect_timeout_ms"),
+        max_value=max_value(ApiVersion, "connect_timeout_ms"),
+        initial=5_000,
+        widget=forms.NumberInput(attrs=_TEXT),
     )
     read_timeout_ms = forms.IntegerField(
-        min_value=1, max_value=300_000, initial=30_000, widget=forms.NumberInput(attrs=_TEXT)
+        min_value=min_value(ApiVersion, "read_timeout_ms"),
+        max_value=max_value(ApiVersion, "read_timeout_ms"),
+        initial=30_000,
+        widget=forms.NumberInput(attrs=_TEXT),
     )
-    release_notes = forms.CharField(required=False, help_text="Markdown.", widget=_textarea(4))
+    release_notes = forms.CharField(
+        max_length=max_length(ApiVersion, "release_notes"), required=False, help_text="Markdown.", widget=_textarea(4)
+    )
 
 
 class SpecForm(forms.Form):
@@ -103,16 +127,22 @@ class VersionCreateForm(VersionForm, SpecForm):
 
 class DeprecateForm(forms.Form):
     sunset_date = forms.DateField(widget=forms.DateInput(attrs={**_TEXT, "type": "date"}))
-    note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput(attrs=_TEXT))
+    note = forms.CharField(
+        required=False, max_length=max_length(AuditEvent, "note"), widget=forms.TextInput(attrs=_TEXT)
+    )
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput(attrs=_TEXT))
+    note = forms.CharField(
+        required=False, max_length=max_length(AuditEvent, "note"), widget=forms.TextInput(attrs=_TEXT)
+    )
 
 
 class PlanForm(forms.Form):
-    name = forms.CharField(max_length=60, widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Free"}))
-    description = forms.CharField(required=False, widget=_textarea(3))
+    name = forms.CharField(
+        max_length=max_length(Plan, "name"), widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Free"})
+    )
+    description = forms.CharField(max_length=max_length(Plan, "description"), required=False, widget=_textarea(3))
     rate_limit_per_second = forms.IntegerField(
         min_value=1, required=False, label="Requests per second", widget=forms.NumberInput(attrs=_TEXT)
     )
@@ -136,5 +166,7 @@ class PlanForm(forms.Form):
         widget=forms.CheckboxInput(_CHECK),
     )
     price_label = forms.CharField(
-        max_length=60, required=False, widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Free"})
+        max_length=max_length(Plan, "price_label"),
+        required=False,
+        widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Free"}),
     )

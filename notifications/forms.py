@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from notifications.models import WEBHOOK_EVENT_CHOICES
+from core.limits import max_length
+from notifications.models import WEBHOOK_EVENT_CHOICES, Webhook
 
 _TEXT = {"class": "form-control"}
 
@@ -10,7 +11,7 @@ _TEXT = {"class": "form-control"}
 class WebhookForm(forms.Form):
     url = forms.URLField(
         label="Payload URL",
-        max_length=500,
+        max_length=max_length(Webhook, "url"),
         assume_scheme="https",
         widget=forms.URLInput(attrs={**_TEXT, "placeholder": "https://example.com/hooks/portal"}),
     )
@@ -22,8 +23,10 @@ class WebhookForm(forms.Form):
     )
     secret = forms.CharField(
         required=False,
-        max_length=100,
+        max_length=max_length(Webhook, "secret"),
         help_text="Leave empty to generate one. Used to sign every request (HMAC-SHA256).",
         widget=forms.TextInput(attrs={**_TEXT, "autocomplete": "off"}),
     )
-    description = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs=_TEXT))
+    description = forms.CharField(
+        required=False, max_length=max_length(Webhook, "description"), widget=forms.TextInput(attrs=_TEXT)
+    )

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from django import forms
 
+from core.limits import max_length
+from subscriptions.models import ApiKey, Application, Subscription
+
 _TEXT = {"class": "form-control"}
 _SELECT = {"class": "form-select"}
 
@@ -15,9 +18,17 @@ GRACE_CHOICES = [
 
 
 class ApplicationForm(forms.Form):
-    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Shop backend"}))
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={**_TEXT, "rows": 2}))
+    name = forms.CharField(
+        max_length=max_length(Application, "name"),
+        widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Shop backend"}),
+    )
+    description = forms.CharField(
+        max_length=max_length(Application, "description"),
+        required=False,
+        widget=forms.Textarea(attrs={**_TEXT, "rows": 2}),
+    )
     contact_email = forms.EmailField(
+        max_length=max_length(Application, "contact_email"),
         required=False,
         label="Contact e-mail",
         widget=forms.EmailInput(attrs={**_TEXT, "placeholder": "ops@example.com"}),
@@ -27,6 +38,7 @@ class ApplicationForm(forms.Form):
 class SubscribeForm(forms.Form):
     application = forms.TypedChoiceField(coerce=int, widget=forms.Select(attrs=_SELECT))
     use_case = forms.CharField(
+        max_length=max_length(Subscription, "use_case"),
         required=False,
         label="Use case",
         help_text="What you will use the API for; the provider sees it when deciding.",
@@ -40,7 +52,11 @@ class SubscribeForm(forms.Form):
 
 class PlanChangeForm(forms.Form):
     plan = forms.TypedChoiceField(coerce=int, label="New plan", widget=forms.Select(attrs=_SELECT))
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={**_TEXT, "rows": 2}))
+    note = forms.CharField(
+        max_length=max_length(Subscription, "plan_change_note"),
+        required=False,
+        widget=forms.Textarea(attrs={**_TEXT, "rows": 2}),
+    )
 
     def __init__(self, *args: object, plans: list, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -48,11 +64,15 @@ class PlanChangeForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={**_TEXT, "rows": 2}))
+    reason = forms.CharField(
+        required=False, max_length=max_length(Subscription, "reason"), widget=forms.Textarea(attrs={**_TEXT, "rows": 2})
+    )
 
 
 class KeyForm(forms.Form):
-    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={**_TEXT, "placeholder": "production"}))
+    name = forms.CharField(
+        max_length=max_length(ApiKey, "name"), widget=forms.TextInput(attrs={**_TEXT, "placeholder": "production"})
+    )
     expires_at = forms.DateTimeField(
         required=False,
         label="Expires",

@@ -25,7 +25,7 @@ class Application(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="applications", help_text="Consumer.")
     name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
+    description = models.TextField(max_length=5000, blank=True)
     contact_email = models.EmailField(blank=True, help_text="Who to contact about this application.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -94,13 +94,17 @@ class Subscription(models.Model):
     version = models.ForeignKey(ApiVersion, on_delete=models.CASCADE, related_name="+")
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING)
-    use_case = models.TextField(blank=True, help_text="Why the consumer wants access; shown to the provider.")
-    reason = models.TextField(blank=True, help_text="Reason of the last rejection, suspension or cancellation.")
+    use_case = models.TextField(
+        max_length=5000, blank=True, help_text="Why the consumer wants access; shown to the provider."
+    )
+    reason = models.TextField(
+        max_length=2000, blank=True, help_text="Reason of the last rejection, suspension or cancellation."
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     requested_plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    plan_change_note = models.TextField(blank=True)
+    plan_change_note = models.TextField(max_length=5000, blank=True)
     plan_change_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -162,7 +166,7 @@ class SubscriptionEvent(models.Model):
     action = models.CharField(max_length=40, help_text="e.g. subscription.approved")
     from_state = models.CharField(max_length=32, blank=True)
     to_state = models.CharField(max_length=32, blank=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(max_length=2000, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = TenantScopedManager.from_queryset(TwoSidedQuerySet)()

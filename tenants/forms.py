@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from core.limits import max_length
+from tenants.models import PersonalAccessToken, Tenant
 from tenants.roles import Role
 
 _TEXT = {"class": "form-control"}
@@ -9,16 +11,19 @@ _SELECT = {"class": "form-select"}
 
 
 class TenantCreateForm(forms.Form):
-    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Acme Logistics"}))
+    name = forms.CharField(
+        max_length=max_length(Tenant, "name"),
+        widget=forms.TextInput(attrs={**_TEXT, "placeholder": "Acme Logistics"}),
+    )
     slug = forms.CharField(
-        max_length=50,
+        max_length=max_length(Tenant, "slug"),
         help_text="Used in URLs: lowercase letters, digits and hyphens.",
         widget=forms.TextInput(attrs={**_TEXT, "placeholder": "acme"}),
     )
 
 
 class TenantUpdateForm(forms.Form):
-    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs=_TEXT))
+    name = forms.CharField(max_length=max_length(Tenant, "name"), widget=forms.TextInput(attrs=_TEXT))
 
 
 class TenantDeleteForm(forms.Form):
@@ -37,7 +42,10 @@ class RoleForm(forms.Form):
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={**_TEXT, "placeholder": "CI deploys"}))
+    name = forms.CharField(
+        max_length=max_length(PersonalAccessToken, "name"),
+        widget=forms.TextInput(attrs={**_TEXT, "placeholder": "CI deploys"}),
+    )
     expires_at = forms.DateTimeField(
         required=False,
         help_text="Optional (UTC). Leave empty for no expiry.",

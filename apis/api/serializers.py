@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from apis.markdown import render_markdown
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, VersionStatus, Visibility
+from core.limits import max_length, max_value, min_value
 
 # --- Provider side ---------------------------------------------------------------------
 
@@ -43,16 +44,20 @@ class ApiSerializer(serializers.ModelSerializer):
 
 
 class ApiWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=max_length(Api, "name"))
     slug = serializers.CharField(
-        max_length=50, help_text="Lowercase letters, digits, hyphens; unique per organisation."
+        max_length=max_length(Api, "slug"), help_text="Lowercase letters, digits, hyphens; unique per organisation."
     )
-    summary = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True, help_text="Markdown.")
-    tags = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=20)
-    contact_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    contact_email = serializers.CharField(max_length=254, required=False, allow_blank=True)
-    contact_url = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    summary = serializers.CharField(max_length=max_length(Api, "summary"), required=False, allow_blank=True)
+    description = serializers.CharField(
+        max_length=max_length(Api, "description"), required=False, allow_blank=True, help_text="Markdown."
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=max_length(Api, "tags")), required=False, max_length=20
+    )
+    contact_name = serializers.CharField(max_length=max_length(Api, "contact_name"), required=False, allow_blank=True)
+    contact_email = serializers.CharField(max_length=max_length(Api, "contact_email"), required=False, allow_blank=True)
+    contact_url = serializers.CharField(max_length=max_length(Api, "contact_url"), required=False, allow_blank=True)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
 
 
@@ -100,12 +105,24 @@ class VersionSerializer(serializers.ModelSerializer):
 
 
 class VersionWriteSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=40, help_text="e.g. v1 or 2024-06-01")
-    base_path = serializers.CharField(max_length=200, help_text="Unique across the platform, e.g. /orders/v1")
+    label = serializers.CharField(max_length=max_length(ApiVersion, "label"), help_text="e.g. v1 or 2024-06-01")
+    base_path = serializers.CharField(
+        max_length=max_length(ApiVersion, "base_path"), help_text="Unique across the platform, e.g. /orders/v1"
+    )
     upstreams = UpstreamSerializer(many=True, required=False)
-    connect_timeout_ms = serializers.IntegerField(min_value=1, max_value=300_000, required=False)
-    read_timeout_ms = serializers.IntegerField(min_value=1, max_value=300_000, required=False)
-    release_notes = serializers.CharField(required=False, allow_blank=True)
+    connect_timeout_ms = serializers.IntegerField(
+        min_value=min_value(ApiVersion, "connect_timeout_ms"),
+        max_value=max_value(ApiVersion, "connect_timeout_ms"),
+        required=False,
+    )
+    read_timeout_ms = serializers.IntegerField(
+        min_value=min_value(ApiVersion, "read_timeout_ms"),
+        max_value=max_value(ApiVersion, "read_timeout_ms"),
+        required=False,
+    )
+    release_notes = serializers.CharField(
+        max_length=max_length(ApiVersion, "release_notes"), required=False, allow_blank=True
+    )
     openapi = serializers.JSONField(
         required=False,
         write_only=True,
@@ -114,7 +131,9 @@ class VersionWriteSerializer(serializers.Serializer):
 
 
 class LifecycleSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="Why; kept in history.")
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=max_length(AuditEvent, "note"), help_text="Why; kept in history."
+    )
 
 
 class DeprecateSerializer(LifecycleSerializer):
@@ -154,15 +173,15 @@ class PlanSerializer(serializers.ModelSerializer):
 
 
 class PlanWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(max_length=max_length(Plan, "name"))
+    description = serializers.CharField(max_length=max_length(Plan, "description"), required=False, allow_blank=True)
     rate_limit_per_second = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     rate_limit_per_minute = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     quota_per_day = serializers.IntegerField(min_value=1, required=False, allow_null=True, help_text="UTC day.")
     quota_per_month = serializers.IntegerField(min_value=1, required=False, allow_null=True, help_text="UTC month.")
     approval_required = serializers.BooleanField(required=False)
     is_public = serializers.BooleanField(required=False, help_text="Hidden plans are only granted by the provider.")
-    price_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    price_label = serializers.CharField(max_length=max_length(Plan, "price_label"), required=False, allow_blank=True)
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -12,12 +12,16 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager, TenantScopedQuerySet
+
+#: Gateway timeouts: at least 1 ms, at most 5 minutes (forms and serializers read these validators).
+TIMEOUT_MS = [MinValueValidator(1), MaxValueValidator(300_000)]
 
 
 class Visibility(models.TextChoices):
@@ -75,7 +79,7 @@ class Api(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=50)
     summary = models.CharField(max_length=200, blank=True)
-    description = models.TextField(blank=True, help_text="Markdown; rendered sanitised.")
+    description = models.TextField(max_length=100_000, blank=True, help_text="Markdown; rendered sanitised.")
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     contact_name = models.CharField(max_length=100, blank=True)
     contact_email = models.EmailField(blank=True)
@@ -131,11 +135,11 @@ class ApiVersion(models.Model):
         max_length=200, unique=True, help_text="Path prefix gateways route on, unique across the platform."
     )
     upstreams = models.JSONField(default=list, blank=True)
-    connect_timeout_ms = models.PositiveIntegerField(default=5_000)
-    read_timeout_ms = models.PositiveIntegerField(default=30_000)
+    connect_timeout_ms = models.PositiveIntegerField(default=5_000, validators=TIMEOUT_MS)
+    read_timeout_ms = models.PositiveIntegerField(default=30_000, validators=TIMEOUT_MS)
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
     sunset_date = models.DateField(null=True, blank=True, help_text="Shown to consumers once deprecated.")
-    release_notes = models.TextField(blank=True, help_text="Markdown; what changed in this version.")
+    release_notes = models.TextField(max_length=50_000, blank=True, help_text="Markdown; what changed in this version.")
     spec = models.JSONField(null=True, blank=True, help_text="The OpenAPI 3.0/3.1 document.")
     openapi_version = models.CharField(max_length=16, blank=True)
     spec_updated_at = models.DateTimeField(null=True, blank=True)
@@ -230,7 +234,7 @@ class Plan(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="plans")
     name = models.CharField(max_length=60)
-    description = models.TextField(blank=True)
+    description = models.TextField(max_length=5000, blank=True)
     rate_limit_per_second = models.PositiveIntegerField(null=True, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     quota_per_day = models.PositiveBigIntegerField(null=True, blank=True)
@@ -282,7 +286,7 @@ class AuditEvent(models.Model):
     api = models.ForeignKey(Api, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
     from_state = models.CharField(max_length=32, blank=True)
     to_state = models.CharField(max_length=32, blank=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(max_length=2000, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = TenantScopedManager()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.limits import max_length
 from notifications.models import WEBHOOK_EVENT_CHOICES, Notification, Webhook, WebhookDelivery
 
 
@@ -35,12 +36,15 @@ class WebhookSerializer(serializers.ModelSerializer):
 
 
 class WebhookCreateSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=500)
+    url = serializers.URLField(max_length=max_length(Webhook, "url"))
     events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENT_CHOICES), min_length=1)
     secret = serializers.CharField(
-        required=False, allow_blank=True, max_length=100, help_text="Leave empty to have one generated."
+        required=False,
+        allow_blank=True,
+        max_length=max_length(Webhook, "secret"),
+        help_text="Leave empty to have one generated.",
     )
-    description = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=max_length(Webhook, "description"))
 
 
 class WebhookCreatedSerializer(WebhookSerializer):
@@ -52,11 +56,11 @@ class WebhookCreatedSerializer(WebhookSerializer):
 
 
 class WebhookUpdateSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=500, required=False)
+    url = serializers.URLField(max_length=max_length(Webhook, "url"), required=False)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WEBHOOK_EVENT_CHOICES), min_length=1, required=False
     )
-    description = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=max_length(Webhook, "description"))
     is_active = serializers.BooleanField(required=False)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from core.limits import max_length
 from subscriptions.models import ApiKey, Application, KeyStatus, Subscription, SubscriptionEvent, SubscriptionStatus
 from subscriptions.services import DENY_REASONS
 
@@ -19,9 +20,13 @@ class ApplicationSerializer(serializers.ModelSerializer):
 
 
 class ApplicationUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
-    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    name = serializers.CharField(max_length=max_length(Application, "name"), required=False)
+    description = serializers.CharField(
+        max_length=max_length(Application, "description"), required=False, allow_blank=True
+    )
+    contact_email = serializers.EmailField(
+        max_length=max_length(Application, "contact_email"), required=False, allow_blank=True
+    )
 
 
 class PlanBriefSerializer(serializers.Serializer):
@@ -83,30 +88,32 @@ class SubscriptionRequestSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         required=False, allow_null=True, help_text="API version id; default: the newest published version."
     )
-    use_case = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    use_case = serializers.CharField(required=False, allow_blank=True, max_length=max_length(Subscription, "use_case"))
 
 
 class PlanChangeSerializer(serializers.Serializer):
     plan = serializers.IntegerField(help_text="Another plan of the same API.")
-    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=max_length(Subscription, "plan_change_note")
+    )
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=max_length(Subscription, "reason"))
 
 
 class RequiredReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Shown to the consumer.")
+    reason = serializers.CharField(max_length=max_length(Subscription, "reason"), help_text="Shown to the consumer.")
 
 
 class NoteSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=max_length(SubscriptionEvent, "note"))
 
 
 class BulkDecisionSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=200)
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=max_length(Subscription, "reason"))
 
 
 class BulkDecisionResultSerializer(serializers.Serializer):
@@ -151,7 +158,7 @@ class KeySerializer(serializers.ModelSerializer):
 
 class KeyCreateSerializer(serializers.Serializer):
     application = serializers.IntegerField(help_text="Id of one of your applications.")
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=max_length(ApiKey, "name"))
     expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Optional; never if empty.")
 
 
@@ -170,7 +177,9 @@ class KeyRotateSerializer(serializers.Serializer):
         default=0,
         help_text="How long the old key keeps working (0 = it stops now).",
     )
-    name = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Default: the old name.")
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=max_length(ApiKey, "name"), help_text="Default: the old name."
+    )
 
 
 class VerifySerializer(serializers.Serializer):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.limits import max_length
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
 from tenants.roles import Role
 
@@ -20,12 +21,14 @@ class TenantSerializer(serializers.ModelSerializer):
 
 
 class TenantCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    slug = serializers.SlugField(max_length=50, help_text="Lowercase letters, digits, hyphens; unique.")
+    name = serializers.CharField(max_length=max_length(Tenant, "name"))
+    slug = serializers.SlugField(
+        max_length=max_length(Tenant, "slug"), help_text="Lowercase letters, digits, hyphens; unique."
+    )
 
 
 class TenantUpdateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=max_length(Tenant, "name"))
 
 
 class MembershipBriefSerializer(serializers.Serializer):
@@ -88,7 +91,7 @@ class TokenSerializer(serializers.ModelSerializer):
 
 
 class TokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=max_length(PersonalAccessToken, "name"))
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="Optional; never expires if empty."
     )
