@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
-from core.web import done, flash_service_error, submit_form
+from core.web import done, flash_service_error, perform, submit_form
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
 from tenants.models import Invitation, Membership, PersonalAccessToken
@@ -99,9 +99,13 @@ def _members_context(request: HttpRequest, invite_form: InvitationForm | None = 
     }
 
 
+def _members_page(request: HttpRequest, status: int = 200) -> HttpResponse:
+    return render(request, "tenants/members.html", _members_context(request), status=status)
+
+
 @tenant_view()
 def members(request: HttpRequest) -> HttpResponse:
-    return render(request, "tenants/members.html", _members_context(request))
+    return _members_page(request)
 
 
 @tenant_view(Perm.MEMBERS_MANAGE)
@@ -132,23 +136,29 @@ def _invitation(request: HttpRequest, pk: int) -> Invitation:
 @tenant_view(Perm.MEMBERS_MANAGE)
 @require_POST
 def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        invitation, _token = services.invitation_resend(actor=request.membership, invitation=_invitation(request, pk))
-        messages.success(request, f"A new link was sent to {invitation.email}.")
-    except ServiceError as error:
-        flash_service_error(request, error)
-    return redirect("tenants:members", slug=request.tenant.slug)
+    invitation = _invitation(request, pk)
+    return perform(
+        request,
+        lambda: services.invitation_resend(actor=request.membership, invitation=invitation),
+        success=lambda result: done(
+            request, f"A new link was sent to {result[0].email}.", "tenants:members", slug=request.tenant.slug
+        ),
+        failure=lambda error: _members_page(request, error.status_code),
+    )
 
 
 @tenant_view(Perm.MEMBERS_MANAGE)
 @require_POST
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        invitation = services.invitation_revoke(actor=request.membership, invitation=_invitation(request, pk))
-        messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
-    except ServiceError as error:
-        flash_service_error(request, error)
-    return redirect("tenants:members", slug=request.tenant.slug)
+    invitation = _invitation(request, pk)
+    return perform(
+        request,
+        lambda: services.invitation_revoke(actor=request.membership, invitation=invitation),
+        success=lambda revoked: done(
+            request, f"The invitation to {revoked.email} was withdrawn.", "tenants:members", slug=request.tenant.slug
+        ),
+        failure=lambda error: _members_page(request, error.status_code),
+    )
 
 
 def _member(request: HttpRequest, pk: int) -> Membership:
@@ -159,16 +169,27 @@ def _member(request: HttpRequest, pk: int) -> Membership:
 @require_POST
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     target = _member(request, pk)
-    form = RoleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a valid role.")
-    else:
-        try:
-            services.membership_change_role(actor=request.membership, membership=target, role=form.cleaned_data["role"])
-            messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
-        except ServiceError as error:
-            flash_service_error(request, error)
-    return redirect("tenants:members", slug=request.tenant.slug)
+
+    def page(form: RoleForm, status: int) -> HttpResponse:
+        if status == 400 and form.errors:
+            messages.error(request, "Choose a valid role.")
+        return _members_page(request, status)
+
+    return submit_form(
+        request,
+        RoleForm(request.POST),
+        run=lambda data: services.membership_change_role(
+            actor=request.membership, membership=target, role=data["role"]
+        ),
+        success=lambda changed: done(
+            request,
+            f"{changed.user.email} is now {changed.get_role_display()}.",
+            "tenants:members",
+            slug=request.tenant.slug,
+        ),
+        page=page,
+        on_error=lambda form, error: flash_service_error(request, error),
+    )
 
 
 @tenant_view()
@@ -176,16 +197,18 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     target = _member(request, pk)
     leaving = target.pk == request.membership.pk
-    try:
-        services.membership_remove(actor=request.membership, membership=target)
-    except ServiceError as error:
-        flash_service_error(request, error)
-        return redirect("tenants:members", slug=request.tenant.slug)
-    if leaving:
-        messages.success(request, f"You left {request.tenant.name}.")
-        return redirect("home")
-    messages.success(request, f"{target.user.email} was removed.")
-    return redirect("tenants:members", slug=request.tenant.slug)
+
+    def success(_: object) -> HttpResponse:
+        if leaving:
+            return done(request, f"You left {request.tenant.name}.", "home")
+        return done(request, f"{target.user.email} was removed.", "tenants:members", slug=request.tenant.slug)
+
+    return perform(
+        request,
+        lambda: services.membership_remove(actor=request.membership, membership=target),
+        success=success,
+        failure=lambda error: _members_page(request, error.status_code),
+    )
 
 
 @tenant_view()
@@ -220,27 +243,29 @@ def tenant_delete(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _tokens_page(
+    request: HttpRequest, form: TokenForm | None = None, status: int = 200, created: dict | None = None
+) -> HttpResponse:
+    manage_all = can(request.membership, Perm.TOKENS_MANAGE_ALL)
+    context = {
+        "form": form or TokenForm(),
+        "created": created,
+        "tokens": selectors.tokens_visible_to(request.membership, all_members=manage_all),
+        "manage_all": manage_all,
+        "api_base": request.build_absolute_uri(reverse("api:me")),
+    }
+    return render(request, "tenants/tokens.html", context, status=status)
+
+
 @tenant_view()
 def tokens(request: HttpRequest) -> HttpResponse:
-    manage_all = can(request.membership, Perm.TOKENS_MANAGE_ALL)
-
-    def page(form: TokenForm, status: int, created: dict | None = None) -> HttpResponse:
-        context = {
-            "form": form,
-            "created": created,
-            "tokens": selectors.tokens_visible_to(request.membership, all_members=manage_all),
-            "manage_all": manage_all,
-            "api_base": request.build_absolute_uri(reverse("api:me")),
-        }
-        return render(request, "tenants/tokens.html", context, status=status)
-
     # The plaintext lives only in this response: never in the session, a message or a redirect.
     return submit_form(
         request,
         TokenForm(request.POST or None),
         run=lambda data: services.token_create(actor=request.membership, **data),
-        success=lambda result: page(TokenForm(), 200, {"token": result[0], "plaintext": result[1]}),
-        page=page,
+        success=lambda result: _tokens_page(request, created={"token": result[0], "plaintext": result[1]}),
+        page=lambda form, status: _tokens_page(request, form, status),
     )
 
 
@@ -248,9 +273,9 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(PersonalAccessToken.objects.for_tenant(request.tenant), pk=pk)
-    try:
-        services.token_revoke(actor=request.membership, token=token)
-        messages.success(request, f"Token “{token.name}” revoked.")
-    except ServiceError as error:
-        flash_service_error(request, error)
-    return redirect("tenants:tokens", slug=request.tenant.slug)
+    return perform(
+        request,
+        lambda: services.token_revoke(actor=request.membership, token=token),
+        success=lambda _: done(request, f"Token “{token.name}” revoked.", "tenants:tokens", slug=request.tenant.slug),
+        failure=lambda error: _tokens_page(request, status=error.status_code),
+    )

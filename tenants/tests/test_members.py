@@ -19,9 +19,14 @@ def test_owner_changes_a_role(client, acme, alice, bob):
 def test_last_owner_cannot_be_demoted_or_leave(client, acme, alice):
     client.force_login(alice)
     me = Membership.objects.for_tenant(acme).get(user=alice)
-    response = client.post(f"/t/acme/members/{me.pk}/remove/", follow=True)
+    response = client.post(f"/t/acme/members/{me.pk}/remove/")
+    # A refused button is the page again with the refusal's status (core.web.perform), not a redirect.
+    assert response.status_code == 409
     assert "You are the last owner" in response.content.decode()
     assert _role(alice, acme) == "owner"
+    response = client.post(f"/t/acme/members/{me.pk}/role/", {"role": "viewer"})
+    assert response.status_code == 409 and "last owner cannot be demoted" in response.content.decode()
+    assert client.post(f"/t/acme/members/{me.pk}/role/", {"role": "emperor"}).status_code == 400
 
 
 def test_second_owner_lets_the_first_leave(client, acme, alice, bob):
