@@ -7,8 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from core.errors import NotFound, ServiceError
-from core.web import flash_service_error, submit_form
+from core.errors import NotFound
+from core.web import done, perform, submit_form
 from notifications import selectors, services
 from notifications.forms import WebhookForm
 from notifications.models import Webhook
@@ -64,22 +64,31 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 
 @tenant_view(Perm.TENANT_EDIT)
 def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    webhook = _webhook(request, pk)
+    return _webhook_page(request, _webhook(request, pk))
+
+
+def _webhook_page(request: HttpRequest, webhook: Webhook, status: int = 200) -> HttpResponse:
     deliveries = selectors.webhook_deliveries(webhook)[:50]
     template = "notifications/partials/deliveries.html" if request.htmx else "notifications/webhook.html"
-    return render(request, template, {"webhook": webhook, "deliveries": deliveries})
+    return render(request, template, {"webhook": webhook, "deliveries": deliveries}, status=status)
 
 
 @tenant_view(Perm.TENANT_EDIT)
 @require_POST
 def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
     webhook = _webhook(request, pk)
-    try:
-        services.webhook_send_test(actor=request.membership, webhook=webhook)
-        messages.success(request, "Test event sent; see the delivery log below.")
-    except ServiceError as error:
-        flash_service_error(request, error)
-    return redirect("notifications:webhook", slug=request.tenant.slug, pk=webhook.pk)
+    return perform(
+        request,
+        lambda: services.webhook_send_test(actor=request.membership, webhook=webhook),
+        success=lambda _: done(
+            request,
+            "Test event sent; see the delivery log below.",
+            "notifications:webhook",
+            slug=request.tenant.slug,
+            pk=webhook.pk,
+        ),
+        failure=lambda error: _webhook_page(request, webhook, error.status_code),
+    )
 
 
 @tenant_view(Perm.TENANT_EDIT)

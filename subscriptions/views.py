@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
-from core.web import done, flash_service_error, submit_form
+from core.web import done, flash_service_error, perform, submit_form
 from subscriptions import selectors, services
 from subscriptions.filtersets import QueueFilterSet
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
@@ -142,18 +142,25 @@ def _key(request: HttpRequest, application: Any, key_pk: int) -> ApiKey:
 def key_rotate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     key = _key(request, application, key_pk)
-    form = RotateForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a grace period from the list.")
-        return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
-    try:
-        new_key, plaintext = services.key_rotate(
-            actor=request.membership, key=key, grace=timedelta(hours=form.cleaned_data["grace_hours"])
-        )
-    except ServiceError as error:
-        flash_service_error(request, error)
-        return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
-    return _application_page(request, application, created={"key": new_key, "plaintext": plaintext, "rotated": key})
+
+    def page(form: RotateForm, status: int) -> HttpResponse:
+        if status == 400 and form.errors:
+            messages.error(request, "Choose a grace period from the list.")
+        return _application_page(request, application, status=status)
+
+    # The new plaintext lives only in this response, like a new key's.
+    return submit_form(
+        request,
+        RotateForm(request.POST),
+        run=lambda data: services.key_rotate(
+            actor=request.membership, key=key, grace=timedelta(hours=data["grace_hours"])
+        ),
+        success=lambda result: _application_page(
+            request, application, created={"key": result[0], "plaintext": result[1], "rotated": key}
+        ),
+        page=page,
+        on_error=lambda form, error: flash_service_error(request, error),
+    )
 
 
 @tenant_view(Perm.APPS_EDIT)
@@ -161,12 +168,18 @@ def key_rotate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
 def key_revoke(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     key = _key(request, application, key_pk)
-    try:
-        services.key_revoke(actor=request.membership, key=key)
-        messages.success(request, f"Key “{key.name}” revoked; it is refused from now on.")
-    except ServiceError as error:
-        flash_service_error(request, error)
-    return redirect("subscriptions:application", slug=request.tenant.slug, pk=application.pk)
+    return perform(
+        request,
+        lambda: services.key_revoke(actor=request.membership, key=key),
+        success=lambda _: done(
+            request,
+            f"Key “{key.name}” revoked; it is refused from now on.",
+            "subscriptions:application",
+            slug=request.tenant.slug,
+            pk=application.pk,
+        ),
+        failure=lambda error: _application_page(request, application, status=error.status_code),
+    )
 
 
 # --- Subscribing ---------------------------------------------------------------------
@@ -224,7 +237,10 @@ def _sides(request: HttpRequest, subscription: Subscription) -> dict[str, bool]:
 
 @tenant_view()
 def subscription_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    subscription = _found(selectors.subscription_for, request.tenant, pk)
+    return _subscription_page(request, _found(selectors.subscription_for, request.tenant, pk))
+
+
+def _subscription_page(request: HttpRequest, subscription: Subscription, status: int = 200) -> HttpResponse:
     sides = _sides(request, subscription)
     plans = [
         p
@@ -243,6 +259,7 @@ def subscription_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reason_form": ReasonForm(),
             **sides,
         },
+        status=status,
     )
 
 
@@ -297,18 +314,25 @@ def subscription_action(request: HttpRequest, pk: int, verb: str) -> HttpRespons
         raise Http404("No such action.")
     if verb == "change-plan" and not str(request.POST.get("plan", "")).isdigit():
         messages.error(request, "Choose a plan.")
-    else:
-        try:
-            _ACTIONS[verb](request.membership, subscription, request.POST)
-            messages.success(request, _DONE[verb])
-        except ServiceError as error:
-            if error.status_code in (403, 404):
-                raise
-            flash_service_error(request, error)
-    back = request.POST.get("next", "")
-    if back.startswith(f"/t/{request.tenant.slug}/"):
-        return redirect(back)
-    return redirect("subscriptions:subscription", slug=request.tenant.slug, pk=subscription.pk)
+        return _subscription_page(request, subscription, status=400)
+
+    def success(_: object) -> HttpResponse:
+        back = request.POST.get("next", "")
+        if back.startswith(f"/t/{request.tenant.slug}/"):
+            return done(request, _DONE[verb], back)
+        return done(request, _DONE[verb], "subscriptions:subscription", slug=request.tenant.slug, pk=subscription.pk)
+
+    def failure(error: ServiceError) -> HttpResponse:
+        # The page as it is now (another admin may just have decided): the refusal's status, e.g. 409.
+        fresh = _found(selectors.subscription_for, request.tenant, subscription.pk)
+        return _subscription_page(request, fresh, status=error.status_code)
+
+    return perform(
+        request,
+        lambda: _ACTIONS[verb](request.membership, subscription, request.POST),
+        success=success,
+        failure=failure,
+    )
 
 
 # --- Approval queues -----------------------------------------------------------------

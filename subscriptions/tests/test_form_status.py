@@ -26,3 +26,14 @@ def test_the_settings_form_answers_400_when_invalid_and_302_when_saved(client, a
     assert client.post("/t/acme/settings/", {"name": ""}).status_code == 400
     response = client.post("/t/acme/settings/", {"name": "Acme Ltd"})
     assert response.status_code == 302 and response["Location"] == "/t/acme/settings/"
+
+
+def test_a_second_decision_on_the_web_is_a_409_page_with_the_reason(client, alice, pending_sub):
+    """Buttons follow the same rule as forms: a refusal is the page again with its status, not a redirect."""
+    client.force_login(alice)
+    url = f"/t/acme/subscriptions/{pending_sub.pk}"
+    assert client.post(f"{url}/approve/").status_code == 302
+    response = client.post(f"{url}/reject/", {"reason": "too late"})
+    assert response.status_code == 409
+    assert "This request has already been decided." in response.content.decode()
+
