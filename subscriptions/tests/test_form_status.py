@@ -36,4 +36,3 @@ def test_a_second_decision_on_the_web_is_a_409_page_with_the_reason(client, alic
     response = client.post(f"{url}/reject/", {"reason": "too late"})
     assert response.status_code == 409
     assert "This request has already been decided." in response.content.decode()
-
