@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from apis import openapi, selectors, services
@@ -29,7 +29,7 @@ from apis.models import Api, ApiVersion, Plan, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
 from apis.snippets import snippets
 from core.errors import InvalidInput, NotFound, ServiceError
-from core.web import apply_service_error, done, flash_service_error, submit_form
+from core.web import apply_service_error, done, flash_service_error, perform, submit_form
 from tenants.permissions import can
 from tenants.roles import Perm
 from tenants.web import tenant_view
@@ -116,7 +116,10 @@ def _list_url(request: HttpRequest) -> str:
 @tenant_view(Perm.APIS_VIEW)
 @require_GET
 def api_detail(request: HttpRequest, api_slug: str) -> HttpResponse:
-    api = _api(request, api_slug)
+    return _api_page(request, _api(request, api_slug))
+
+
+def _api_page(request: HttpRequest, api: Api, status: int = 200) -> HttpResponse:
     return render(
         request,
         "apis/detail.html",
@@ -128,6 +131,7 @@ def api_detail(request: HttpRequest, api_slug: str) -> HttpResponse:
             "can_edit": _can_edit(request),
             "note_form": NoteForm(),
         },
+        status=status,
     )
 
 
@@ -164,13 +168,12 @@ def api_edit(request: HttpRequest, api_slug: str) -> HttpResponse:
 @require_POST
 def api_delete(request: HttpRequest, api_slug: str) -> HttpResponse:
     api = _api(request, api_slug)
-    try:
-        services.api_delete(actor=request.membership, api=api)
-    except ServiceError as error:
-        flash_service_error(request, error)
-        return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
-    messages.success(request, f"{api.name} was deleted.")
-    return redirect("apis:list", slug=request.tenant.slug)
+    return perform(
+        request,
+        lambda: services.api_delete(actor=request.membership, api=api),
+        success=lambda _: done(request, f"{api.name} was deleted.", "apis:list", slug=request.tenant.slug),
+        failure=lambda error: _api_page(request, api, error.status_code),
+    )
 
 
 # --- Provider: versions ----------------------------------------------------------------
@@ -314,45 +317,53 @@ def version_spec(request: HttpRequest, api_slug: str, label: str) -> HttpRespons
 @require_POST
 def version_transition(request: HttpRequest, api_slug: str, label: str, action: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
-    try:
-        if action == "publish":
-            form: forms.Form = NoteForm(request.POST)
-            form.is_valid()
-            version = services.version_publish(actor=request.membership, version=version, **form.cleaned_data)
-        elif action == "deprecate":
-            form = DeprecateForm(request.POST)
-            if not form.is_valid():
-                return render(
-                    request,
-                    "apis/version_detail.html",
-                    _version_context(request, version, deprecate_form=form),
-                    status=400,
-                )
-            version = services.version_deprecate(actor=request.membership, version=version, **form.cleaned_data)
-        elif action == "retire":
-            form = NoteForm(request.POST)
-            form.is_valid()
-            version = services.version_retire(actor=request.membership, version=version, **form.cleaned_data)
-        else:
-            raise Http404("No such action.")
-    except ServiceError as error:
-        flash_service_error(request, error)
-        return render(request, "apis/version_detail.html", _version_context(request, version), status=error.status_code)
-    messages.success(request, f"{version.api.name} {version.label} is now {version.get_status_display().lower()}.")
-    return redirect("apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
+    transitions: dict[str, tuple[type[forms.Form], Any]] = {
+        "publish": (NoteForm, services.version_publish),
+        "deprecate": (DeprecateForm, services.version_deprecate),
+        "retire": (NoteForm, services.version_retire),
+    }
+    if action not in transitions:
+        raise Http404("No such action.")
+    form_class, service = transitions[action]
+
+    def page(form: forms.Form, status: int) -> HttpResponse:
+        extra = {"deprecate_form": form} if isinstance(form, DeprecateForm) else {}
+        if status == 400 and not extra:  # the note has no field on the page: say what was wrong
+            for errors in form.errors.values():
+                messages.error(request, errors[0])
+        return render(request, "apis/version_detail.html", _version_context(request, version, **extra), status=status)
+
+    return submit_form(
+        request,
+        form_class(request.POST),
+        run=lambda data: service(actor=request.membership, version=version, **data),
+        success=lambda moved: done(
+            request,
+            f"{moved.api.name} {moved.label} is now {moved.get_status_display().lower()}.",
+            "apis:version",
+            slug=request.tenant.slug,
+            api_slug=api_slug,
+            label=label,
+        ),
+        page=page,
+        on_error=lambda form, error: flash_service_error(request, error),
+    )
 
 
 @tenant_view(Perm.APIS_EDIT)
 @require_POST
 def version_delete(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
-    try:
-        services.version_delete(actor=request.membership, version=version)
-    except ServiceError as error:
-        flash_service_error(request, error)
-        return redirect("apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
-    messages.success(request, f"Version {label} was deleted.")
-    return redirect("apis:detail", slug=request.tenant.slug, api_slug=api_slug)
+    return perform(
+        request,
+        lambda: services.version_delete(actor=request.membership, version=version),
+        success=lambda _: done(
+            request, f"Version {label} was deleted.", "apis:detail", slug=request.tenant.slug, api_slug=api_slug
+        ),
+        failure=lambda error: render(
+            request, "apis/version_detail.html", _version_context(request, version), status=error.status_code
+        ),
+    )
 
 
 # --- Provider: plans -------------------------------------------------------------------
@@ -399,19 +410,24 @@ def _plan_form(request: HttpRequest, api: Api, plan: Plan | None) -> HttpRespons
 def plan_action(request: HttpRequest, api_slug: str, pk: int, action: str) -> HttpResponse:
     api = _api(request, api_slug)
     plan = _plan(api, pk)
-    operations = {"archive": services.plan_archive, "restore": services.plan_restore}
-    try:
-        if action == "delete":
-            services.plan_delete(actor=request.membership, plan=plan)
-            messages.success(request, f"Plan “{plan.name}” deleted.")
-        elif action in operations:
-            plan = operations[action](actor=request.membership, plan=plan)
-            messages.success(request, f"Plan “{plan.name}” is now {plan.get_status_display().lower()}.")
-        else:
-            raise Http404("No such action.")
-    except ServiceError as error:
-        flash_service_error(request, error)
-    return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
+    operations = {"archive": services.plan_archive, "restore": services.plan_restore, "delete": services.plan_delete}
+    if action not in operations:
+        raise Http404("No such action.")
+
+    def success(changed: Plan | None) -> HttpResponse:
+        message = (
+            f"Plan “{plan.name}” deleted."
+            if changed is None
+            else f"Plan “{changed.name}” is now {changed.get_status_display().lower()}."
+        )
+        return done(request, message, "apis:detail", slug=request.tenant.slug, api_slug=api.slug)
+
+    return perform(
+        request,
+        lambda: operations[action](actor=request.membership, plan=plan),
+        success=success,
+        failure=lambda error: _api_page(request, api, error.status_code),
+    )
 
 
 # --- Catalog ---------------------------------------------------------------------------
