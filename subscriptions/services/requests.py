@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from apis.models import Api, ApiVersion, Plan, PlanStatus, VersionStatus
+from apis.models import ApiVersion, Plan, VersionStatus
 from core.errors import Conflict, InvalidInput, NotFound
 from subscriptions.models import (
     Application,
     Subscription,
 )
+from subscriptions.selectors import offerable_plans
 from subscriptions.services.common import (
     S,
     _lock,
@@ -29,22 +30,15 @@ from tenants.roles import Perm
 
 
 def _offered_plan(actor: Membership, plan_id: int | Plan) -> Plan:
-    """The plan if the actor's tenant may see its API; hidden and archived plans are refused."""
+    """The plan if it is offered to the actor's tenant (see ``offerable_plans``).
+
+    Private, hidden, archived and unknown plans get the same 404: nobody learns that a plan
+    exists unless they may subscribe to it.
+    """
     pk = plan_id.pk if isinstance(plan_id, Plan) else plan_id
-    plan = Plan.objects.unscoped().select_related("api", "tenant").filter(pk=pk).first()
-    visible = (
-        plan is not None
-        and Api.objects.visible_to(actor.user, tenant_ids=[actor.tenant_id]).filter(pk=plan.api_id).exists()
-    )
-    if not visible:
-        # Invisible and unknown look the same: nobody learns which private plans exist.
-        raise InvalidInput("No such plan.", code="plan_not_found", field="plan")
-    if plan.status != PlanStatus.ACTIVE:
-        raise InvalidInput("This plan is archived and takes no new subscriptions.", code="plan_archived", field="plan")
-    if not plan.is_public and plan.tenant_id != actor.tenant_id:
-        raise InvalidInput(
-            "This plan is not offered publicly; ask the provider to grant it.", code="plan_hidden", field="plan"
-        )
+    plan = offerable_plans(actor.user, actor.tenant_id).filter(pk=pk).first()
+    if plan is None:
+        raise NotFound("No such plan.", code="plan_not_found", field="plan")
     return plan
 
 
