@@ -168,6 +168,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
+# Destructive operations on an organisation (delete it, make / demote / remove an owner) need a
+# sign-in or password confirmation this recent, or a read-write access token (tenants/reauth.py).
+REAUTHENTICATION_WINDOW_SECONDS = envint("REAUTHENTICATION_WINDOW_SECONDS", 15 * 60)
+ACCOUNT_REAUTHENTICATION_TIMEOUT = REAUTHENTICATION_WINDOW_SECONDS
+# How many reverse proxies in front of the portal append to X-Forwarded-For. One number for the
+# REST throttles (DRF NUM_PROXIES) and the sign-in rate limits (tenants.adapter → core.net).
+# 0: X-Forwarded-For is ignored (a forged header changes nothing).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 LOGIN_REDIRECT_URL = "home"
 
 ACCOUNT_ADAPTER = "tenants.adapter.AccountAdapter"
@@ -225,6 +234,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     # Tests share one Redis for the whole session; keep their limit out of the way.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {"catalog_anon": env("CATALOG_ANON_RATE", "10000/min" if TESTING else "120/min")},
 }
 SPECTACULAR_SETTINGS = {

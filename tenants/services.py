@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
 from core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
-from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
 from tenants.permissions import require
 from tenants.roles import Perm, Role, outranks_or_equal
 
@@ -255,10 +255,16 @@ def invitation_decline(*, user: User, token: str) -> None:
 
 @transaction.atomic
 def token_create(
-    *, actor: Membership, name: str, expires_at: datetime | None = None
+    *, actor: Membership, name: str, expires_at: datetime | None = None, scope: str = TokenScope.WRITE
 ) -> tuple[PersonalAccessToken, str]:
-    """Create a token for the actor in the actor's tenant; the plaintext is returned once."""
+    """Create a token for the actor in the actor's tenant; the plaintext is returned once.
+
+    ``scope`` is ``read`` (safe methods only) or ``write``; REST and scripts default to
+    ``write`` as before scopes existed, the web form proposes ``read``.
+    """
     require(actor, Perm.TOKENS_OWN)
+    if scope not in TokenScope.values:
+        raise InvalidInput(f"Unknown scope “{scope}”. Choose one of: {', '.join(TokenScope.values)}.", field="scope")
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Give the token a name so you can recognise it later.", field="name")
@@ -270,7 +276,7 @@ def token_create(
     if live >= settings.MAX_TOKENS_PER_USER:
         raise Conflict(f"You already have {live} active tokens here (the limit). Revoke one first.", code="token_limit")
     plaintext, key_id, secret = make_prefixed_token(PersonalAccessToken.PREFIX)
-    token = PersonalAccessToken(tenant=actor.tenant, user=actor.user, name=name, expires_at=expires_at)
+    token = PersonalAccessToken(tenant=actor.tenant, user=actor.user, name=name, expires_at=expires_at, scope=scope)
     token.set_secret(key_id, secret)
     token.save()
     return token, plaintext
@@ -278,9 +284,14 @@ def token_create(
 
 @transaction.atomic
 def token_revoke(*, actor: Membership, token: PersonalAccessToken) -> PersonalAccessToken:
+    """Revoke a token; another member's token follows the rank rules of removing that member."""
+    token = PersonalAccessToken.objects.for_tenant(actor.tenant).select_for_update().get(pk=token.pk)
     if token.user_id != actor.user_id:
         require(actor, Perm.TOKENS_MANAGE_ALL)
-    token = PersonalAccessToken.objects.for_tenant(actor.tenant).select_for_update().get(pk=token.pk)
+        holder = Membership.objects.for_tenant(actor.tenant).filter(user_id=token.user_id).first()
+        # A former member's token is dead already (it needs a membership); revoking it is tidying up.
+        if holder is not None:
+            _check_can_manage(actor, holder.role)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])

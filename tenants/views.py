@@ -7,14 +7,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from core.errors import NotFound, ServiceError
+from core.errors import Forbidden, NotFound, ServiceError
 from portal.web import apply_service_error, flash_service_error, tenant_view
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
 from tenants.models import Invitation, Membership, PersonalAccessToken
 from tenants.permissions import can
+from tenants.reauth import REAUTH_CODE, is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
 
 
@@ -150,6 +152,18 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("tenants:members", slug=request.tenant.slug)
 
 
+def _reauthenticate_first(request: HttpRequest, next_url: str) -> HttpResponse | None:
+    """None when the owner may go on; else a redirect to allauth's "confirm your password" page."""
+    try:
+        require_fresh_auth(request, request.membership)
+    except Forbidden as error:
+        if error.code != REAUTH_CODE:
+            raise
+        messages.info(request, "Please confirm your password first; then repeat the action.")
+        return redirect(f"{reverse('account_reauthenticate')}?{urlencode({'next': next_url})}")
+    return None
+
+
 def _member(request: HttpRequest, pk: int) -> Membership:
     return get_object_or_404(Membership.objects.for_tenant(request.tenant).select_related("user"), pk=pk)
 
@@ -162,6 +176,10 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")
     else:
+        if is_destructive_member_change(target, form.cleaned_data["role"]):
+            members_url = reverse("tenants:members", kwargs={"slug": request.tenant.slug})
+            if (answer := _reauthenticate_first(request, members_url)) is not None:
+                return answer
         try:
             services.membership_change_role(actor=request.membership, membership=target, role=form.cleaned_data["role"])
             messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
@@ -175,6 +193,10 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     target = _member(request, pk)
     leaving = target.pk == request.membership.pk
+    if not leaving and is_destructive_member_change(target):
+        members_url = reverse("tenants:members", kwargs={"slug": request.tenant.slug})
+        if (answer := _reauthenticate_first(request, members_url)) is not None:
+            return answer
     try:
         services.membership_remove(actor=request.membership, membership=target)
     except ServiceError as error:
@@ -212,6 +234,9 @@ def settings_view(request: HttpRequest) -> HttpResponse:
 def tenant_delete(request: HttpRequest) -> HttpResponse:
     form = TenantDeleteForm(request.POST)
     name = request.tenant.name
+    settings_url = reverse("tenants:settings", kwargs={"slug": request.tenant.slug})
+    if (answer := _reauthenticate_first(request, settings_url)) is not None:
+        return answer
     if form.is_valid():
         try:
             services.tenant_delete(actor=request.membership, **form.cleaned_data)

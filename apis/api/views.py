@@ -16,13 +16,13 @@ from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from apis import openapi, selectors, services
 from apis.api import serializers as s
 from apis.filtersets import ApiFilterSet, PlanFilterSet, VersionFilterSet
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan
+from core.api.throttling import ClientAddressAnonThrottle
 from core.errors import InvalidInput
 from tenants.api.mixins import TenantScopedAPIMixin
 from tenants.models import PersonalAccessToken
@@ -470,7 +470,7 @@ CATALOG_FILTERS = [
 PROVIDER_PARAM = OpenApiParameter("provider_slug", str, OpenApiParameter.PATH, description="Provider slug.")
 
 
-class CatalogAnonThrottle(AnonRateThrottle):
+class CatalogAnonThrottle(ClientAddressAnonThrottle):
     """Anonymous catalog reads are rate-limited per client IP (counters in Redis); members are not."""
 
     scope = "catalog_anon"

@@ -15,6 +15,7 @@ from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.mixins import TenantScopedAPIMixin, request_membership
 from tenants.models import Invitation, Membership, PersonalAccessToken
+from tenants.reauth import is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
 
 
@@ -93,6 +94,7 @@ class TenantViewSet(viewsets.ViewSet):
     @extend_schema(responses={204: None}, summary="Delete the organisation and everything it owns (owner)")
     def destroy(self, request: Request, slug: str) -> Response:
         membership = request_membership(request, slug)
+        require_fresh_auth(request, membership)
         services.tenant_delete(actor=membership, confirm_slug=slug)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -122,14 +124,20 @@ class MemberViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retrieve
     def partial_update(self, request: Request, tenant_slug: str, pk: str) -> Response:
         serializer = s.MemberRoleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        target = self.get_object()
+        if is_destructive_member_change(target, serializer.validated_data["role"]):
+            require_fresh_auth(request, self.membership)
         membership = services.membership_change_role(
-            actor=self.membership, membership=self.get_object(), role=serializer.validated_data["role"]
+            actor=self.membership, membership=target, role=serializer.validated_data["role"]
         )
         return Response(s.MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None}, summary="Remove a member (yourself: leave)")
     def destroy(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        services.membership_remove(actor=self.membership, membership=self.get_object())
+        target = self.get_object()
+        if target.pk != self.membership.pk and is_destructive_member_change(target):
+            require_fresh_auth(request, self.membership)
+        services.membership_remove(actor=self.membership, membership=target)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
