@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
+from core.http import reveals_secret
 from notifications import selectors, services
 from notifications.forms import WebhookForm
 from notifications.models import Webhook
@@ -46,6 +47,7 @@ def _webhook(request: HttpRequest, pk: int) -> Webhook:
 
 
 @tenant_view(Perm.TENANT_EDIT)
+@reveals_secret
 def webhooks(request: HttpRequest) -> HttpResponse:
     form = WebhookForm(request.POST or None)
     status = 200

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
+from core.http import reveals_secret
 from portal.web import apply_service_error, flash_service_error, tenant_view
 from subscriptions import selectors, services
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
@@ -121,6 +122,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_view(Perm.APPS_EDIT)
 @require_POST
+@reveals_secret
 def key_create(request: HttpRequest, pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     form = KeyForm(request.POST)
@@ -144,6 +146,7 @@ def _key(request: HttpRequest, application: Any, key_pk: int) -> ApiKey:
 
 @tenant_view(Perm.APPS_EDIT)
 @require_POST
+@reveals_secret
 def key_rotate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     key = _key(request, application, key_pk)

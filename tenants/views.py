@@ -11,6 +11,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from core.errors import Forbidden, NotFound, ServiceError
+from core.http import reveals_secret
 from portal.web import apply_service_error, flash_service_error, tenant_view
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
@@ -42,6 +43,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     )
 
 
+@reveals_secret
 def invitation_detail(request: HttpRequest, token: str) -> HttpResponse:
     """The page an invitation e-mail links to; anonymous visitors are sent to sign up first."""
     try:
@@ -254,6 +256,7 @@ def tenant_delete(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_view()
+@reveals_secret
 def tokens(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     created = None

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http import reveals_secret
 from notifications import selectors, services
 from notifications.api import serializers as s
 from notifications.models import Notification, Webhook
@@ -89,6 +90,7 @@ class WebhookViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.Retriev
             )
         ],
     )
+    @reveals_secret
     def create(self, request: Request, tenant_slug: str) -> Response:
         serializer = s.WebhookCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

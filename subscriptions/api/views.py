@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import InvalidInput, NotFound
+from core.http import reveals_secret
 from subscriptions import selectors, services
 from subscriptions.api import serializers as s
 from subscriptions.models import ApiKey, Application, Subscription
@@ -368,6 +369,7 @@ class KeyViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
         summary="Create a key: the response is the only time the full key is shown",
         examples=[OpenApiExample("Create", value={"application": 12, "name": "production"}, request_only=True)],
     )
+    @reveals_secret
     def create(self, request: Request, tenant_slug: str) -> Response:
         serializer = s.KeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -388,6 +390,7 @@ class KeyViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
         examples=[OpenApiExample("One hour of grace", value={"grace_hours": 1}, request_only=True)],
     )
     @action(detail=True, methods=["post"])
+    @reveals_secret
     def rotate(self, request: Request, tenant_slug: str, pk: str) -> Response:
         serializer = s.KeyRotateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Forbidden
+from core.http import reveals_secret
 from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.mixins import TenantScopedAPIMixin, request_membership
@@ -239,6 +240,7 @@ class TokenViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         summary="Create a token: the response is the only time the full token is shown",
         examples=[OpenApiExample("Create", value={"name": "CI deploys"}, request_only=True)],
     )
+    @reveals_secret
     def create(self, request: Request, tenant_slug: str) -> Response:
         serializer = s.TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
