@@ -113,7 +113,12 @@ TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, descr
 )
 class MemberViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.MemberSerializer
-    required_perms = {"partial_update": Perm.MEMBERS_MANAGE, "destroy": Perm.TENANT_VIEW}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "partial_update": Perm.MEMBERS_MANAGE,
+        "destroy": Perm.TENANT_VIEW,
+    }
 
     def tenant_queryset(self) -> QuerySet[Membership]:
         return selectors.tenant_members(self.tenant)
@@ -215,7 +220,12 @@ class InvitationAcceptView(APIView):
 )
 class TokenViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.TokenSerializer
-    required_perms = {"create": Perm.TOKENS_OWN, "revoke": Perm.TOKENS_OWN}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "create": Perm.TOKENS_OWN,
+        "revoke": Perm.TOKENS_OWN,
+    }
 
     def tenant_queryset(self) -> QuerySet[PersonalAccessToken]:
         from tenants.permissions import can
