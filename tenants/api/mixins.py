@@ -102,3 +102,12 @@ class TenantScopedAPIMixin:
         if perm is None:
             raise Forbidden(f"The action “{action}” has no permission rule, so it is refused.", code="not_permitted")
         require(membership, perm)
+        self.resolve_url_objects()
+
+    def resolve_url_objects(self) -> None:
+        """Load what the URL names before the body is read: a foreign id is 404, never a 400 first.
+
+        Costs one query on detail routes; subclasses with parent objects in the URL extend it.
+        """
+        if getattr(self, "detail", False):
+            self.get_object()  # type: ignore[attr-defined]

@@ -46,6 +46,12 @@ class TenantViewSet(viewsets.ViewSet):
     lookup_value_regex = "[a-z0-9-]+"
     serializer_class = s.TenantSerializer
 
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)
+        if "slug" in kwargs:
+            # Strangers learn nothing, not even which methods a tenant URL accepts: 404 first.
+            request_membership(request, str(kwargs["slug"]))
+
     def _memberships(self, request: Request) -> QuerySet[Membership]:
         memberships = selectors.memberships_for_user(request.user)
         if isinstance(request.auth, PersonalAccessToken):
