@@ -120,7 +120,7 @@ def membership_change_role(*, actor: Membership, membership: Membership, role: s
 def membership_remove(*, actor: Membership, membership: Membership) -> None:
     _lock_tenant(actor.tenant)
     get_owned(actor, membership)  # another tenant's (or a removed) membership is NotFound
-    membership.refresh_from_db()  # in place: callers show the new role of their object
+    membership.refresh_from_db()  # in place, like membership_change_role
     if membership.pk == actor.pk:
         return membership_leave(membership=membership)
     _check_can_manage(actor, membership.role)
