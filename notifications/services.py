@@ -25,6 +25,7 @@ from core.crypto import random_base62
 from core.errors import Conflict, InvalidInput
 from notifications.models import WEBHOOK_EVENTS, DeliveryStatus, Notification, Webhook, WebhookDelivery
 from tenants.models import Membership, Tenant, User
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -135,7 +136,7 @@ def webhook_update(
     is_active: bool | None = None,
 ) -> Webhook:
     require(actor, Perm.TENANT_EDIT)
-    webhook = Webhook.objects.for_tenant(actor.tenant).select_for_update().get(pk=webhook.pk)
+    webhook = get_owned(actor, webhook, lock=True)
     if url is not None:
         webhook.url = _validate_url(url)
     if events is not None:
@@ -151,6 +152,7 @@ def webhook_update(
 @transaction.atomic
 def webhook_delete(*, actor: Membership, webhook: Webhook) -> None:
     require(actor, Perm.TENANT_EDIT)
+    webhook = get_owned(actor, webhook)
     Webhook.objects.for_tenant(actor.tenant).filter(pk=webhook.pk).delete()
 
 
@@ -174,6 +176,7 @@ def _queue(delivery: WebhookDelivery) -> None:
 def webhook_send_test(*, actor: Membership, webhook: Webhook) -> WebhookDelivery:
     """Queue a ``webhook.test`` event to one endpoint (even if it is paused)."""
     require(actor, Perm.TENANT_EDIT)
+    webhook = get_owned(actor, webhook)
     delivery = WebhookDelivery(tenant=actor.tenant, webhook=webhook, event="webhook.test", payload={})
     delivery.payload = _event_body("webhook.test", {"message": "Test event from the portal."}, delivery)
     delivery.save()

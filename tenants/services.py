@@ -12,6 +12,7 @@ from django.utils import timezone
 from core.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
 from core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm, Role, outranks_or_equal
 
@@ -103,8 +104,9 @@ def _check_can_manage(actor: Membership, target_role: str) -> None:
 def membership_change_role(*, actor: Membership, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise InvalidInput(f"Unknown role “{role}”. Choose one of: {', '.join(Role.values)}.", field="role")
-    _lock_tenant(membership.tenant)
-    membership.refresh_from_db()
+    _lock_tenant(actor.tenant)
+    get_owned(actor, membership)  # another tenant's (or a removed) membership is NotFound
+    membership.refresh_from_db()  # in place: callers show the new role of their object
     _check_can_manage(actor, membership.role)
     _check_can_manage(actor, role)
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.tenant) <= 1:
@@ -116,8 +118,9 @@ def membership_change_role(*, actor: Membership, membership: Membership, role: s
 
 @transaction.atomic
 def membership_remove(*, actor: Membership, membership: Membership) -> None:
-    _lock_tenant(membership.tenant)
-    membership.refresh_from_db()
+    _lock_tenant(actor.tenant)
+    get_owned(actor, membership)  # another tenant's (or a removed) membership is NotFound
+    membership.refresh_from_db()  # in place, like membership_change_role
     if membership.pk == actor.pk:
         return membership_leave(membership=membership)
     _check_can_manage(actor, membership.role)
@@ -177,7 +180,7 @@ def invitation_create(*, actor: Membership, email: str, role: str) -> tuple[Invi
 
 def _open_invitation(actor: Membership, invitation: Invitation) -> Invitation:
     _check_can_manage(actor, invitation.role)
-    invitation = Invitation.objects.for_tenant(actor.tenant).select_for_update().get(pk=invitation.pk)
+    invitation = get_owned(actor, invitation, lock=True)
     if invitation.accepted_at:
         raise Conflict("This invitation was already accepted.", code="invitation_accepted")
     if invitation.revoked_at:
@@ -285,7 +288,7 @@ def token_create(
 @transaction.atomic
 def token_revoke(*, actor: Membership, token: PersonalAccessToken) -> PersonalAccessToken:
     """Revoke a token; another member's token follows the rank rules of removing that member."""
-    token = PersonalAccessToken.objects.for_tenant(actor.tenant).select_for_update().get(pk=token.pk)
+    token = get_owned(actor, token, lock=True)
     if token.user_id != actor.user_id:
         require(actor, Perm.TOKENS_MANAGE_ALL)
         holder = Membership.objects.for_tenant(actor.tenant).filter(user_id=token.user_id).first()

@@ -166,6 +166,10 @@ class _ApiChildMixin(TenantScopedAPIMixin):
             self._api = selectors.api_for_tenant(self.tenant, self.kwargs["api_slug"])
         return self._api
 
+    def resolve_url_objects(self) -> None:
+        self.api  # noqa: B018 - the parent first: its 404 comes before any validation
+        super().resolve_url_objects()
+
 
 @extend_schema(parameters=[TENANT_PARAM, API_PARAM], tags=["APIs (provider)"])
 @extend_schema_view(

@@ -15,6 +15,7 @@ from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import _contact, _text, _visibility, validate_tags
 from core.errors import Conflict, InvalidInput
 from tenants.models import Membership, Tenant
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 from tenants.services import validate_slug
@@ -122,7 +123,7 @@ def api_update(*, actor: Membership, api: Api, **changes: Any) -> Api:
     }
     if unknown:
         raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
-    api = Api.objects.for_tenant(actor.tenant).select_for_update().get(pk=api.pk)
+    api = get_owned(actor, api, lock=True)
     fields = _api_fields(changes)
     if "slug" in fields and fields["slug"] != api.slug:
         _check_api_slug_free(actor.tenant, fields["slug"], exclude_pk=api.pk)
@@ -159,7 +160,7 @@ def api_delete(*, actor: Membership, api: Api) -> None:
     """Delete an API with all its versions and plans; refused while a version is routed."""
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, api)
-    api = Api.objects.for_tenant(actor.tenant).select_for_update().get(pk=api.pk)
+    api = get_owned(actor, api, lock=True)
     live = ApiVersion.objects.for_tenant(actor.tenant).filter(api=api).routed().values_list("label", flat=True)
     if live:
         raise Conflict(

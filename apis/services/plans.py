@@ -14,6 +14,7 @@ from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import _text
 from core.errors import Conflict, InvalidInput
 from tenants.models import Membership
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -120,7 +121,7 @@ def plan_update(*, actor: Membership, plan: Plan, **changes: Any) -> Plan:
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
-    plan = Plan.objects.for_tenant(actor.tenant).select_for_update().select_related("api").get(pk=plan.pk)
+    plan = get_owned(actor, plan, lock=True, related=("api",))
     # Validate the merged terms so cross-field rules (per second <= per minute) see both values.
     merged = {field: getattr(plan, field) for field in allowed} | changes
     fields = {key: value for key, value in _plan_fields(merged).items() if key in changes}
@@ -153,7 +154,7 @@ def plan_update(*, actor: Membership, plan: Plan, **changes: Any) -> Plan:
 def _plan_status(actor: Membership, plan: Plan, to: PlanStatus, note: str) -> Plan:
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, plan)
-    plan = Plan.objects.for_tenant(actor.tenant).select_for_update().select_related("api").get(pk=plan.pk)
+    plan = get_owned(actor, plan, lock=True, related=("api",))
     if plan.status == to:
         raise Conflict(f"The plan is already {to.label.lower()}.", code="invalid_transition")
     old = plan.status
@@ -188,7 +189,7 @@ def plan_restore(*, actor: Membership, plan: Plan, note: str = "") -> Plan:
 def plan_delete(*, actor: Membership, plan: Plan) -> None:
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, plan)
-    plan = Plan.objects.for_tenant(actor.tenant).select_for_update().select_related("api").get(pk=plan.pk)
+    plan = get_owned(actor, plan, lock=True, related=("api",))
     audit_record(actor=actor, tenant=plan.tenant, action="plan.deleted", target=plan, api=plan.api)
     try:
         with transaction.atomic():

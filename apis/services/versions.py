@@ -22,6 +22,7 @@ from apis.services.fields import (
 )
 from core.errors import Conflict, InvalidInput
 from tenants.models import Membership
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -30,7 +31,7 @@ from tenants.roles import Perm
 
 def _lock_version(actor: Membership, version: ApiVersion) -> ApiVersion:
     _check_owned(actor, version)
-    return ApiVersion.objects.for_tenant(actor.tenant).select_for_update().select_related("api").get(pk=version.pk)
+    return get_owned(actor, version, lock=True, related=("api",))
 
 
 def _store_spec(version: ApiVersion, document: dict[str, Any], openapi_version: str) -> int:

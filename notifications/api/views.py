@@ -31,6 +31,8 @@ class NotificationViewSet(
     TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.NotificationSerializer
+    # Everyone reads (and marks read) their own notifications: tenant_queryset narrows to the user.
+    required_perms = dict.fromkeys(("list", "retrieve", "read", "read_all", "unread_count"), Perm.TENANT_VIEW)
 
     def tenant_queryset(self) -> QuerySet[Notification]:
         qs = selectors.member_notifications(self.tenant, self.membership.user)

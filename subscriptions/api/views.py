@@ -44,7 +44,12 @@ class ApplicationViewSet(
     TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.ApplicationSerializer
-    required_perms = {"create": Perm.APPS_EDIT, "partial_update": Perm.APPS_EDIT}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "create": Perm.APPS_EDIT,
+        "partial_update": Perm.APPS_EDIT,
+    }
 
     def tenant_queryset(self) -> QuerySet[Application]:
         return selectors.tenant_applications(self.tenant)
@@ -110,7 +115,14 @@ class SubscriptionViewSet(
     TenantScopedAPIMixin, _EventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.SubscriptionSerializer
-    required_perms = {"create": Perm.APPS_EDIT, "cancel": Perm.APPS_EDIT, "change_plan": Perm.APPS_EDIT}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "events": Perm.TENANT_VIEW,
+        "create": Perm.APPS_EDIT,
+        "cancel": Perm.APPS_EDIT,
+        "change_plan": Perm.APPS_EDIT,
+    }
 
     def tenant_queryset(self) -> QuerySet[Subscription]:
         qs = selectors.consumer_subscriptions(self.tenant)
@@ -277,6 +289,10 @@ class ProvidedSubscriptionViewSet(
 ):
     serializer_class = s.SubscriptionSerializer
     required_perms = {
+        # Reads stay open to every member (the provider side of the trail); decisions need approvers.
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "events": Perm.TENANT_VIEW,
         "approve": _DECIDE,
         "reject": _DECIDE,
         "suspend": _DECIDE,
@@ -356,7 +372,13 @@ class PlatformApprovalViewSet(
 )
 class KeyViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.KeySerializer
-    required_perms = {"create": Perm.APPS_EDIT, "rotate": Perm.APPS_EDIT, "revoke": Perm.APPS_EDIT}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "create": Perm.APPS_EDIT,
+        "rotate": Perm.APPS_EDIT,
+        "revoke": Perm.APPS_EDIT,
+    }
 
     def tenant_queryset(self) -> QuerySet[ApiKey]:
         qs = selectors.tenant_keys(self.tenant).select_related("replaced_by")

@@ -23,6 +23,7 @@ from subscriptions.services.common import (
     _text,
 )
 from tenants.models import Membership
+from tenants.ownership import get_owned
 from tenants.permissions import can, require
 from tenants.roles import Perm
 
@@ -91,7 +92,7 @@ def subscription_request(
     if plan.approval_required and not use_case:
         raise InvalidInput("Tell the provider what you will use the API for.", field="use_case")
     # Lock the application so two concurrent requests cannot both pass the duplicate check.
-    Application.objects.for_tenant(actor.tenant).select_for_update().get(pk=application.pk)
+    get_owned(actor, application, lock=True)
     existing = Subscription.objects.for_consumer(actor.tenant).live().filter(application=application, api=plan.api)
     current = existing.first()
     if current is not None:

@@ -48,6 +48,12 @@ class TenantViewSet(viewsets.ViewSet):
     lookup_value_regex = "[a-z0-9-]+"
     serializer_class = s.TenantSerializer
 
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)
+        if "slug" in kwargs:
+            # Strangers learn nothing, not even which methods a tenant URL accepts: 404 first.
+            request_membership(request, str(kwargs["slug"]))
+
     def _memberships(self, request: Request) -> QuerySet[Membership]:
         memberships = selectors.memberships_for_user(request.user)
         if isinstance(request.auth, PersonalAccessToken):
@@ -116,7 +122,12 @@ TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, descr
 )
 class MemberViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.MemberSerializer
-    required_perms = {"partial_update": Perm.MEMBERS_MANAGE, "destroy": Perm.TENANT_VIEW}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "partial_update": Perm.MEMBERS_MANAGE,
+        "destroy": Perm.TENANT_VIEW,
+    }
 
     def tenant_queryset(self) -> QuerySet[Membership]:
         return selectors.tenant_members(self.tenant)
@@ -224,7 +235,12 @@ class InvitationAcceptView(APIView):
 )
 class TokenViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.TokenSerializer
-    required_perms = {"create": Perm.TOKENS_OWN, "revoke": Perm.TOKENS_OWN}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "create": Perm.TOKENS_OWN,
+        "revoke": Perm.TOKENS_OWN,
+    }
 
     def tenant_queryset(self) -> QuerySet[PersonalAccessToken]:
         from tenants.permissions import can
