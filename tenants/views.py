@@ -212,11 +212,13 @@ def settings_view(request: HttpRequest) -> HttpResponse:
 def tenant_delete(request: HttpRequest) -> HttpResponse:
     form = TenantDeleteForm(request.POST)
     name = request.tenant.name
+    status = 400
     if form.is_valid():
         try:
             services.tenant_delete(actor=request.membership, **form.cleaned_data)
         except ServiceError as error:
             apply_service_error(form, error)
+            status = error.status_code
         else:
             messages.success(request, f"{name} was deleted.")
             return redirect("home")
@@ -224,7 +226,7 @@ def tenant_delete(request: HttpRequest) -> HttpResponse:
         request,
         "tenants/settings.html",
         {"form": TenantUpdateForm(initial={"name": name}), "delete_form": form},
-        status=400,
+        status=status,
     )
 
 

@@ -20,6 +20,7 @@ from apis.services.fields import (
     validate_label,
     validate_upstreams,
 )
+from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput
 from tenants.models import Membership
 from tenants.permissions import require
@@ -297,13 +298,36 @@ def version_retire(*, actor: Membership, version: ApiVersion, note: str = "") ->
     return _transition(actor, version, VersionStatus.RETIRED, note, retired_at=timezone.now())
 
 
+def version_delete_refusal(version: ApiVersion) -> Conflict | None:
+    """Why ``version`` cannot be deleted (the 409 to raise), or None when it can.
+
+    A version that has (or had) a subscription of any status is kept for ever: it is retired
+    instead (docs/decisions/deletion.md). Otherwise drafts and retired versions may go.
+    """
+    if protected_dependents(version):
+        if version.status == VersionStatus.RETIRED:
+            advice = "It stays retired: subscribers and their history still refer to it."
+        elif version.status == VersionStatus.DRAFT:
+            advice = "Keep the draft, or publish and later retire it."
+        else:
+            advice = "Retire the version instead: gateways stop routing it, its history stays."
+        return Conflict(
+            f"Version {version.label} has subscription history and cannot be deleted. {advice}",
+            code="has_subscriptions",
+        )
+    if version.is_routed:
+        return Conflict(f"Version {version.label} is live; retire it before deleting it.", code="version_live")
+    return None
+
+
 @transaction.atomic
 def version_delete(*, actor: Membership, version: ApiVersion) -> None:
-    """Drafts and retired versions only: live versions must be retired first."""
+    """Drafts and retired versions nobody ever subscribed to; otherwise 409 (retire instead)."""
     require(actor, Perm.APIS_EDIT)
     version = _lock_version(actor, version)
-    if version.is_routed:
-        raise Conflict(f"Version {version.label} is live; retire it before deleting it.", code="version_live")
+    refusal = version_delete_refusal(version)
+    if refusal is not None:
+        raise refusal
     audit_record(
         actor=actor,
         tenant=version.tenant,
@@ -313,6 +337,10 @@ def version_delete(*, actor: Membership, version: ApiVersion) -> None:
         from_state=version.status,
     )
     try:
-        version.delete()
+        with transaction.atomic():
+            version.delete()
     except ProtectedError:
-        raise Conflict("This version is still referenced (subscriptions or usage); keep it retired.") from None
+        raise Conflict(
+            f"Version {version.label} has subscription history and cannot be deleted. Retire the version instead.",
+            code="has_subscriptions",
+        ) from None
