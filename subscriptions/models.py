@@ -163,6 +163,9 @@ class SubscriptionEvent(models.Model):
     consumer_tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     provider_tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="events")
+    # The plan the subscription was on after this event: every plan a subscription ever held
+    # stays referenced after a plan change, so "had subscriptions" protects it too.
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

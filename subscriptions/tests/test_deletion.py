@@ -178,6 +178,18 @@ def test_pending_plan_change_protects_the_requested_plan(catalog, shop, charlie_
     catalog_services.plan_delete(actor=alice_m, plan=catalog.gold)
 
 
+def test_a_plan_a_subscription_moved_away_from_stays(catalog, shop, charlie_m, alice_m):
+    """'Had subscriptions' counts: after Free → Partner, Free is no longer any subscription's plan."""
+    subscription = _subscribe("active", catalog, shop, charlie_m, alice_m)
+    catalog.hidden.is_public = True
+    catalog.hidden.save()
+    services.subscription_change_plan(actor=charlie_m, subscription=subscription, plan=catalog.hidden.pk)
+    assert not Subscription.objects.unscoped().filter(plan=catalog.free).exists()
+    with pytest.raises(Conflict, match="Archive the plan instead"):
+        catalog_services.plan_delete(actor=alice_m, plan=catalog.free)
+    assert Plan.objects.unscoped().filter(pk=catalog.free.pk).exists()
+
+
 def test_protect_holds_outside_the_services(catalog, shop, charlie_m, alice_m, acme, globex):
     """Admin, shell or a cascade: the ORM refuses, and PostgreSQL refuses a raw DELETE."""
     subscription = _subscribe("cancelled", catalog, shop, charlie_m, alice_m)
