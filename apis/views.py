@@ -114,18 +114,25 @@ def _list_url(request: HttpRequest) -> str:
 @require_GET
 def api_detail(request: HttpRequest, api_slug: str) -> HttpResponse:
     api = _api(request, api_slug)
-    return render(
-        request,
-        "apis/detail.html",
-        {
-            "api": api,
-            "versions": selectors.api_versions(api),
-            "plans": selectors.api_plans(api),
-            "events": selectors.api_events(api)[:25],
-            "can_edit": _can_edit(request),
-            "note_form": NoteForm(),
-        },
-    )
+    return render(request, "apis/detail.html", _api_context(request, api))
+
+
+def _api_context(request: HttpRequest, api: Api) -> dict[str, Any]:
+    can_edit = _can_edit(request)
+    plans = list(selectors.api_plans(api))
+    if can_edit:
+        # Delete buttons that would be refused are shown disabled, with the reason.
+        for plan in plans:
+            plan.delete_refusal = services.plan_delete_refusal(plan)
+    return {
+        "api": api,
+        "versions": selectors.api_versions(api),
+        "plans": plans,
+        "events": selectors.api_events(api)[:25],
+        "can_edit": can_edit,
+        "note_form": NoteForm(),
+        "delete_refusal": services.api_delete_refusal(api) if can_edit else None,
+    }
 
 
 @tenant_view(Perm.APIS_EDIT)
@@ -171,7 +178,7 @@ def api_delete(request: HttpRequest, api_slug: str) -> HttpResponse:
         services.api_delete(actor=request.membership, api=api)
     except ServiceError as error:
         flash_service_error(request, error)
-        return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
+        return render(request, "apis/detail.html", _api_context(request, api), status=error.status_code)
     messages.success(request, f"{api.name} was deleted.")
     return redirect("apis:list", slug=request.tenant.slug)
 
@@ -221,6 +228,7 @@ def _version_context(request: HttpRequest, version: ApiVersion, **extra: Any) ->
         or DeprecateForm(initial={"sunset_date": version.sunset_date}),
         "note_form": NoteForm(),
         "gateway_url": settings.GATEWAY_URL + version.base_path,
+        "delete_refusal": services.version_delete_refusal(version) if _can_edit(request) else None,
         **extra,
     }
 
@@ -331,7 +339,7 @@ def version_delete(request: HttpRequest, api_slug: str, label: str) -> HttpRespo
         services.version_delete(actor=request.membership, version=version)
     except ServiceError as error:
         flash_service_error(request, error)
-        return redirect("apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
+        return render(request, "apis/version_detail.html", _version_context(request, version), status=error.status_code)
     messages.success(request, f"Version {label} was deleted.")
     return redirect("apis:detail", slug=request.tenant.slug, api_slug=api_slug)
 
@@ -393,6 +401,9 @@ def plan_action(request: HttpRequest, api_slug: str, pk: int, action: str) -> Ht
             raise Http404("No such action.")
     except ServiceError as error:
         flash_service_error(request, error)
+        if action == "delete":
+            # A refused delete answers with its status (409) on the page it came from.
+            return render(request, "apis/detail.html", _api_context(request, api), status=error.status_code)
     return redirect("apis:detail", slug=request.tenant.slug, api_slug=api.slug)
 
 

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from core.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
+from core.deletion import protected_dependents
 from core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
 from tenants.ownership import get_owned
@@ -81,12 +83,36 @@ def tenant_update(*, actor: Membership, name: str | None = None) -> Tenant:
     return tenant
 
 
+TENANT_HAS_SUBSCRIPTIONS = (
+    "This organisation has subscription history with other organisations (as provider or consumer); "
+    "that history is kept for both sides, so the organisation cannot be deleted. Retire your APIs, "
+    "archive your plans and cancel your subscriptions instead."
+)
+
+
+def tenant_delete_refusal(tenant: Tenant) -> Conflict | None:
+    """Why ``tenant`` cannot be deleted (the 409 to raise), or None when it can."""
+    if protected_dependents(tenant):
+        return Conflict(TENANT_HAS_SUBSCRIPTIONS, code="has_subscriptions")
+    return None
+
+
 @transaction.atomic
 def tenant_delete(*, actor: Membership, confirm_slug: str) -> None:
+    """Delete the organisation and what only it owns; refused (409) once it took part in a subscription."""
     require(actor, Perm.TENANT_DELETE)
     if confirm_slug != actor.tenant.slug:
         raise InvalidInput("Type the organisation's slug to confirm deletion.", field="confirm_slug")
-    _lock_tenant(actor.tenant).delete()
+    tenant = _lock_tenant(actor.tenant)
+    refusal = tenant_delete_refusal(tenant)
+    if refusal is not None:
+        raise refusal
+    try:
+        with transaction.atomic():
+            tenant.delete()
+    except ProtectedError:
+        # A subscription of one of its APIs or applications, reached through the cascade.
+        raise Conflict(TENANT_HAS_SUBSCRIPTIONS, code="has_subscriptions") from None
 
 
 # --- Memberships ---------------------------------------------------------------------

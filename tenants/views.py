@@ -239,11 +239,13 @@ def tenant_delete(request: HttpRequest) -> HttpResponse:
     settings_url = reverse("tenants:settings", kwargs={"slug": request.tenant.slug})
     if (answer := _reauthenticate_first(request, settings_url)) is not None:
         return answer
+    status = 400
     if form.is_valid():
         try:
             services.tenant_delete(actor=request.membership, **form.cleaned_data)
         except ServiceError as error:
             apply_service_error(form, error)
+            status = error.status_code
         else:
             messages.success(request, f"{name} was deleted.")
             return redirect("home")
@@ -251,7 +253,7 @@ def tenant_delete(request: HttpRequest) -> HttpResponse:
         request,
         "tenants/settings.html",
         {"form": TenantUpdateForm(initial={"name": name}), "delete_form": form},
-        status=400,
+        status=status,
     )
 
 

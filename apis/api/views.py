@@ -120,7 +120,16 @@ class ApiViewSet(TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveMod
     def partial_update(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
         return self.update(request, tenant_slug, api_slug, partial=True)
 
-    @extend_schema(responses={204: None}, summary="Delete an API (only when no version is live)")
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="`has_subscriptions`: the API has (or had) subscriptions; retire its versions and "
+                "archive its plans instead. `api_has_live_versions`: retire the live versions first."
+            ),
+        },
+        summary="Delete an API that never had subscriptions and has no live version",
+    )
     def destroy(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
         services.api_delete(actor=self.membership, api=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -258,7 +267,16 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def partial_update(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
         return self.update(request, tenant_slug, api_slug, label, partial=True)
 
-    @extend_schema(responses={204: None}, summary="Delete a draft or retired version")
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="`has_subscriptions`: the version has (or had) subscriptions; retire it instead. "
+                "`version_live`: retire it before deleting it."
+            ),
+        },
+        summary="Delete a draft or retired version that never had subscriptions",
+    )
     def destroy(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
         services.version_delete(actor=self.membership, version=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -430,7 +448,15 @@ class PlanViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     def partial_update(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
         return self.update(request, tenant_slug, api_slug, pk, partial=True)
 
-    @extend_schema(responses={204: None}, summary="Delete a plan (archive it instead once it has subscribers)")
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="`has_subscriptions`: the plan has (or had) subscriptions; archive it instead."
+            ),
+        },
+        summary="Delete a plan that never had subscriptions (archive it otherwise)",
+    )
     def destroy(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
         services.plan_delete(actor=self.membership, plan=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -90,6 +90,7 @@ def _record(
         consumer_tenant=subscription.consumer_tenant,
         provider_tenant=subscription.provider_tenant,
         subscription=subscription,
+        plan_id=subscription.plan_id,
         actor=user,
         actor_email=user.email if user else "",
         action=action,

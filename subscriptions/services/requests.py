@@ -91,19 +91,7 @@ def subscription_request(
     use_case = _text(use_case, field="use_case", max_length=5000)
     if plan.approval_required and not use_case:
         raise InvalidInput("Tell the provider what you will use the API for.", field="use_case")
-    # Lock the application so two concurrent requests cannot both pass the duplicate check.
-    get_owned(actor, application, lock=True)
-    existing = Subscription.objects.for_consumer(actor.tenant).live().filter(application=application, api=plan.api)
-    current = existing.first()
-    if current is not None:
-        hint = (
-            "a request is already waiting for a decision"
-            if current.status == S.PENDING
-            else f"it is already subscribed ({current.get_status_display().lower()}); request a plan change instead"
-        )
-        raise Conflict(
-            f"{application.name} cannot subscribe to {plan.api.name} again: {hint}.", code="already_subscribed"
-        )
+    _check_not_subscribed(actor, application, plan)
     now = timezone.now()
     approved = not plan.approval_required
     subscription = Subscription.objects.create(
@@ -122,17 +110,40 @@ def subscription_request(
     if approved:
         _record(subscription, user=actor.user, action="subscription.approved", to_state=S.ACTIVE, note="Automatic")
     else:
-        _record(subscription, user=actor.user, action="subscription.requested", to_state=S.PENDING, note=use_case)
-        _tell_provider(
-            subscription,
-            kind="subscription.requested",
-            title=f"{actor.tenant.name} requests {plan.api.name} ({plan.name})",
-            body=(
-                f"{actor.user.email} of {actor.tenant.name} asks to subscribe the application “{application.name}” "
-                f"to {plan.api.name} {api_version.label} on the plan {plan.name}.\n\nUse case: {use_case}"
-            ),
-        )
+        _announce_request(actor, subscription)
     return subscription
+
+
+def _check_not_subscribed(actor: Membership, application: Application, plan: Plan) -> None:
+    """One live subscription per application and API (409 with what to do instead)."""
+    # Lock the application so two concurrent requests cannot both pass the duplicate check.
+    get_owned(actor, application, lock=True)
+    existing = Subscription.objects.for_consumer(actor.tenant).live().filter(application=application, api=plan.api)
+    current = existing.first()
+    if current is None:
+        return
+    hint = (
+        "a request is already waiting for a decision"
+        if current.status == S.PENDING
+        else f"it is already subscribed ({current.get_status_display().lower()}); request a plan change instead"
+    )
+    raise Conflict(f"{application.name} cannot subscribe to {plan.api.name} again: {hint}.", code="already_subscribed")
+
+
+def _announce_request(actor: Membership, subscription: Subscription) -> None:
+    """Record a request that needs approval and tell the provider's admins."""
+    plan, use_case = subscription.plan, subscription.use_case
+    _record(subscription, user=actor.user, action="subscription.requested", to_state=S.PENDING, note=use_case)
+    _tell_provider(
+        subscription,
+        kind="subscription.requested",
+        title=f"{actor.tenant.name} requests {plan.api.name} ({plan.name})",
+        body=(
+            f"{actor.user.email} of {actor.tenant.name} asks to subscribe the application "
+            f"“{subscription.application.name}” to {plan.api.name} {subscription.version.label} on the plan "
+            f"{plan.name}.\n\nUse case: {use_case}"
+        ),
+    )
 
 
 @transaction.atomic

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -98,7 +98,16 @@ class TenantViewSet(viewsets.ViewSet):
         membership.tenant.refresh_from_db()
         return Response(self._render(membership))
 
-    @extend_schema(responses={204: None}, summary="Delete the organisation and everything it owns (owner)")
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="`has_subscriptions`: the organisation took part in a subscription (either side); "
+                "that history is kept for both sides, so it cannot be deleted."
+            ),
+        },
+        summary="Delete the organisation and everything it owns (owner)",
+    )
     def destroy(self, request: Request, slug: str) -> Response:
         membership = request_membership(request, slug)
         require_fresh_auth(request, membership)
