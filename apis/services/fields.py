@@ -155,27 +155,35 @@ def validate_upstreams(upstreams: Any) -> list[dict[str, Any]]:
         if not isinstance(target, dict):
             raise InvalidInput(f"Upstream {index}: expected an object with url and weight.", field="upstreams")
         url = str(target.get("url") or "").strip()
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise InvalidInput(f"Upstream {index}: “{url[:200]}” is not a valid URL.", field="upstreams") from None
+        if parts.username or parts.password:
+            # Before anything that echoes the URL back: the message must not repeat the secret.
+            raise InvalidInput(
+                f"Upstream {index}: credentials in the URL are not allowed (they would be shipped to every gateway).",
+                field="upstreams",
+            )
+        if parts.scheme in {"http", "https"} and parts.hostname:
+            # Gateways will connect here on the platform's behalf: the outbound policy decides
+            # (first, so that 2130706433 or 0x7f.1 are named for what they are).
+            try:
+                outbound.check_url(url)
+            except OutboundRefused as exc:
+                raise InvalidInput(
+                    f"Upstream {index}: “{url[:200]}” is refused: {exc.reason}.",
+                    code="upstream_refused",
+                    field="upstreams",
+                ) from None
         try:
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
             raise InvalidInput(
                 f"Upstream {index}: “{url[:200]}” is not an absolute http(s) URL.", field="upstreams"
             ) from None
-        if parts.username or parts.password:
-            raise InvalidInput(
-                f"Upstream {index}: credentials in the URL are not allowed (they would be shipped to every gateway).",
-                field="upstreams",
-            )
         if parts.query or parts.fragment:
             raise InvalidInput(f"Upstream {index}: the URL must not have a query or fragment.", field="upstreams")
-        try:
-            # Gateways will connect here on the platform's behalf: the outbound policy decides.
-            outbound.check_url(url)
-        except OutboundRefused as exc:
-            raise InvalidInput(
-                f"Upstream {index}: “{url[:200]}” is refused: {exc.reason}.", code="upstream_refused", field="upstreams"
-            ) from None
         weight = target.get("weight", 1)
         if isinstance(weight, bool) or not isinstance(weight, int | str) or not str(weight).strip().isdigit():
             raise InvalidInput(f"Upstream {index}: the weight must be a whole number.", field="upstreams")
