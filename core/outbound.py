@@ -35,10 +35,13 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: (address family, socket address) as getaddrinfo returns them.
+SockTarget = tuple[int, tuple[Any, ...]]
 
 MAX_URL_LENGTH = 500
 DEFAULT_MAX_RESPONSE_BYTES = 4096
@@ -241,7 +244,7 @@ class OutboundPolicy:
             raise OutboundRefused(f"“{host}” is an internal host name; use a public, fully qualified name")
         return host, None
 
-    def resolve(self, host: str, port: int) -> list[tuple[int, tuple]]:
+    def resolve(self, host: str, port: int) -> list[SockTarget]:
         """Resolve ``host`` once and vet every address; return ``(family, sockaddr)`` pairs.
 
         All answers must pass: a name that resolves to one public and one private address
@@ -251,7 +254,7 @@ class OutboundPolicy:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError) as exc:
             raise OutboundError(f"could not resolve {host}: {exc}") from None
-        targets: list[tuple[int, tuple]] = []
+        targets: list[SockTarget] = []
         for family, _type, _proto, _canon, sockaddr in infos:
             if family not in (socket.AF_INET, socket.AF_INET6):
                 continue
@@ -278,9 +281,10 @@ class OutboundPolicy:
         ``timeout`` bounds each socket operation and, for the answer, the whole read.
         """
         target = self.check_url(url)
+        sockaddrs: list[SockTarget]
         if target.address is not None:
-            family = socket.AF_INET6 if target.address.version == 6 else socket.AF_INET
-            sockaddrs = [(family, (str(target.address), target.port))]
+            literal_family = socket.AF_INET6 if target.address.version == 6 else socket.AF_INET
+            sockaddrs = [(int(literal_family), (str(target.address), target.port))]
         else:
             sockaddrs = self.resolve(target.host, target.port)
         deadline = time.monotonic() + timeout
@@ -310,7 +314,7 @@ def _describe(exc: BaseException) -> str:
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to an already vetted socket address; never resolves the host again."""
 
-    def __init__(self, target: VettedTarget, family: int, sockaddr: tuple, timeout: float) -> None:
+    def __init__(self, target: VettedTarget, family: int, sockaddr: tuple[Any, ...], timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=timeout)
         self._family = family
         self._sockaddr = sockaddr
@@ -334,9 +338,11 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 class _PinnedHTTPSConnection(_PinnedHTTPConnection):
     """TLS to the vetted address, with SNI and certificate verification against the host name."""
 
-    def __init__(self, *args: object, context: ssl.SSLContext | None = None, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._context = context or ssl.create_default_context()
+    def __init__(
+        self, target: VettedTarget, family: int, sockaddr: tuple[Any, ...], timeout: float, context: ssl.SSLContext
+    ) -> None:
+        super().__init__(target, family, sockaddr, timeout)
+        self._context = context
 
     def connect(self) -> None:
         sock = self._open_socket()
@@ -351,7 +357,7 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
 ssl_context_factory: Callable[[], ssl.SSLContext] = ssl.create_default_context
 
 
-def _connection(target: VettedTarget, family: int, sockaddr: tuple, timeout: float) -> _PinnedHTTPConnection:
+def _connection(target: VettedTarget, family: int, sockaddr: tuple[Any, ...], timeout: float) -> _PinnedHTTPConnection:
     if target.scheme == "https":
         return _PinnedHTTPSConnection(target, family, sockaddr, timeout, context=ssl_context_factory())
     return _PinnedHTTPConnection(target, family, sockaddr, timeout)

@@ -271,7 +271,7 @@ def _delivery_send(delivery: WebhookDelivery) -> _Outcome:
         outcome.error = (str(exc) or exc.__class__.__name__)[:300]
     else:
         outcome.code = result.status
-        outcome.text = result.text
+        outcome.text = result.text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
         if 300 <= result.status < 400:
             outcome.error = "Redirects are not followed; point the webhook at the final URL."
     outcome.duration_ms = int((time.monotonic() - started) * 1000)

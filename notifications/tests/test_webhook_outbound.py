@@ -154,3 +154,16 @@ def test_refused_webhook_urls_are_refused_when_saved(api, client, globex, charli
     )
     response = api.patch(f"/api/v1/tenants/globex/webhooks/{hook.pk}/", {"url": url}, format="json")
     assert response.status_code == 400 and "url" in response.json()["error"]["fields"]
+
+
+def test_an_answer_with_nul_bytes_is_stored(globex, charlie, django_capture_on_commit_callbacks):
+    receiver = BlockingReceiver(answer=b"ok\x00\xff")
+    receiver.release.set()
+    try:
+        hook = services.webhook_create(actor=membership(charlie, globex), url=receiver.url, events=["key.*"])
+        with django_capture_on_commit_callbacks(execute=True):
+            delivery = services.webhook_send_test(actor=membership(charlie, globex), webhook=hook)
+    finally:
+        receiver.close()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.response_body) == ("succeeded", "ok\ufffd\ufffd")
