@@ -27,11 +27,13 @@ and tests only) also allows loopback and private networks. This module imports n
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -278,7 +280,8 @@ class OutboundPolicy:
         """POST ``body`` to ``url`` under the policy; see the module docstring.
 
         Raises :class:`OutboundRefused` (policy) or :class:`OutboundError` (network).
-        ``timeout`` bounds each socket operation and, for the answer, the whole read.
+        ``timeout`` bounds the whole attempt after the lookup: connecting, sending and
+        reading the answer (a receiver that trickles bytes is cut off at the deadline).
         """
         target = self.check_url(url)
         sockaddrs: list[SockTarget]
@@ -290,7 +293,10 @@ class OutboundPolicy:
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         for family, sockaddr in sockaddrs:
-            conn = _connection(target, family, sockaddr, timeout)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            conn = _connection(target, family, sockaddr, remaining)
             try:
                 try:
                     conn.connect()
@@ -299,10 +305,19 @@ class OutboundPolicy:
                     continue
                 return _exchange(conn, target, body, headers, deadline, max_response_bytes, sockaddr[0])
             except (OSError, http.client.HTTPException) as exc:
-                raise OutboundError(_describe(exc)) from None
+                raise OutboundError("timed out" if time.monotonic() >= deadline else _describe(exc)) from None
             finally:
                 conn.close()
-        raise OutboundError(_describe(last_error) if last_error else "no address to connect to")
+        if last_error is None:
+            raise OutboundError("timed out" if time.monotonic() >= deadline else "no address to connect to")
+        raise OutboundError(_describe(last_error))
+
+
+def _cut(sock: socket.socket, fired: threading.Event) -> None:
+    """Watchdog: end a blocked read at the deadline (the base-class shutdown also suits TLS sockets)."""
+    fired.set()
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _describe(exc: BaseException) -> str:
@@ -373,31 +388,42 @@ def _exchange(
     address: str,
 ) -> OutboundResult:
     """Send the request and read at most ``max_response_bytes`` of the answer before ``deadline``."""
-    conn.putrequest("POST", target.target, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", target.host_header)
-    for name, value in headers.items():
-        conn.putheader(name, value)
-    conn.putheader("Content-Length", str(len(body)))
-    conn.putheader("Connection", "close")
-    conn.endheaders(body)
-    response = conn.getresponse()
-    chunks: list[bytes] = []
-    size = 0
-    while size < max_response_bytes:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break  # a receiver trickling its answer does not hold the worker past the timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(remaining)
-        chunk = response.read1(max_response_bytes - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    data = b"".join(chunks)
+    sock = conn.sock
+    assert sock is not None
+    # Socket timeouts bound each operation; the watchdog bounds the whole exchange.
+    fired = threading.Event()
+    watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), _cut, (sock, fired))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        conn.putrequest("POST", target.target, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", target.host_header)
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.putheader("Connection", "close")
+        conn.endheaders(body)
+        response = conn.getresponse()
+        if fired.is_set():  # the headers were cut short: no answer to speak of
+            raise OutboundError("timed out")
+        chunks: list[bytes] = []
+        size = 0
+        while size < max_response_bytes and not fired.is_set():
+            try:
+                chunk = response.read1(max_response_bytes - size)
+            except (OSError, http.client.HTTPException):
+                if not fired.is_set():
+                    raise
+                break  # cut off at the deadline: keep the status and what arrived
+            if not chunk or fired.is_set():
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        watchdog.cancel()
     return OutboundResult(
         status=response.status,
-        body=data,
+        body=b"".join(chunks),
         location=response.getheader("Location", "") or "",
         address=address,
         truncated=size >= max_response_bytes,

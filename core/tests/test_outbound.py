@@ -7,6 +7,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,7 +52,7 @@ class Server:
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -317,6 +318,46 @@ def test_the_answer_is_capped(servers) -> None:
         f"http://127.0.0.1:{hook.port}/", b"", {}, timeout=5, max_response_bytes=4096
     )
     assert result.status == 500 and len(result.body) == 4096 and result.truncated
+
+
+def test_a_trickling_receiver_is_cut_off_at_the_deadline(servers) -> None:
+    def trickle(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        for _ in range(1000):
+            try:
+                handler.wfile.write(b"z")
+                handler.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    hook = Server(answer=trickle)
+    servers.append(hook)
+    started = time.monotonic()
+    result = OutboundPolicy.build(allow_private=True).post(f"http://127.0.0.1:{hook.port}/", b"", {}, timeout=1)
+    assert time.monotonic() - started < 2
+    assert result.status == 200 and 0 < len(result.body) < 1000
+
+
+def test_a_receiver_that_never_answers_times_out(servers) -> None:
+    def slow_headers(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(100):
+            try:
+                handler.wfile.write(b"X-Slow: 1\r\n")
+                handler.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    hook = Server(answer=slow_headers)
+    servers.append(hook)
+    started = time.monotonic()
+    with pytest.raises(OutboundError, match="timed out"):
+        OutboundPolicy.build(allow_private=True).post(f"http://127.0.0.1:{hook.port}/", b"", {}, timeout=1)
+    assert time.monotonic() - started < 2
 
 
 def test_connection_errors_are_outbound_errors() -> None:
