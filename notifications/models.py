@@ -117,7 +117,9 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     response_code = models.PositiveIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True, help_text="The first 1 000 characters.")
+    response_body = models.TextField(
+        blank=True, help_text="The first 4 KB of the receiver’s answer (the rest is never read)."
+    )
     error = models.CharField(max_length=300, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

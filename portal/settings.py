@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env, envbool, envint, envlist
+from core.outbound import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -312,8 +313,27 @@ MAX_KEY_ROTATION_GRACE_HOURS = envint("MAX_KEY_ROTATION_GRACE_HOURS", 7 * 24)
 WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5)
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = envint("WEBHOOK_RETRY_BASE_SECONDS", 30)
-# Webhooks to loopback / private addresses would let tenants probe the internal network.
-WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
+
+# --- Outbound requests (core/outbound.py: webhooks, upstream targets) ----------------------
+# Loopback, private, link-local, CGNAT, multicast and reserved addresses are refused, so a
+# tenant cannot point the platform at its own network. Operators allow networks on purpose
+# (on-premises upstreams) with comma-separated CIDRs, e.g. "10.20.0.0/16,fd00:1::/48".
+OUTBOUND_ALLOWED_NETWORKS = envlist("OUTBOUND_ALLOWED_NETWORKS")
+try:
+    _outbound_networks = parse_networks(OUTBOUND_ALLOWED_NETWORKS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS: {exc}") from None
+# Development and tests only: also allow loopback and private networks (local receivers,
+# the demo data's placeholder upstreams on 127.0.0.1). WEBHOOK_ALLOW_PRIVATE_TARGETS is the
+# old name of the same switch.
+OUTBOUND_ALLOW_PRIVATE_TARGETS = envbool(
+    "OUTBOUND_ALLOW_PRIVATE_TARGETS", envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
+)
+if OUTBOUND_ALLOW_PRIVATE_TARGETS and not (DEBUG or TESTING):
+    raise ImproperlyConfigured(
+        "OUTBOUND_ALLOW_PRIVATE_TARGETS is for development only; in production list the networks "
+        "you mean to allow in OUTBOUND_ALLOWED_NETWORKS."
+    )
 
 LOGGING = {
     "version": 1,

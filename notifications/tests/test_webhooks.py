@@ -149,12 +149,12 @@ def test_redirects_are_not_followed(globex, charlie, receiver, hook, django_capt
     assert len(receiver.requests) == 1
 
 
-@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=False)
+@override_settings(OUTBOUND_ALLOW_PRIVATE_TARGETS=False)
 def test_private_targets_are_refused_in_production(globex, charlie, receiver, hook, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         delivery = services.webhook_send_test(actor=membership(charlie, globex), webhook=hook)
     delivery.refresh_from_db()
-    assert "private or loopback" in delivery.error and receiver.requests == []
+    assert "outbound policy" in delivery.error and "loopback" in delivery.error and receiver.requests == []
 
 
 def test_unreachable_host_is_logged(globex, charlie, django_capture_on_commit_callbacks):
