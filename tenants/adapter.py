@@ -1,17 +1,16 @@
-"""allauth adapter: account e-mails go out through Celery, after the transaction commits."""
+"""allauth adapter: account e-mails are outbox rows, written in the request's transaction."""
 
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
-from django.db import transaction
+
+from core import outbox
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         from allauth.core import context as allauth_context
         from django.contrib.sites.shortcuts import get_current_site
-
-        from tenants.tasks import send_email_task
 
         request = allauth_context.request
         ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
@@ -20,5 +19,5 @@ class AccountAdapter(DefaultAccountAdapter):
         html = next(
             (content for content, mimetype in getattr(msg, "alternatives", []) if mimetype == "text/html"), None
         )
-        subject, body, to = msg.subject, msg.body, list(msg.to)
-        transaction.on_commit(lambda: send_email_task.delay(subject, body, to, html))
+        for address in msg.to:
+            outbox.enqueue_email(subject=msg.subject, body=msg.body, to=address, html=html)
