@@ -97,10 +97,13 @@ def kick(task_name: str, *args: Any) -> None:
         task.apply_async(args=args)
         return
     try:
-        # No publish retries: a request must not wait for a dead broker. The sweep sends later.
-        task.apply_async(args=args, retry=False)
-    except Exception:
-        logger.warning("Could not queue %s%r; the outbox sweep will pick it up.", task_name, args, exc_info=True)
+        # One quick connection attempt and no publish retries: a request must not wait for a dead
+        # broker (kombu's defaults would retry for seconds). The sweep sends the rows later.
+        with current_app.pool.acquire(block=True, timeout=1) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2, timeout=2)
+            task.apply_async(args=args, connection=conn, retry=False)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: logged, the row waits for the sweep
+        logger.warning("Could not queue %s%r (%s); the outbox sweep will send it.", task_name, args, exc)
 
 
 # --- Sending ---------------------------------------------------------------------------
