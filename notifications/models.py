@@ -1,6 +1,6 @@
 """Telling people and systems that something happened: in-app notices, outbound webhooks.
 
-E-mail is not stored: it goes out through tenants.tasks.send_email_task on commit.
+E-mails are outbox rows (core.outbox), written in the same transaction as the notice.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from core import outbound
+from core import outbound, outbox
 from core.crypto import random_base62
 from core.errors import Conflict, InvalidInput
 from core.outbound import OutboundError, OutboundRefused
@@ -33,6 +33,7 @@ DELIVERY_HEADER = "X-Portal-Delivery"
 MAX_WEBHOOKS_PER_TENANT = 20
 #: Bytes of a receiver's answer that are read and kept (the rest is never read).
 RESPONSE_BODY_KEEP = 4096
+DELIVER_TASK = "notifications.tasks.deliver_webhook_task"
 
 
 # --- In-app notifications and e-mail ------------------------------------------------
@@ -56,15 +57,14 @@ def notify_users(
         [Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url) for u in recipients]
     )
     if email:
-        from tenants.tasks import send_email_task
-
         subject = f"[{settings.SITE_NAME}] {title}"
         link = f"\n\n{settings.SITE_URL}{url}" if url else ""
         text = f"{body}{link}\n\n— {settings.SITE_NAME}\n"
-        addresses = [u.email for u in recipients]
-        # One message per recipient: addresses of other organisations must not leak via To:.
-        for address in addresses:
-            transaction.on_commit(lambda a=address: send_email_task.delay(subject, text, [a]))
+        # One outbox row per recipient, in this transaction: addresses of other organisations
+        # must not leak via To:, and one mail that cannot be sent never holds back the others.
+        outbox.enqueue_many(
+            outbox.EMAIL, [outbox.email_payload(subject=subject, body=text, to=u.email) for u in recipients]
+        )
     return notices
 
 
@@ -164,9 +164,9 @@ def _event_body(event: str, data: dict[str, Any], delivery: WebhookDelivery) -> 
 
 
 def _queue(delivery: WebhookDelivery) -> None:
-    from notifications.tasks import deliver_webhook_task
-
-    transaction.on_commit(lambda: deliver_webhook_task.delay(delivery.pk))
+    # The delivery row is the outbox entry; after commit, ask a worker to send it now
+    # (best-effort: when the broker is down the sweep sends it). By name: no tasks import here.
+    transaction.on_commit(lambda: outbox.kick(DELIVER_TASK, delivery.pk))
 
 
 @transaction.atomic
@@ -324,10 +324,11 @@ def webhook_delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
 
 
 def webhook_deliveries_due() -> list[int]:
-    """Pending deliveries whose next attempt is due: the sweep re-queues them."""
+    """Pending deliveries that are due, never-attempted ones included (their kick may have been lost)."""
     return list(
         WebhookDelivery.objects.unscoped()
-        .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
-        .order_by("next_attempt_at")
+        .filter(status=DeliveryStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")
         .values_list("pk", flat=True)[:500]
     )

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "core",
     "portal",
     "tenants",
     "apis",
@@ -151,11 +152,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.sync_lifecycle_task",
         "schedule": 300.0,
     },
+    # The outbox sweep: rows whose after-commit kick was lost, whose worker died, or whose retry is due.
+    "outbox-sweep": {
+        "task": "core.tasks.outbox_sweep_task",
+        "schedule": float(envint("OUTBOX_SWEEP_SECONDS", 30)),
+    },
     "retry-due-webhooks": {
         "task": "notifications.tasks.retry_due_webhooks_task",
-        "schedule": 60.0,
+        "schedule": float(envint("OUTBOX_SWEEP_SECONDS", 30)),
+    },
+    # Run by a worker: its age in /healthz covers both beat and the workers.
+    "heartbeat": {
+        "task": "core.tasks.heartbeat_task",
+        "schedule": float(envint("HEARTBEAT_SECONDS", 15)),
     },
 }
+# Transactional outbox (core/outbox.py): at-least-once, receivers dedupe on the delivery id.
+OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 8)
+OUTBOX_RETRY_BASE_SECONDS = envint("OUTBOX_RETRY_BASE_SECONDS", 30)
+# How long a claimed row is left alone before another worker may send it again (worker died).
+OUTBOX_LEASE_SECONDS = envint("OUTBOX_LEASE_SECONDS", 300)
+OUTBOX_KEEP_DAYS = envint("OUTBOX_KEEP_DAYS", 14)
+# /healthz answers 503 when the last heartbeat is older than this; 0 turns the check off.
+HEALTHZ_HEARTBEAT_MAX_AGE = envint("HEALTHZ_HEARTBEAT_MAX_AGE", 0 if TESTING else 120)
 
 # --- Auth ----------------------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.User"
@@ -213,11 +232,14 @@ MFA_TOTP_ISSUER = SITE_NAME
 
 # --- E-mail --------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH")  # for django.core.mail.backends.filebased.EmailBackend
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 587)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+# A hung SMTP server must not outlive the outbox lease (a second copy would go out).
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -1,13 +1,13 @@
-"""allauth adapter: account e-mails go out through Celery, after the transaction commits."""
+"""allauth adapter: account e-mails are outbox rows, written in the request's transaction."""
 
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpRequest
 
+from core import outbox
 from core.net import client_ip
 
 
@@ -23,8 +23,6 @@ class AccountAdapter(DefaultAccountAdapter):
         from allauth.core import context as allauth_context
         from django.contrib.sites.shortcuts import get_current_site
 
-        from tenants.tasks import send_email_task
-
         request = allauth_context.request
         ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
         ctx.update(context)
@@ -32,5 +30,5 @@ class AccountAdapter(DefaultAccountAdapter):
         html = next(
             (content for content, mimetype in getattr(msg, "alternatives", []) if mimetype == "text/html"), None
         )
-        subject, body, to = msg.subject, msg.body, list(msg.to)
-        transaction.on_commit(lambda: send_email_task.delay(subject, body, to, html))
+        for address in msg.to:
+            outbox.enqueue_email(subject=msg.subject, body=msg.body, to=address, html=html)

@@ -8,11 +8,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core import outbox
 from core.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
 from core.deletion import protected_dependents
 from core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from core.models import OutboxMessage
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
 from tenants.ownership import get_owned
 from tenants.permissions import require
@@ -170,10 +173,38 @@ def membership_leave(*, membership: Membership) -> None:
 # --- Invitations ---------------------------------------------------------------------
 
 
-def _send_invitation(invitation: Invitation, token: str) -> None:
-    from tenants.tasks import send_invitation_email_task
+INVITATION_EMAIL = "tenants.invitation_email"
 
-    transaction.on_commit(lambda: send_invitation_email_task.delay(invitation.pk, token))
+
+def _send_invitation(invitation: Invitation, token: str) -> None:
+    # An outbox row in this transaction; the mail is rendered when sent, so a revoked or
+    # re-sent invitation does not mail a dead link.
+    outbox.enqueue(INVITATION_EMAIL, {"invitation_id": invitation.pk, "token": token})
+
+
+def invitation_email_build(*, invitation_id: int, token: str) -> tuple[str, str, str] | None:
+    """(subject, body, address) of an invitation mail; None when it was revoked or used meanwhile."""
+    invitation = Invitation.objects.unscoped().select_related("tenant", "invited_by").filter(pk=invitation_id).first()
+    if invitation is None or invitation.status != "pending":
+        return None
+    context = {
+        "invitation": invitation,
+        "accept_url": f"{settings.SITE_URL}/invitations/{token}/",
+        "site_name": settings.SITE_NAME,
+    }
+    subject = f"[{settings.SITE_NAME}] You are invited to join {invitation.tenant.name}"
+    return subject, render_to_string("emails/invitation.txt", context), invitation.email
+
+
+def invitation_email_send(row: OutboxMessage) -> None:
+    """Outbox sender of ``tenants.invitation_email`` rows (registered in TenantsConfig.ready)."""
+    built = invitation_email_build(invitation_id=row.payload["invitation_id"], token=row.payload["token"])
+    if built is None:
+        return  # revoked or accepted before the mail went out: nothing to send
+    subject, body, address = built
+    # Sent as an e-mail row would be: same Message-ID / X-Portal-Delivery for every attempt.
+    row.payload = outbox.email_payload(subject=subject, body=body, to=address)
+    outbox.send_email(row)
 
 
 @transaction.atomic
