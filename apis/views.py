@@ -120,19 +120,25 @@ def api_detail(request: HttpRequest, api_slug: str) -> HttpResponse:
 
 
 def _api_page(request: HttpRequest, api: Api, status: int = 200) -> HttpResponse:
-    return render(
-        request,
-        "apis/detail.html",
-        {
-            "api": api,
-            "versions": selectors.api_versions(api),
-            "plans": selectors.api_plans(api),
-            "events": selectors.api_events(api)[:25],
-            "can_edit": _can_edit(request),
-            "note_form": NoteForm(),
-        },
-        status=status,
-    )
+    return render(request, "apis/detail.html", _api_context(request, api), status=status)
+
+
+def _api_context(request: HttpRequest, api: Api) -> dict[str, Any]:
+    can_edit = _can_edit(request)
+    plans = list(selectors.api_plans(api))
+    if can_edit:
+        # Delete buttons that would be refused are shown disabled, with the reason.
+        for plan in plans:
+            plan.delete_refusal = services.plan_delete_refusal(plan)
+    return {
+        "api": api,
+        "versions": selectors.api_versions(api),
+        "plans": plans,
+        "events": selectors.api_events(api)[:25],
+        "can_edit": can_edit,
+        "note_form": NoteForm(),
+        "delete_refusal": services.api_delete_refusal(api) if can_edit else None,
+    }
 
 
 @tenant_view(Perm.APIS_EDIT)
@@ -231,6 +237,7 @@ def _version_context(request: HttpRequest, version: ApiVersion, **extra: Any) ->
         or DeprecateForm(initial={"sunset_date": version.sunset_date}),
         "note_form": NoteForm(),
         "gateway_url": settings.GATEWAY_URL + version.base_path,
+        "delete_refusal": services.version_delete_refusal(version) if _can_edit(request) else None,
         **extra,
     }
 

@@ -1,6 +1,6 @@
 """Telling people and systems that something happened: in-app notices, outbound webhooks.
 
-E-mail is not stored: it goes out through tenants.tasks.send_email_task on commit.
+E-mails are outbox rows (core.outbox), written in the same transaction as the notice.
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     response_code = models.PositiveIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True, help_text="The first 1 000 characters.")
+    response_body = models.TextField(
+        blank=True, help_text="The first 4 KB of the receiver’s answer (the rest is never read)."
+    )
     error = models.CharField(max_length=300, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

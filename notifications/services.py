@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from core import outbound, outbox
 from core.crypto import random_base62
 from core.errors import Conflict, InvalidInput
+from core.outbound import OutboundError, OutboundRefused
 from notifications.models import WEBHOOK_EVENTS, DeliveryStatus, Notification, Webhook, WebhookDelivery
 from tenants.models import Membership, Tenant, User
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -32,7 +31,9 @@ SIGNATURE_HEADER = "X-Portal-Signature"
 EVENT_HEADER = "X-Portal-Event"
 DELIVERY_HEADER = "X-Portal-Delivery"
 MAX_WEBHOOKS_PER_TENANT = 20
-RESPONSE_BODY_KEEP = 1000
+#: Bytes of a receiver's answer that are read and kept (the rest is never read).
+RESPONSE_BODY_KEEP = 4096
+DELIVER_TASK = "notifications.tasks.deliver_webhook_task"
 
 
 # --- In-app notifications and e-mail ------------------------------------------------
@@ -56,15 +57,14 @@ def notify_users(
         [Notification(tenant=tenant, user=u, kind=kind, title=title[:200], body=body, url=url) for u in recipients]
     )
     if email:
-        from tenants.tasks import send_email_task
-
         subject = f"[{settings.SITE_NAME}] {title}"
         link = f"\n\n{settings.SITE_URL}{url}" if url else ""
         text = f"{body}{link}\n\n— {settings.SITE_NAME}\n"
-        addresses = [u.email for u in recipients]
-        # One message per recipient: addresses of other organisations must not leak via To:.
-        for address in addresses:
-            transaction.on_commit(lambda a=address: send_email_task.delay(subject, text, [a]))
+        # One outbox row per recipient, in this transaction: addresses of other organisations
+        # must not leak via To:, and one mail that cannot be sent never holds back the others.
+        outbox.enqueue_many(
+            outbox.EMAIL, [outbox.email_payload(subject=subject, body=text, to=u.email) for u in recipients]
+        )
     return notices
 
 
@@ -80,14 +80,12 @@ def notification_mark_read(*, actor: Membership, ids: list[int] | None = None) -
 
 
 def _validate_url(url: str) -> str:
+    """The outbound policy's save-time check (scheme, credentials, length, refused addresses)."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidInput("Enter an http:// or https:// URL.", field="url")
-    if parts.username or parts.password:
-        raise InvalidInput("Put credentials in the secret, not in the URL.", field="url")
-    if len(url) > 500:
-        raise InvalidInput("At most 500 characters.", field="url")
+    try:
+        outbound.check_url(url)
+    except OutboundRefused as exc:
+        raise InvalidInput(f"This URL is refused: {exc.reason}.", field="url") from None
     return url
 
 
@@ -135,7 +133,7 @@ def webhook_update(
     is_active: bool | None = None,
 ) -> Webhook:
     require(actor, Perm.TENANT_EDIT)
-    webhook = Webhook.objects.for_tenant(actor.tenant).select_for_update().get(pk=webhook.pk)
+    webhook = get_owned(actor, webhook, lock=True)
     if url is not None:
         webhook.url = _validate_url(url)
     if events is not None:
@@ -151,6 +149,7 @@ def webhook_update(
 @transaction.atomic
 def webhook_delete(*, actor: Membership, webhook: Webhook) -> None:
     require(actor, Perm.TENANT_EDIT)
+    webhook = get_owned(actor, webhook)
     Webhook.objects.for_tenant(actor.tenant).filter(pk=webhook.pk).delete()
 
 
@@ -165,15 +164,16 @@ def _event_body(event: str, data: dict[str, Any], delivery: WebhookDelivery) -> 
 
 
 def _queue(delivery: WebhookDelivery) -> None:
-    from notifications.tasks import deliver_webhook_task
-
-    transaction.on_commit(lambda: deliver_webhook_task.delay(delivery.pk))
+    # The delivery row is the outbox entry; after commit, ask a worker to send it now
+    # (best-effort: when the broker is down the sweep sends it). By name: no tasks import here.
+    transaction.on_commit(lambda: outbox.kick(DELIVER_TASK, delivery.pk))
 
 
 @transaction.atomic
 def webhook_send_test(*, actor: Membership, webhook: Webhook) -> WebhookDelivery:
     """Queue a ``webhook.test`` event to one endpoint (even if it is paused)."""
     require(actor, Perm.TENANT_EDIT)
+    webhook = get_owned(actor, webhook)
     delivery = WebhookDelivery(tenant=actor.tenant, webhook=webhook, event="webhook.test", payload={})
     delivery.payload = _event_body("webhook.test", {"message": "Test event from the portal."}, delivery)
     delivery.save()
@@ -204,40 +204,22 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect could point at another host (or the internal network): record it, never follow.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-def _private_target(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False  # unresolvable: the request itself will fail and be logged
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return True
-    return False
-
-
 def retry_delay(attempt: int) -> int:
     """Seconds to wait after failed attempt ``attempt`` (1-based): exponential backoff."""
     return settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
 
 
-def webhook_delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
-    """Try to send one delivery once and record the outcome.
+def _claim_lease() -> timedelta:
+    """How long a claimed delivery stays invisible to other workers and the sweep.
 
-    Returns the delivery (its ``status`` stays ``pending`` while another attempt is due),
-    or None when there is nothing to do (unknown, finished, not due yet or being sent by
-    another worker): idempotent, so a Celery retry and the sweep may race harmlessly.
+    Longer than any attempt can take (resolve + connect + the bounded read); if the worker
+    dies mid-flight, the delivery becomes due again when the lease ends.
     """
+    return timedelta(seconds=3 * settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+
+
+def _delivery_claim(delivery_id: int) -> WebhookDelivery | None:
+    """Short transaction: take a due delivery, count the attempt and lease it to this worker."""
     with transaction.atomic():
         delivery = (
             WebhookDelivery.objects.unscoped()
@@ -249,65 +231,104 @@ def webhook_delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
         )
         if delivery is None:
             return None
-        webhook = delivery.webhook
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        timestamp = int(time.time())
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked to be http(s)
-            webhook.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": f"{settings.SITE_NAME} webhooks",
-                EVENT_HEADER: delivery.event,
-                DELIVERY_HEADER: str(delivery.delivery_id),
-                SIGNATURE_HEADER: sign(webhook.secret, timestamp, body),
-            },
-        )
-        started = time.monotonic()
-        code: int | None = None
-        text = ""
-        error = ""
-        if urlsplit(webhook.url).scheme not in {"http", "https"}:
-            error = "Only http and https URLs are allowed."
-        elif not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS and _private_target(webhook.url):
-            error = "The URL resolves to a private or loopback address; refused."
-        else:
-            try:
-                with _OPENER.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-                    code = response.status
-                    text = response.read(RESPONSE_BODY_KEEP).decode(errors="replace")
-            except urllib.error.HTTPError as exc:
-                code = exc.code
-                text = exc.read(RESPONSE_BODY_KEEP).decode(errors="replace") if exc.fp else ""
-            except (OSError, ValueError) as exc:  # timeouts, refused connections, bad URLs
-                error = str(getattr(exc, "reason", exc))[:300] or exc.__class__.__name__
         now = timezone.now()
         delivery.attempts += 1
         delivery.last_attempt_at = now
-        delivery.duration_ms = int((time.monotonic() - started) * 1000)
-        delivery.response_code = code
-        delivery.response_body = text
-        delivery.error = error
-        if code is not None and 200 <= code < 300:
-            delivery.status = DeliveryStatus.SUCCEEDED
-            delivery.next_attempt_at = None
-        elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.next_attempt_at = None
-        else:
-            delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts))
-        if code is not None and 300 <= code < 400 and not error:
-            delivery.error = "Redirects are not followed; point the webhook at the final URL."
-        delivery.save()
+        delivery.next_attempt_at = now + _claim_lease()
+        delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
         return delivery
 
 
+@dataclass
+class _Outcome:
+    code: int | None = None
+    text: str = ""
+    error: str = ""
+    duration_ms: int = 0
+
+
+def _delivery_send(delivery: WebhookDelivery) -> _Outcome:
+    """The HTTP call, outside any transaction: no row lock is held while a receiver answers."""
+    webhook = delivery.webhook
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"{settings.SITE_NAME} webhooks",
+        EVENT_HEADER: delivery.event,
+        DELIVERY_HEADER: str(delivery.delivery_id),
+        SIGNATURE_HEADER: sign(webhook.secret, int(time.time()), body),
+    }
+    started = time.monotonic()
+    outcome = _Outcome()
+    try:
+        result = outbound.post(
+            webhook.url,
+            body,
+            headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            max_response_bytes=RESPONSE_BODY_KEEP,
+        )
+    except OutboundRefused as exc:
+        outcome.error = f"Refused by the outbound policy: {exc.reason}."[:300]
+    except OutboundError as exc:
+        outcome.error = (str(exc) or exc.__class__.__name__)[:300]
+    else:
+        outcome.code = result.status
+        outcome.text = result.text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
+        if 300 <= result.status < 400:
+            outcome.error = "Redirects are not followed; point the webhook at the final URL."
+    outcome.duration_ms = int((time.monotonic() - started) * 1000)
+    return outcome
+
+
+def _delivery_record(delivery: WebhookDelivery, outcome: _Outcome) -> WebhookDelivery | None:
+    """Short transaction: store the outcome unless another worker took the delivery over meanwhile."""
+    fields: dict[str, Any] = {
+        "duration_ms": outcome.duration_ms,
+        "response_code": outcome.code,
+        "response_body": outcome.text,
+        "error": outcome.error,
+    }
+    if outcome.code is not None and 200 <= outcome.code < 300:
+        fields.update(status=DeliveryStatus.SUCCEEDED, next_attempt_at=None)
+    elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        fields.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
+    else:
+        fields.update(next_attempt_at=delivery.last_attempt_at + timedelta(seconds=retry_delay(delivery.attempts)))
+    with transaction.atomic():
+        # Our lease is ours while ``attempts`` is unchanged and the row is still pending.
+        updated = (
+            WebhookDelivery.objects.unscoped()
+            .filter(pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts)
+            .update(**fields)
+        )
+    if not updated:
+        return None
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+    return delivery
+
+
+def webhook_delivery_attempt(delivery_id: int) -> WebhookDelivery | None:
+    """Try to send one delivery once and record the outcome.
+
+    Claim (short transaction) → send (no transaction, no lock) → record (short transaction).
+    Returns the delivery (its ``status`` stays ``pending`` while another attempt is due),
+    or None when there is nothing to do (unknown, finished, not due yet or being sent by
+    another worker): idempotent, so a Celery retry and the sweep may race harmlessly.
+    """
+    delivery = _delivery_claim(delivery_id)
+    if delivery is None:
+        return None
+    return _delivery_record(delivery, _delivery_send(delivery))
+
+
 def webhook_deliveries_due() -> list[int]:
-    """Pending deliveries whose next attempt is due: the sweep re-queues them."""
+    """Pending deliveries that are due, never-attempted ones included (their kick may have been lost)."""
     return list(
         WebhookDelivery.objects.unscoped()
-        .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
-        .order_by("next_attempt_at")
+        .filter(status=DeliveryStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")
         .values_list("pk", flat=True)[:500]
     )

@@ -8,7 +8,7 @@ from notifications.models import DeliveryStatus
 from notifications.services import retry_delay, webhook_deliveries_due, webhook_delivery_attempt
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def deliver_webhook_task(self, delivery_id: int) -> str:
     """Send one webhook delivery; on failure, retry with exponential backoff until the attempts run out.
 
@@ -25,9 +25,9 @@ def deliver_webhook_task(self, delivery_id: int) -> str:
     return delivery.status
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def retry_due_webhooks_task() -> int:
-    """Safety net: re-queue deliveries whose retry is due (a lost worker, or no worker at all)."""
+    """Beat sweep: queue deliveries that are due, never-attempted ones included (lost kick, dead worker)."""
     due = webhook_deliveries_due()
     for delivery_id in due:
         deliver_webhook_task.delay(delivery_id)

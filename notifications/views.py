@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound
+from core.http import reveals_secret
 from core.web import done, perform, submit_form
 from notifications import selectors, services
 from notifications.forms import WebhookForm
@@ -47,6 +48,7 @@ def _webhook(request: HttpRequest, pk: int) -> Webhook:
 
 
 @tenant_view(Perm.TENANT_EDIT)
+@reveals_secret
 def webhooks(request: HttpRequest) -> HttpResponse:
     def page(form: WebhookForm, status: int, created: Webhook | None = None) -> HttpResponse:
         context = {"form": form, "webhooks": selectors.tenant_webhooks(request.tenant), "created": created}

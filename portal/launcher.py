@@ -80,7 +80,8 @@ def _start_redis() -> Iterator[str]:
             "--unixsocketperm", "700",
             "--dir", str(data),
             "--save", "60 1",
-            "--appendonly", "no",
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
             "--logfile", str(data / "redis.log"),
         ],
         stdout=subprocess.DEVNULL,
@@ -144,6 +145,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "--bind", f"{env.get('HOST', '127.0.0.1')}:{port}",
                 "--workers", env.get("WEB_CONCURRENCY", "2"),
                 "--access-logfile", "-", "--graceful-timeout", "5",
+                # Invitation links carry their token in the path: keep it out of the access log.
+                "--logger-class", "portal.gunicorn_logging.RedactingLogger",
             ],
             "worker": [str(BIN / "celery"), "-A", "portal", "worker", "--loglevel", "info", "--concurrency", "2"],
             "beat": [

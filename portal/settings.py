@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.env import env, envbool, envint, envlist
+from core.outbound import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "core",
     "portal",
     "tenants",
     "apis",
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -149,11 +152,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "subscriptions.tasks.sync_lifecycle_task",
         "schedule": 300.0,
     },
+    # The outbox sweep: rows whose after-commit kick was lost, whose worker died, or whose retry is due.
+    "outbox-sweep": {
+        "task": "core.tasks.outbox_sweep_task",
+        "schedule": float(envint("OUTBOX_SWEEP_SECONDS", 30)),
+    },
     "retry-due-webhooks": {
         "task": "notifications.tasks.retry_due_webhooks_task",
-        "schedule": 60.0,
+        "schedule": float(envint("OUTBOX_SWEEP_SECONDS", 30)),
+    },
+    # Run by a worker: its age in /healthz covers both beat and the workers.
+    "heartbeat": {
+        "task": "core.tasks.heartbeat_task",
+        "schedule": float(envint("HEARTBEAT_SECONDS", 15)),
     },
 }
+# Transactional outbox (core/outbox.py): at-least-once, receivers dedupe on the delivery id.
+OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 8)
+OUTBOX_RETRY_BASE_SECONDS = envint("OUTBOX_RETRY_BASE_SECONDS", 30)
+# How long a claimed row is left alone before another worker may send it again (worker died).
+OUTBOX_LEASE_SECONDS = envint("OUTBOX_LEASE_SECONDS", 300)
+OUTBOX_KEEP_DAYS = envint("OUTBOX_KEEP_DAYS", 14)
+# /healthz answers 503 when the last heartbeat is older than this; 0 turns the check off.
+HEALTHZ_HEARTBEAT_MAX_AGE = envint("HEALTHZ_HEARTBEAT_MAX_AGE", 0 if TESTING else 120)
 
 # --- Auth ----------------------------------------------------------------------------
 AUTH_USER_MODEL = "tenants.User"
@@ -168,6 +189,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
+# Destructive operations on an organisation (delete it, make / demote / remove an owner) need a
+# sign-in or password confirmation this recent, or a read-write access token (tenants/reauth.py).
+REAUTHENTICATION_WINDOW_SECONDS = envint("REAUTHENTICATION_WINDOW_SECONDS", 15 * 60)
+ACCOUNT_REAUTHENTICATION_TIMEOUT = REAUTHENTICATION_WINDOW_SECONDS
+# How many reverse proxies in front of the portal append to X-Forwarded-For. One number for the
+# REST throttles (DRF NUM_PROXIES) and the sign-in rate limits (tenants.adapter → core.net).
+# 0: X-Forwarded-For is ignored (a forged header changes nothing).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 LOGIN_REDIRECT_URL = "home"
 
 ACCOUNT_ADAPTER = "tenants.adapter.AccountAdapter"
@@ -202,11 +232,14 @@ MFA_TOTP_ISSUER = SITE_NAME
 
 # --- E-mail --------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH")  # for django.core.mail.backends.filebased.EmailBackend
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 587)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+# A hung SMTP server must not outlive the outbox lease (a second copy would go out).
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -225,6 +258,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     # Tests share one Redis for the whole session; keep their limit out of the way.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {"catalog_anon": env("CATALOG_ANON_RATE", "10000/min" if TESTING else "120/min")},
 }
 SPECTACULAR_SETTINGS = {
@@ -301,15 +335,40 @@ MAX_KEY_ROTATION_GRACE_HOURS = envint("MAX_KEY_ROTATION_GRACE_HOURS", 7 * 24)
 WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5)
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = envint("WEBHOOK_RETRY_BASE_SECONDS", 30)
-# Webhooks to loopback / private addresses would let tenants probe the internal network.
-WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
+
+# --- Outbound requests (core/outbound.py: webhooks, upstream targets) ----------------------
+# Loopback, private, link-local, CGNAT, multicast and reserved addresses are refused, so a
+# tenant cannot point the platform at its own network. Operators allow networks on purpose
+# (on-premises upstreams) with comma-separated CIDRs, e.g. "10.20.0.0/16,fd00:1::/48".
+OUTBOUND_ALLOWED_NETWORKS = envlist("OUTBOUND_ALLOWED_NETWORKS")
+try:
+    _outbound_networks = parse_networks(OUTBOUND_ALLOWED_NETWORKS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS: {exc}") from None
+# Development and tests only: also allow loopback and private networks (local receivers,
+# the demo data's placeholder upstreams on 127.0.0.1). WEBHOOK_ALLOW_PRIVATE_TARGETS is the
+# old name of the same switch.
+OUTBOUND_ALLOW_PRIVATE_TARGETS = envbool(
+    "OUTBOUND_ALLOW_PRIVATE_TARGETS", envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", DEBUG or TESTING)
+)
+if OUTBOUND_ALLOW_PRIVATE_TARGETS and not (DEBUG or TESTING):
+    raise ImproperlyConfigured(
+        "OUTBOUND_ALLOW_PRIVATE_TARGETS is for development only; in production list the networks "
+        "you mean to allow in OUTBOUND_ALLOWED_NETWORKS."
+    )
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # "Not Found: /invitations/<token>/" and runserver's request lines would print the token.
+    "filters": {"redact_secrets": {"()": "core.redact.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["redact_secrets"]},
+        "django.server": {"filters": ["redact_secrets"], "handlers": ["console"], "propagate": False},
+    },
 }
 
 if TESTING:

@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from core.api.errors import api_not_found
 from portal import views
+from portal.middleware import DOCS_CONTENT_SECURITY_POLICY, with_csp
 from subscriptions import views as subscription_views
 from tenants import views as tenant_views
 
@@ -22,8 +23,19 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The split view loads its start-up script from a URL (?script): no inline <script>.
+    path(
+        "api/docs/",
+        with_csp(DOCS_CONTENT_SECURITY_POLICY)(SpectacularSwaggerSplitView.as_view(url_name="schema")),
+        name="swagger-ui",
+    ),
+    path(
+        "api/redoc/",
+        with_csp(DOCS_CONTENT_SECURITY_POLICY)(
+            SpectacularRedocView.as_view(url_name="schema", template_name="portal/redoc.html")
+        ),
+        name="redoc",
+    ),
     path("api/<path:rest>", api_not_found),
 ]
 

@@ -14,6 +14,10 @@ class ReadOnlyAdmin(UnscopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Subscriptions, their trail and keys are history both tenants rely on: never deleted.
+        return False
+
 
 @admin.register(Application)
 class ApplicationAdmin(UnscopedAdmin):

@@ -85,14 +85,20 @@ class Subscription(models.Model):
     ``requested_plan`` holds an undecided plan change: the subscription stays on ``plan``
     until the provider decides. ``awaiting_since`` is set while *any* request (new
     subscription or plan change) waits for a decision, so the queue needs no OR query.
+
+    A subscription is never deleted, whatever its status: it ends (rejected, cancelled) and
+    stays, with its trail, readable by both tenants. Every FK it holds is PROTECT, so its
+    application, API, version, plan and both tenants cannot be deleted under it.
     """
 
-    consumer_tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    provider_tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="subscriptions")
-    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="+")
-    version = models.ForeignKey(ApiVersion, on_delete=models.CASCADE, related_name="+")
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
+    # PROTECT everywhere: a subscription belongs to two tenants and is never deleted, so
+    # nothing it points at may be deleted under it (docs/decisions/deletion.md).
+    consumer_tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    provider_tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="subscriptions")
+    api = models.ForeignKey(Api, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(ApiVersion, on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=SubscriptionStatus.choices, default=SubscriptionStatus.PENDING)
     use_case = models.TextField(
         max_length=5000, blank=True, help_text="Why the consumer wants access; shown to the provider."
@@ -103,7 +109,8 @@ class Subscription(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    requested_plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A pending plan change must not lose its target: PROTECT until it is decided.
+    requested_plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     plan_change_note = models.TextField(max_length=5000, blank=True)
     plan_change_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -156,9 +163,13 @@ class SubscriptionEvent(models.Model):
     to the consumer, so it carries both tenant FKs (see docs/decisions.md).
     """
 
-    consumer_tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    provider_tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="events")
+    # The trail is kept for ever: nothing it points at can be deleted (PROTECT).
+    consumer_tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    provider_tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="events")
+    # The plan the subscription was on after this event: every plan a subscription ever held
+    # stays referenced after a plan change, so "had subscriptions" protects it too.
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

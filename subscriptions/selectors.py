@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apis.models import Api, Plan
+from apis.models import Api, Plan, PlanStatus
 from core.errors import NotFound
 from subscriptions.models import ApiKey, Application, Subscription, SubscriptionEvent, SubscriptionStatus
 from tenants.models import Tenant, User
@@ -124,20 +124,32 @@ def has_active_subscription(application: Application) -> bool:
     )
 
 
+def offerable_plans(user: User | None, tenant_id: int) -> QuerySet[Plan]:
+    """Plans a tenant may subscribe to: the one rule for the subscribe page, REST and plan changes.
+
+    Active plans of APIs the viewer can see; hidden plans only for the provider's own members
+    (a consumer holding a hidden plan keeps it, but is never offered it again). Archived plans
+    are offered to nobody new.
+    """
+    apis = Api.objects.visible_to(user, tenant_ids=[tenant_id]).values("pk")
+    return (
+        Plan.objects.unscoped()
+        .filter(status=PlanStatus.ACTIVE, api_id__in=apis)
+        .filter(Q(is_public=True) | Q(tenant_id=tenant_id))
+        .select_related("api", "tenant")
+    )
+
+
 def plan_for_subscribe(user: User, tenant: Tenant, plan_id: int | str | None) -> Plan | None:
-    """The plan a consumer wants to subscribe to, if its API is visible to them (for display)."""
+    """The plan a consumer wants to subscribe to, if it is offered to them; None looks like unknown."""
     if not plan_id or not str(plan_id).isdigit():
         return None
-    plan = Plan.objects.unscoped().select_related("api", "tenant").filter(pk=plan_id).first()
-    if plan is None or not Api.objects.visible_to(user, tenant_ids=[tenant.pk]).filter(pk=plan.api_id).exists():
-        return None
-    return plan
+    return offerable_plans(user, tenant.pk).filter(pk=int(plan_id)).first()
 
 
 def offered_plans(user: User, tenant: Tenant) -> QuerySet[Plan]:
-    """Plans the tenant could subscribe to: active, public, of APIs it can see."""
-    apis = Api.objects.visible_to(user, tenant_ids=[tenant.pk]).values("pk")
-    return Plan.objects.unscoped().offered().filter(api_id__in=apis).select_related("api", "tenant")
+    """Plans the tenant could subscribe to (or change to)."""
+    return offerable_plans(user, tenant.pk)
 
 
 def provider_apis(tenant: Tenant) -> QuerySet[Api]:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
+from core.http import reveals_secret
 from core.web import done, flash_service_error, perform, submit_form
 from subscriptions import selectors, services
 from subscriptions.filtersets import QueueFilterSet
@@ -116,6 +117,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_view(Perm.APPS_EDIT)
 @require_POST
+@reveals_secret
 def key_create(request: HttpRequest, pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     # The plaintext lives only in this response: never in the session, a message or a redirect.
@@ -139,6 +141,7 @@ def _key(request: HttpRequest, application: Any, key_pk: int) -> ApiKey:
 
 @tenant_view(Perm.APPS_EDIT)
 @require_POST
+@reveals_secret
 def key_rotate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     key = _key(request, application, key_pk)

@@ -6,8 +6,10 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
+from tenants.models import TokenScope
 from tenants.services import token_authenticate
 
 
@@ -27,6 +29,12 @@ class PersonalAccessTokenAuthentication(authentication.BaseAuthentication):
         if result is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         token, membership = result
+        if token.scope != TokenScope.WRITE and request.method not in SAFE_METHODS:
+            # The one place scopes are enforced: every unsafe method of every endpoint.
+            raise exceptions.PermissionDenied(
+                f"The token “{token.name}” is read-only; {request.method} needs a read-write token.",
+                code="token_read_only",
+            )
         # The view layer reads the token's tenant from request.auth (see TenantScopedAPIMixin).
         token.membership = membership
         return token.user, token
@@ -43,5 +51,6 @@ class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A personal access token (`pat_…`) created in the portal; bound to one organisation.",
+            "description": "A personal access token (`pat_…`) created in the portal; bound to one organisation. "
+            "A `read` token may only use GET, HEAD and OPTIONS (anything else: 403 `token_read_only`).",
         }

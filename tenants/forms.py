@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from core.limits import max_length
-from tenants.models import PersonalAccessToken, Tenant
+from tenants.models import PersonalAccessToken, Tenant, TokenScope
 from tenants.roles import Role
 
 _TEXT = {"class": "form-control"}
@@ -42,12 +42,25 @@ class RoleForm(forms.Form):
 
 
 class TokenForm(forms.Form):
+    """New personal access token; ``scope`` defaults to read-only."""
+
     name = forms.CharField(
         max_length=max_length(PersonalAccessToken, "name"),
         widget=forms.TextInput(attrs={**_TEXT, "placeholder": "CI deploys"}),
+    )
+    # Least privilege by default on the page: a person picks "write" knowingly.
+    scope = forms.ChoiceField(
+        choices=TokenScope.choices,
+        initial=TokenScope.READ,
+        required=False,  # an old form or script that sends no scope gets the least privilege
+        help_text="Read-only tokens can only read (GET); read-write tokens can do what your role allows.",
+        widget=forms.Select(attrs=_SELECT),
     )
     expires_at = forms.DateTimeField(
         required=False,
         help_text="Optional (UTC). Leave empty for no expiry.",
         widget=forms.DateTimeInput(attrs={**_TEXT, "type": "datetime-local"}),
     )
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data.get("scope") or TokenScope.READ

@@ -166,6 +166,13 @@ class Invitation(models.Model):
         return InvitationStatus.PENDING
 
 
+class TokenScope(models.TextChoices):
+    """What a personal access token may do: read-only tokens get 403 on every unsafe method."""
+
+    READ = "read", "Read only"
+    WRITE = "write", "Read and write"
+
+
 class PersonalAccessTokenQuerySet(TenantScopedQuerySet):
     def active(self) -> PersonalAccessTokenQuerySet:
         now = timezone.now()
@@ -179,6 +186,7 @@ class PersonalAccessToken(models.Model):
 
     It acts with the user's *current* role in that tenant; removing the user from the
     tenant silently disables it. Only ``key_id`` and a SHA-256 of the secret are stored.
+    A ``read`` token may only use safe methods (GET, HEAD, OPTIONS).
     """
 
     PREFIX = "pat"
@@ -186,6 +194,8 @@ class PersonalAccessToken(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tokens")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=100)
+    # Tokens made before scopes existed could write: the migration keeps them working as "write".
+    scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.WRITE)
     key_id = models.CharField(max_length=24, unique=True)
     token_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)

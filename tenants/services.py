@@ -7,11 +7,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core import outbox
 from core.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
+from core.deletion import protected_dependents
 from core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
-from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+from core.models import OutboxMessage
+from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm, Role, outranks_or_equal
 
@@ -80,12 +86,36 @@ def tenant_update(*, actor: Membership, name: str | None = None) -> Tenant:
     return tenant
 
 
+TENANT_HAS_SUBSCRIPTIONS = (
+    "This organisation has subscription history with other organisations (as provider or consumer); "
+    "that history is kept for both sides, so the organisation cannot be deleted. Retire your APIs, "
+    "archive your plans and cancel your subscriptions instead."
+)
+
+
+def tenant_delete_refusal(tenant: Tenant) -> Conflict | None:
+    """Why ``tenant`` cannot be deleted (the 409 to raise), or None when it can."""
+    if protected_dependents(tenant):
+        return Conflict(TENANT_HAS_SUBSCRIPTIONS, code="has_subscriptions")
+    return None
+
+
 @transaction.atomic
 def tenant_delete(*, actor: Membership, confirm_slug: str) -> None:
+    """Delete the organisation and what only it owns; refused (409) once it took part in a subscription."""
     require(actor, Perm.TENANT_DELETE)
     if confirm_slug != actor.tenant.slug:
         raise InvalidInput("Type the organisation's slug to confirm deletion.", field="confirm_slug")
-    _lock_tenant(actor.tenant).delete()
+    tenant = _lock_tenant(actor.tenant)
+    refusal = tenant_delete_refusal(tenant)
+    if refusal is not None:
+        raise refusal
+    try:
+        with transaction.atomic():
+            tenant.delete()
+    except ProtectedError:
+        # A subscription of one of its APIs or applications, reached through the cascade.
+        raise Conflict(TENANT_HAS_SUBSCRIPTIONS, code="has_subscriptions") from None
 
 
 # --- Memberships ---------------------------------------------------------------------
@@ -103,8 +133,9 @@ def _check_can_manage(actor: Membership, target_role: str) -> None:
 def membership_change_role(*, actor: Membership, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise InvalidInput(f"Unknown role “{role}”. Choose one of: {', '.join(Role.values)}.", field="role")
-    _lock_tenant(membership.tenant)
-    membership.refresh_from_db()
+    _lock_tenant(actor.tenant)
+    get_owned(actor, membership)  # another tenant's (or a removed) membership is NotFound
+    membership.refresh_from_db()  # in place: callers show the new role of their object
     _check_can_manage(actor, membership.role)
     _check_can_manage(actor, role)
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.tenant) <= 1:
@@ -116,8 +147,9 @@ def membership_change_role(*, actor: Membership, membership: Membership, role: s
 
 @transaction.atomic
 def membership_remove(*, actor: Membership, membership: Membership) -> None:
-    _lock_tenant(membership.tenant)
-    membership.refresh_from_db()
+    _lock_tenant(actor.tenant)
+    get_owned(actor, membership)  # another tenant's (or a removed) membership is NotFound
+    membership.refresh_from_db()  # in place, like membership_change_role
     if membership.pk == actor.pk:
         return membership_leave(membership=membership)
     _check_can_manage(actor, membership.role)
@@ -141,10 +173,38 @@ def membership_leave(*, membership: Membership) -> None:
 # --- Invitations ---------------------------------------------------------------------
 
 
-def _send_invitation(invitation: Invitation, token: str) -> None:
-    from tenants.tasks import send_invitation_email_task
+INVITATION_EMAIL = "tenants.invitation_email"
 
-    transaction.on_commit(lambda: send_invitation_email_task.delay(invitation.pk, token))
+
+def _send_invitation(invitation: Invitation, token: str) -> None:
+    # An outbox row in this transaction; the mail is rendered when sent, so a revoked or
+    # re-sent invitation does not mail a dead link.
+    outbox.enqueue(INVITATION_EMAIL, {"invitation_id": invitation.pk, "token": token})
+
+
+def invitation_email_build(*, invitation_id: int, token: str) -> tuple[str, str, str] | None:
+    """(subject, body, address) of an invitation mail; None when it was revoked or used meanwhile."""
+    invitation = Invitation.objects.unscoped().select_related("tenant", "invited_by").filter(pk=invitation_id).first()
+    if invitation is None or invitation.status != "pending":
+        return None
+    context = {
+        "invitation": invitation,
+        "accept_url": f"{settings.SITE_URL}/invitations/{token}/",
+        "site_name": settings.SITE_NAME,
+    }
+    subject = f"[{settings.SITE_NAME}] You are invited to join {invitation.tenant.name}"
+    return subject, render_to_string("emails/invitation.txt", context), invitation.email
+
+
+def invitation_email_send(row: OutboxMessage) -> None:
+    """Outbox sender of ``tenants.invitation_email`` rows (registered in TenantsConfig.ready)."""
+    built = invitation_email_build(invitation_id=row.payload["invitation_id"], token=row.payload["token"])
+    if built is None:
+        return  # revoked or accepted before the mail went out: nothing to send
+    subject, body, address = built
+    # Sent as an e-mail row would be: same Message-ID / X-Portal-Delivery for every attempt.
+    row.payload = outbox.email_payload(subject=subject, body=body, to=address)
+    outbox.send_email(row)
 
 
 @transaction.atomic
@@ -177,7 +237,7 @@ def invitation_create(*, actor: Membership, email: str, role: str) -> tuple[Invi
 
 def _open_invitation(actor: Membership, invitation: Invitation) -> Invitation:
     _check_can_manage(actor, invitation.role)
-    invitation = Invitation.objects.for_tenant(actor.tenant).select_for_update().get(pk=invitation.pk)
+    invitation = get_owned(actor, invitation, lock=True)
     if invitation.accepted_at:
         raise Conflict("This invitation was already accepted.", code="invitation_accepted")
     if invitation.revoked_at:
@@ -255,10 +315,16 @@ def invitation_decline(*, user: User, token: str) -> None:
 
 @transaction.atomic
 def token_create(
-    *, actor: Membership, name: str, expires_at: datetime | None = None
+    *, actor: Membership, name: str, expires_at: datetime | None = None, scope: str = TokenScope.WRITE
 ) -> tuple[PersonalAccessToken, str]:
-    """Create a token for the actor in the actor's tenant; the plaintext is returned once."""
+    """Create a token for the actor in the actor's tenant; the plaintext is returned once.
+
+    ``scope`` is ``read`` (safe methods only) or ``write``; REST and scripts default to
+    ``write`` as before scopes existed, the web form proposes ``read``.
+    """
     require(actor, Perm.TOKENS_OWN)
+    if scope not in TokenScope.values:
+        raise InvalidInput(f"Unknown scope “{scope}”. Choose one of: {', '.join(TokenScope.values)}.", field="scope")
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Give the token a name so you can recognise it later.", field="name")
@@ -270,7 +336,7 @@ def token_create(
     if live >= settings.MAX_TOKENS_PER_USER:
         raise Conflict(f"You already have {live} active tokens here (the limit). Revoke one first.", code="token_limit")
     plaintext, key_id, secret = make_prefixed_token(PersonalAccessToken.PREFIX)
-    token = PersonalAccessToken(tenant=actor.tenant, user=actor.user, name=name, expires_at=expires_at)
+    token = PersonalAccessToken(tenant=actor.tenant, user=actor.user, name=name, expires_at=expires_at, scope=scope)
     token.set_secret(key_id, secret)
     token.save()
     return token, plaintext
@@ -278,9 +344,14 @@ def token_create(
 
 @transaction.atomic
 def token_revoke(*, actor: Membership, token: PersonalAccessToken) -> PersonalAccessToken:
+    """Revoke a token; another member's token follows the rank rules of removing that member."""
+    token = get_owned(actor, token, lock=True)
     if token.user_id != actor.user_id:
         require(actor, Perm.TOKENS_MANAGE_ALL)
-    token = PersonalAccessToken.objects.for_tenant(actor.tenant).select_for_update().get(pk=token.pk)
+        holder = Membership.objects.for_tenant(actor.tenant).filter(user_id=token.user_id).first()
+        # A former member's token is dead already (it needs a membership); revoking it is tidying up.
+        if holder is not None:
+            _check_can_manage(actor, holder.role)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])

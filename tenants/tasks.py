@@ -1,4 +1,8 @@
-"""Celery tasks of the tenants app: thin wrappers around services and mail."""
+"""Celery tasks of the tenants app: thin wrappers around services.
+
+Mail goes through the outbox (core.outbox); the two mail tasks below only remain so that
+messages queued by an older release before an upgrade still run.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from tenants.models import Invitation
+from tenants.services import invitation_email_build
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_email_task(subject: str, body: str, to: list[str], html: str | None = None) -> None:
+    """Deprecated (pre-outbox messages only)."""
     message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, to)
     if html:
         message.attach_alternative(html, "text/html")
@@ -23,17 +28,11 @@ def send_email_task(subject: str, body: str, to: list[str], html: str | None = N
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_invitation_email_task(invitation_id: int, token: str) -> None:
-    invitation = Invitation.objects.unscoped().select_related("tenant", "invited_by").filter(pk=invitation_id).first()
-    if invitation is None or invitation.status != "pending":
-        return  # revoked or accepted before the mail went out: nothing to send
-    context = {
-        "invitation": invitation,
-        "accept_url": f"{settings.SITE_URL}/invitations/{token}/",
-        "site_name": settings.SITE_NAME,
-    }
-    subject = f"[{settings.SITE_NAME}] You are invited to join {invitation.tenant.name}"
-    body = render_to_string("emails/invitation.txt", context)
-    send_email_task.run(subject, body, [invitation.email])
+    """Deprecated (pre-outbox messages only)."""
+    built = invitation_email_build(invitation_id=invitation_id, token=token)
+    if built is not None:
+        subject, body, address = built
+        send_email_task.run(subject, body, [address])
 
 
 @shared_task(acks_late=True)

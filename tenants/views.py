@@ -7,14 +7,17 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from core.errors import NotFound, ServiceError
+from core.errors import Forbidden, NotFound, ServiceError
+from core.http import reveals_secret
 from core.web import done, flash_service_error, perform, submit_form
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
 from tenants.models import Invitation, Membership, PersonalAccessToken
 from tenants.permissions import can
+from tenants.reauth import REAUTH_CODE, is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
 from tenants.web import tenant_view
 
@@ -40,6 +43,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     )
 
 
+@reveals_secret
 def invitation_detail(request: HttpRequest, token: str) -> HttpResponse:
     """The page an invitation e-mail links to; anonymous visitors are sent to sign up first."""
     try:
@@ -161,6 +165,18 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _reauthenticate_first(request: HttpRequest, next_url: str) -> HttpResponse | None:
+    """None when the owner may go on; else a redirect to allauth's "confirm your password" page."""
+    try:
+        require_fresh_auth(request, request.membership)
+    except Forbidden as error:
+        if error.code != REAUTH_CODE:
+            raise
+        messages.info(request, "Please confirm your password first; then repeat the action.")
+        return redirect(f"{reverse('account_reauthenticate')}?{urlencode({'next': next_url})}")
+    return None
+
+
 def _member(request: HttpRequest, pk: int) -> Membership:
     return get_object_or_404(Membership.objects.for_tenant(request.tenant).select_related("user"), pk=pk)
 
@@ -169,6 +185,11 @@ def _member(request: HttpRequest, pk: int) -> Membership:
 @require_POST
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     target = _member(request, pk)
+    form = RoleForm(request.POST)
+    if form.is_valid() and is_destructive_member_change(target, form.cleaned_data["role"]):
+        members_url = reverse("tenants:members", kwargs={"slug": request.tenant.slug})
+        if (answer := _reauthenticate_first(request, members_url)) is not None:
+            return answer
 
     def page(form: RoleForm, status: int) -> HttpResponse:
         if status == 400 and form.errors:
@@ -177,7 +198,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 
     return submit_form(
         request,
-        RoleForm(request.POST),
+        form,
         run=lambda data: services.membership_change_role(
             actor=request.membership, membership=target, role=data["role"]
         ),
@@ -197,6 +218,10 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     target = _member(request, pk)
     leaving = target.pk == request.membership.pk
+    if not leaving and is_destructive_member_change(target):
+        members_url = reverse("tenants:members", kwargs={"slug": request.tenant.slug})
+        if (answer := _reauthenticate_first(request, members_url)) is not None:
+            return answer
 
     def success(_: object) -> HttpResponse:
         if leaving:
@@ -229,6 +254,9 @@ def settings_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def tenant_delete(request: HttpRequest) -> HttpResponse:
     name = request.tenant.name
+    settings_url = reverse("tenants:settings", kwargs={"slug": request.tenant.slug})
+    if (answer := _reauthenticate_first(request, settings_url)) is not None:
+        return answer
     return submit_form(
         request,
         TenantDeleteForm(request.POST),
@@ -258,6 +286,7 @@ def _tokens_page(
 
 
 @tenant_view()
+@reveals_secret
 def tokens(request: HttpRequest) -> HttpResponse:
     # The plaintext lives only in this response: never in the session, a message or a redirect.
     return submit_form(

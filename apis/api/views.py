@@ -16,7 +16,6 @@ from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from apis import openapi, selectors, services
@@ -24,6 +23,7 @@ from apis.api import serializers as s
 from apis.filtersets import ApiFilterSet, CatalogFilterSet, PlanFilterSet, VersionFilterSet
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan
 from core.api.actions import ServiceActionMixin
+from core.api.throttling import ClientAddressAnonThrottle
 from core.errors import InvalidInput
 from tenants.api.mixins import TenantScopedAPIMixin
 from tenants.models import PersonalAccessToken
@@ -127,7 +127,16 @@ class ApiViewSet(
     def partial_update(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
         return self.update(request, tenant_slug, api_slug, partial=True)
 
-    @extend_schema(responses={204: None}, summary="Delete an API (only when no version is live)")
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="`has_subscriptions`: the API has (or had) subscriptions; retire its versions and "
+                "archive its plans instead. `api_has_live_versions`: retire the live versions first."
+            ),
+        },
+        summary="Delete an API that never had subscriptions and has no live version",
+    )
     def destroy(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
         return self.run_service(
             lambda: services.api_delete(actor=self.membership, api=self.get_object()),
@@ -175,6 +184,10 @@ class _ApiChildMixin(ServiceActionMixin, TenantScopedAPIMixin):
         if not hasattr(self, "_api"):
             self._api = selectors.api_for_tenant(self.tenant, self.kwargs["api_slug"])
         return self._api
+
+    def resolve_url_objects(self) -> None:
+        self.api  # noqa: B018 - the parent first: its 404 comes before any validation
+        super().resolve_url_objects()
 
 
 @extend_schema(parameters=[TENANT_PARAM, API_PARAM], tags=["APIs (provider)"])
@@ -264,7 +277,16 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def partial_update(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
         return self.update(request, tenant_slug, api_slug, label, partial=True)
 
-    @extend_schema(responses={204: None}, summary="Delete a draft or retired version")
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="`has_subscriptions`: the version has (or had) subscriptions; retire it instead. "
+                "`version_live`: retire it before deleting it."
+            ),
+        },
+        summary="Delete a draft or retired version that never had subscriptions",
+    )
     def destroy(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
         return self.run_service(
             lambda: services.version_delete(actor=self.membership, version=self.get_object()),
@@ -443,7 +465,15 @@ class PlanViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
     def partial_update(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
         return self.update(request, tenant_slug, api_slug, pk, partial=True)
 
-    @extend_schema(responses={204: None}, summary="Delete a plan (archive it instead once it has subscribers)")
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="`has_subscriptions`: the plan has (or had) subscriptions; archive it instead."
+            ),
+        },
+        summary="Delete a plan that never had subscriptions (archive it otherwise)",
+    )
     def destroy(self, request: Request, tenant_slug: str, api_slug: str, pk: str) -> Response:
         return self.run_service(
             lambda: services.plan_delete(actor=self.membership, plan=self.get_object()),
@@ -483,7 +513,7 @@ def catalog_viewer(request: Request) -> tuple[Any, list[int]]:
 PROVIDER_PARAM = OpenApiParameter("provider_slug", str, OpenApiParameter.PATH, description="Provider slug.")
 
 
-class CatalogAnonThrottle(AnonRateThrottle):
+class CatalogAnonThrottle(ClientAddressAnonThrottle):
     """Anonymous catalog reads are rate-limited per client IP (counters in Redis); members are not."""
 
     scope = "catalog_anon"

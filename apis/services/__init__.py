@@ -5,7 +5,7 @@ in must already belong to the actor's tenant (views load them with ``for_tenant`
 services re-check that, so a mistake in a view cannot cross tenants.
 """
 
-from apis.services.apis import api_create, api_delete, api_update  # noqa: F401
+from apis.services.apis import api_create, api_delete, api_delete_refusal, api_update  # noqa: F401
 from apis.services.audit import audit_record  # noqa: F401
 from apis.services.fields import (  # noqa: F401  # noqa: F401
     BASE_PATH_SEGMENT_RE,
@@ -21,10 +21,18 @@ from apis.services.fields import (  # noqa: F401  # noqa: F401
     validate_tags,
     validate_upstreams,
 )
-from apis.services.plans import plan_archive, plan_create, plan_delete, plan_restore, plan_update  # noqa: F401
+from apis.services.plans import (  # noqa: F401
+    plan_archive,
+    plan_create,
+    plan_delete,
+    plan_delete_refusal,
+    plan_restore,
+    plan_update,
+)
 from apis.services.versions import (  # noqa: F401
     version_create,
     version_delete,
+    version_delete_refusal,
     version_deprecate,
     version_publish,
     version_retire,

@@ -10,11 +10,13 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError, Value
 from django.utils import timezone
 
-from apis.models import Api, ApiVersion, Visibility
+from apis.models import Api, ApiVersion, Plan, Visibility
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import _contact, _text, _visibility, validate_tags
+from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput
 from tenants.models import Membership, Tenant
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 from tenants.services import validate_slug
@@ -122,7 +124,7 @@ def api_update(*, actor: Membership, api: Api, **changes: Any) -> Api:
     }
     if unknown:
         raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
-    api = Api.objects.for_tenant(actor.tenant).select_for_update().get(pk=api.pk)
+    api = get_owned(actor, api, lock=True)
     fields = _api_fields(changes)
     if "slug" in fields and fields["slug"] != api.slug:
         _check_api_slug_free(actor.tenant, fields["slug"], exclude_pk=api.pk)
@@ -154,20 +156,49 @@ def api_update(*, actor: Membership, api: Api, **changes: Any) -> Api:
     return api
 
 
-@transaction.atomic
-def api_delete(*, actor: Membership, api: Api) -> None:
-    """Delete an API with all its versions and plans; refused while a version is routed."""
-    require(actor, Perm.APIS_EDIT)
-    _check_owned(actor, api)
-    api = Api.objects.for_tenant(actor.tenant).select_for_update().get(pk=api.pk)
-    live = ApiVersion.objects.for_tenant(actor.tenant).filter(api=api).routed().values_list("label", flat=True)
+def api_delete_refusal(api: Api) -> Conflict | None:
+    """Why ``api`` cannot be deleted (the 409 to raise), or None when it can.
+
+    Anything another tenant depends on (subscriptions of any status, and their trail) keeps
+    the API, its versions and its plans for ever (docs/decisions/deletion.md).
+    """
+    versions = ApiVersion.objects.for_tenant(api.tenant_id).filter(api=api)
+    plans = Plan.objects.for_tenant(api.tenant_id).filter(api=api)
+    if any(protected_dependents(obj) for obj in (api, *versions, *plans)):
+        return Conflict(
+            "Retire its versions and archive its plans; an API with subscription history cannot be deleted "
+            "(the history is kept for the subscribers too).",
+            code="has_subscriptions",
+        )
+    live = [version.label for version in versions if version.is_routed]
     if live:
-        raise Conflict(
+        return Conflict(
             f"Retire the live versions first ({', '.join(live)}): consumers are still calling them.",
             code="api_has_live_versions",
         )
+    return None
+
+
+@transaction.atomic
+def api_delete(*, actor: Membership, api: Api) -> None:
+    """Delete an API with all its versions and plans.
+
+    Refused (409) while a version is routed, and for good once anything has (or had) a
+    subscription: such an API is retired and archived instead, never deleted.
+    """
+    require(actor, Perm.APIS_EDIT)
+    _check_owned(actor, api)
+    api = get_owned(actor, api, lock=True)
+    refusal = api_delete_refusal(api)
+    if refusal is not None:
+        raise refusal
     audit_record(actor=actor, tenant=api.tenant, action="api.deleted", target=api, api=api)
     try:
-        api.delete()
+        with transaction.atomic():
+            api.delete()
     except ProtectedError:
-        raise Conflict("This API still has subscriptions; retire its versions and archive its plans.") from None
+        # A dependent deeper than the check looks (or one created meanwhile): same answer.
+        raise Conflict(
+            "Retire its versions and archive its plans; an API with subscription history cannot be deleted.",
+            code="has_subscriptions",
+        ) from None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import models
 
 from apis.models import Api, ApiVersion, AuditEvent, Plan
-from core.errors import NotFound
 from tenants.models import Membership, Tenant
+from tenants.ownership import check_owned
 
 # --- Audit trail -----------------------------------------------------------------------
 
@@ -41,5 +41,4 @@ def audit_record(
 
 def _check_owned(actor: Membership, obj: Api | ApiVersion | Plan) -> None:
     # Views load objects with for_tenant(); this is the second lock on the same door.
-    if obj.tenant_id != actor.tenant_id:
-        raise NotFound("No such object.")
+    check_owned(actor, obj)

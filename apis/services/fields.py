@@ -12,7 +12,9 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db.models import Q
 
 from apis.models import ApiVersion, Visibility
+from core import outbound
 from core.errors import InvalidInput
+from core.outbound import OutboundRefused
 
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 BASE_PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._~-]+$")
@@ -136,7 +138,12 @@ def _check_base_path_free(path: str, *, exclude_pk: int | None = None) -> None:
 
 
 def validate_upstreams(upstreams: Any) -> list[dict[str, Any]]:
-    """``[{"url": "https://…", "weight": 1}, …]``. Only stored and handed to gateways: never fetched here."""
+    """``[{"url": "https://…", "weight": 1}, …]``. Only stored and handed to gateways: never fetched here.
+
+    The outbound policy's save-time check applies (no loopback, private, link-local … hosts
+    in any spelling, unless ``OUTBOUND_ALLOWED_NETWORKS`` allows them); names are not
+    resolved here, the gateway vets the address it connects to with the same policy.
+    """
     if not isinstance(upstreams, list):
         raise InvalidInput("Upstreams must be a list of {url, weight}.", field="upstreams")
     if len(upstreams) > MAX_UPSTREAMS:
@@ -148,18 +155,33 @@ def validate_upstreams(upstreams: Any) -> list[dict[str, Any]]:
         if not isinstance(target, dict):
             raise InvalidInput(f"Upstream {index}: expected an object with url and weight.", field="upstreams")
         url = str(target.get("url") or "").strip()
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise InvalidInput(f"Upstream {index}: “{url[:200]}” is not a valid URL.", field="upstreams") from None
+        if parts.username or parts.password:
+            # Before anything that echoes the URL back: the message must not repeat the secret.
+            raise InvalidInput(
+                f"Upstream {index}: credentials in the URL are not allowed (they would be shipped to every gateway).",
+                field="upstreams",
+            )
+        if parts.scheme in {"http", "https"} and parts.hostname:
+            # Gateways will connect here on the platform's behalf: the outbound policy decides
+            # (first, so that 2130706433 or 0x7f.1 are named for what they are).
+            try:
+                outbound.check_url(url)
+            except OutboundRefused as exc:
+                raise InvalidInput(
+                    f"Upstream {index}: “{url[:200]}” is refused: {exc.reason}.",
+                    code="upstream_refused",
+                    field="upstreams",
+                ) from None
         try:
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
             raise InvalidInput(
                 f"Upstream {index}: “{url[:200]}” is not an absolute http(s) URL.", field="upstreams"
             ) from None
-        if parts.username or parts.password:
-            raise InvalidInput(
-                f"Upstream {index}: credentials in the URL are not allowed (they would be shipped to every gateway).",
-                field="upstreams",
-            )
         if parts.query or parts.fragment:
             raise InvalidInput(f"Upstream {index}: the URL must not have a query or fragment.", field="upstreams")
         weight = target.get("weight", 1)

@@ -12,8 +12,10 @@ from apis.models import Api, Plan, PlanStatus
 from apis.models.catalog import PLAN_LIMIT_FIELDS
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import _text
+from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput
 from tenants.models import Membership
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -120,7 +122,7 @@ def plan_update(*, actor: Membership, plan: Plan, **changes: Any) -> Plan:
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
-    plan = Plan.objects.for_tenant(actor.tenant).select_for_update().select_related("api").get(pk=plan.pk)
+    plan = get_owned(actor, plan, lock=True, related=("api",))
     # Validate the merged terms so cross-field rules (per second <= per minute) see both values.
     merged = {field: getattr(plan, field) for field in allowed} | changes
     fields = {key: value for key, value in _plan_fields(merged).items() if key in changes}
@@ -153,7 +155,7 @@ def plan_update(*, actor: Membership, plan: Plan, **changes: Any) -> Plan:
 def _plan_status(actor: Membership, plan: Plan, to: PlanStatus, note: str) -> Plan:
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, plan)
-    plan = Plan.objects.for_tenant(actor.tenant).select_for_update().select_related("api").get(pk=plan.pk)
+    plan = get_owned(actor, plan, lock=True, related=("api",))
     if plan.status == to:
         raise Conflict(f"The plan is already {to.label.lower()}.", code="invalid_transition")
     old = plan.status
@@ -184,14 +186,39 @@ def plan_restore(*, actor: Membership, plan: Plan, note: str = "") -> Plan:
     return _plan_status(actor, plan, PlanStatus.ACTIVE, note)
 
 
+def plan_delete_refusal(plan: Plan) -> Conflict | None:
+    """Why ``plan`` cannot be deleted (the 409 to raise), or None when it can.
+
+    A plan that has (or had) a subscription of any status, or a pending move to it, is kept
+    for ever: it is archived instead (docs/decisions/deletion.md).
+    """
+    if not protected_dependents(plan):
+        return None
+    if plan.status == PlanStatus.ARCHIVED:
+        advice = "It stays archived: subscribers and their history still refer to it."
+    else:
+        advice = "Archive the plan instead: new subscribers can no longer choose it, existing ones keep it."
+    return Conflict(
+        f"The plan “{plan.name}” has subscription history and cannot be deleted. {advice}",
+        code="has_subscriptions",
+    )
+
+
 @transaction.atomic
 def plan_delete(*, actor: Membership, plan: Plan) -> None:
+    """Delete a plan nobody ever subscribed to; otherwise 409 (archive it instead)."""
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, plan)
-    plan = Plan.objects.for_tenant(actor.tenant).select_for_update().select_related("api").get(pk=plan.pk)
+    plan = get_owned(actor, plan, lock=True, related=("api",))
+    refusal = plan_delete_refusal(plan)
+    if refusal is not None:
+        raise refusal
     audit_record(actor=actor, tenant=plan.tenant, action="plan.deleted", target=plan, api=plan.api)
     try:
         with transaction.atomic():
             plan.delete()
     except ProtectedError:
-        raise Conflict("This plan has subscriptions; archive it instead.", code="plan_in_use") from None
+        raise Conflict(
+            f"The plan “{plan.name}” has subscription history and cannot be deleted. Archive the plan instead.",
+            code="has_subscriptions",
+        ) from None

@@ -20,8 +20,10 @@ from apis.services.fields import (
     validate_label,
     validate_upstreams,
 )
+from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput
 from tenants.models import Membership
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -30,7 +32,7 @@ from tenants.roles import Perm
 
 def _lock_version(actor: Membership, version: ApiVersion) -> ApiVersion:
     _check_owned(actor, version)
-    return ApiVersion.objects.for_tenant(actor.tenant).select_for_update().select_related("api").get(pk=version.pk)
+    return get_owned(actor, version, lock=True, related=("api",))
 
 
 def _store_spec(version: ApiVersion, document: dict[str, Any], openapi_version: str) -> int:
@@ -126,55 +128,91 @@ def version_create(
     return version
 
 
-@transaction.atomic
-def version_update(*, actor: Membership, version: ApiVersion, **changes: Any) -> ApiVersion:
-    """Change routing settings or notes. Label and base path are fixed once published: consumers use them."""
-    require(actor, Perm.APIS_EDIT)
-    version = _lock_version(actor, version)
-    allowed = {"label", "base_path", "upstreams", "connect_timeout_ms", "read_timeout_ms", "release_notes"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
-    if version.status == VersionStatus.RETIRED:
-        raise Conflict("A retired version can no longer be changed.", code="version_retired")
-    changed: list[str] = []
-    if "label" in changes and changes["label"] != version.label:
-        if version.status != VersionStatus.DRAFT:
-            raise Conflict("The label cannot change after publishing.", code="version_not_draft", field="label")
-        version.label = validate_label(changes["label"])
-        if ApiVersion.objects.for_tenant(actor.tenant).filter(api_id=version.api_id, label=version.label).exists():
-            raise InvalidInput(f"This API already has a version “{version.label}”.", code="label_taken", field="label")
-        changed.append("label")
-    if "base_path" in changes:
-        path = validate_base_path(changes["base_path"])
-        if path != version.base_path:
-            if version.status != VersionStatus.DRAFT:
-                raise Conflict(
-                    "The base path cannot change after publishing: consumers call it. Create a new version instead.",
-                    code="version_not_draft",
-                    field="base_path",
-                )
-            _check_base_path_free(path, exclude_pk=version.pk)
-            version.base_path = path
-            changed.append("base_path")
-    if "upstreams" in changes:
-        targets = validate_upstreams(changes["upstreams"])
-        if not targets and version.is_routed:
-            raise Conflict("A live version needs at least one upstream.", code="no_upstream", field="upstreams")
-        if targets != version.upstreams:
-            version.upstreams = targets
-            changed.append("upstreams")
+#: The fields version_update accepts.
+VERSION_UPDATE_FIELDS = frozenset(
+    {"label", "base_path", "upstreams", "connect_timeout_ms", "read_timeout_ms", "release_notes"}
+)
+
+
+def _change_label(actor: Membership, version: ApiVersion, changes: dict[str, Any]) -> list[str]:
+    if "label" not in changes or changes["label"] == version.label:
+        return []
+    if version.status != VersionStatus.DRAFT:
+        raise Conflict("The label cannot change after publishing.", code="version_not_draft", field="label")
+    version.label = validate_label(changes["label"])
+    if ApiVersion.objects.for_tenant(actor.tenant).filter(api_id=version.api_id, label=version.label).exists():
+        raise InvalidInput(f"This API already has a version “{version.label}”.", code="label_taken", field="label")
+    return ["label"]
+
+
+def _change_base_path(version: ApiVersion, changes: dict[str, Any]) -> list[str]:
+    if "base_path" not in changes:
+        return []
+    path = validate_base_path(changes["base_path"])
+    if path == version.base_path:
+        return []
+    if version.status != VersionStatus.DRAFT:
+        raise Conflict(
+            "The base path cannot change after publishing: consumers call it. Create a new version instead.",
+            code="version_not_draft",
+            field="base_path",
+        )
+    _check_base_path_free(path, exclude_pk=version.pk)
+    version.base_path = path
+    return ["base_path"]
+
+
+def _change_upstreams(version: ApiVersion, changes: dict[str, Any]) -> list[str]:
+    if "upstreams" not in changes:
+        return []
+    targets = validate_upstreams(changes["upstreams"])
+    if not targets and version.is_routed:
+        raise Conflict("A live version needs at least one upstream.", code="no_upstream", field="upstreams")
+    if targets == version.upstreams:
+        return []
+    version.upstreams = targets
+    return ["upstreams"]
+
+
+def _change_timeouts(version: ApiVersion, changes: dict[str, Any]) -> list[str]:
+    changed = []
     for field in ("connect_timeout_ms", "read_timeout_ms"):
         if field in changes:
             value = _timeout(changes[field], field)
             if value != getattr(version, field):
                 setattr(version, field, value)
                 changed.append(field)
-    if "release_notes" in changes:
-        notes = _text(changes["release_notes"], field="release_notes", max_length=50_000)
-        if notes != version.release_notes:
-            version.release_notes = notes
-            changed.append("release_notes")
+    return changed
+
+
+def _change_release_notes(version: ApiVersion, changes: dict[str, Any]) -> list[str]:
+    if "release_notes" not in changes:
+        return []
+    notes = _text(changes["release_notes"], field="release_notes", max_length=50_000)
+    if notes == version.release_notes:
+        return []
+    version.release_notes = notes
+    return ["release_notes"]
+
+
+@transaction.atomic
+def version_update(*, actor: Membership, version: ApiVersion, **changes: Any) -> ApiVersion:
+    """Change routing settings or notes. Label and base path are fixed once published: consumers use them."""
+    require(actor, Perm.APIS_EDIT)
+    version = _lock_version(actor, version)
+    unknown = set(changes) - VERSION_UPDATE_FIELDS
+    if unknown:
+        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    if version.status == VersionStatus.RETIRED:
+        raise Conflict("A retired version can no longer be changed.", code="version_retired")
+    # Each step validates and applies one field, in this order (the first refusal wins).
+    changed = [
+        *_change_label(actor, version, changes),
+        *_change_base_path(version, changes),
+        *_change_upstreams(version, changes),
+        *_change_timeouts(version, changes),
+        *_change_release_notes(version, changes),
+    ]
     if changed:
         _save_version(version)
         audit_record(
@@ -297,13 +335,36 @@ def version_retire(*, actor: Membership, version: ApiVersion, note: str = "") ->
     return _transition(actor, version, VersionStatus.RETIRED, note, retired_at=timezone.now())
 
 
+def version_delete_refusal(version: ApiVersion) -> Conflict | None:
+    """Why ``version`` cannot be deleted (the 409 to raise), or None when it can.
+
+    A version that has (or had) a subscription of any status is kept for ever: it is retired
+    instead (docs/decisions/deletion.md). Otherwise drafts and retired versions may go.
+    """
+    if protected_dependents(version):
+        if version.status == VersionStatus.RETIRED:
+            advice = "It stays retired: subscribers and their history still refer to it."
+        elif version.status == VersionStatus.DRAFT:
+            advice = "Keep the draft, or publish and later retire it."
+        else:
+            advice = "Retire the version instead: gateways stop routing it, its history stays."
+        return Conflict(
+            f"Version {version.label} has subscription history and cannot be deleted. {advice}",
+            code="has_subscriptions",
+        )
+    if version.is_routed:
+        return Conflict(f"Version {version.label} is live; retire it before deleting it.", code="version_live")
+    return None
+
+
 @transaction.atomic
 def version_delete(*, actor: Membership, version: ApiVersion) -> None:
-    """Drafts and retired versions only: live versions must be retired first."""
+    """Drafts and retired versions nobody ever subscribed to; otherwise 409 (retire instead)."""
     require(actor, Perm.APIS_EDIT)
     version = _lock_version(actor, version)
-    if version.is_routed:
-        raise Conflict(f"Version {version.label} is live; retire it before deleting it.", code="version_live")
+    refusal = version_delete_refusal(version)
+    if refusal is not None:
+        raise refusal
     audit_record(
         actor=actor,
         tenant=version.tenant,
@@ -313,6 +374,10 @@ def version_delete(*, actor: Membership, version: ApiVersion) -> None:
         from_state=version.status,
     )
     try:
-        version.delete()
+        with transaction.atomic():
+            version.delete()
     except ProtectedError:
-        raise Conflict("This version is still referenced (subscriptions or usage); keep it retired.") from None
+        raise Conflict(
+            f"Version {version.label} has subscription history and cannot be deleted. Retire the version instead.",
+            code="has_subscriptions",
+        ) from None

@@ -142,10 +142,10 @@ def test_upstream_is_never_fetched(alice_m, orders, monkeypatch):
         api=orders,
         label="v2",
         base_path="/orders/v2",
-        upstreams=[{"url": "http://169.254.169.254/latest/meta-data", "weight": 2}],
+        upstreams=[{"url": "http://orders-backend.example:8443/base", "weight": 2}],
         openapi_document=minimal_spec("/x"),
     )
-    assert version.upstreams == [{"url": "http://169.254.169.254/latest/meta-data", "weight": 2}]
+    assert version.upstreams == [{"url": "http://orders-backend.example:8443/base", "weight": 2}]
 
 
 def test_publish_without_upstream_is_refused(alice_m, orders):

@@ -124,4 +124,8 @@ def error_schema_hook(result: dict[str, Any], generator: Any, request: Any, publ
                 codes.append("409")
             for code in codes:
                 responses.setdefault(code, {"description": descriptions[code], **ref})
+            for code, response in responses.items():
+                # An error response a view documents itself (e.g. a 409 with its reason) has the one shape too.
+                if code in descriptions and "content" not in response:
+                    response.update(ref)
     return result

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.api.actions import ServiceActionMixin
 from core.filters import ListOnlyFilterMixin
+from core.http import reveals_secret
 from notifications import selectors, services
 from notifications.api import serializers as s
 from notifications.filtersets import NotificationFilterSet
@@ -36,6 +37,8 @@ class NotificationViewSet(
 ):
     serializer_class = s.NotificationSerializer
     filterset_class = NotificationFilterSet
+    # Everyone reads (and marks read) their own notifications: tenant_queryset narrows to the user.
+    required_perms = dict.fromkeys(("list", "retrieve", "read", "read_all", "unread_count"), Perm.TENANT_VIEW)
 
     def tenant_queryset(self) -> QuerySet[Notification]:
         return selectors.member_notifications(self.tenant, self.membership.user)
@@ -102,6 +105,7 @@ class WebhookViewSet(
             )
         ],
     )
+    @reveals_secret
     def create(self, request: Request, tenant_slug: str) -> Response:
         return self.run_service(
             lambda **data: services.webhook_create(actor=self.membership, **data),

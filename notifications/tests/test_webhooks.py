@@ -149,12 +149,12 @@ def test_redirects_are_not_followed(globex, charlie, receiver, hook, django_capt
     assert len(receiver.requests) == 1
 
 
-@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=False)
+@override_settings(OUTBOUND_ALLOW_PRIVATE_TARGETS=False)
 def test_private_targets_are_refused_in_production(globex, charlie, receiver, hook, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         delivery = services.webhook_send_test(actor=membership(charlie, globex), webhook=hook)
     delivery.refresh_from_db()
-    assert "private or loopback" in delivery.error and receiver.requests == []
+    assert "outbound policy" in delivery.error and "loopback" in delivery.error and receiver.requests == []
 
 
 def test_unreachable_host_is_logged(globex, charlie, django_capture_on_commit_callbacks):
@@ -251,3 +251,14 @@ def test_it_checks_ownership_of_webhooks(api, client, globex, charlie, alice, ac
         assert getattr(api, method)(url).status_code == 404, url
     assert Webhook.objects.for_tenant(globex).get().is_active
     assert receiver.requests == []
+
+
+def test_a_delivery_never_attempted_is_picked_up_by_the_sweep(
+    globex, charlie, receiver, hook, django_capture_on_commit_callbacks
+):
+    # The after-commit kick is lost (broker down): the delivery has never been attempted.
+    with django_capture_on_commit_callbacks(execute=False):
+        delivery = services.webhook_send_test(actor=membership(charlie, globex), webhook=hook)
+    assert delivery.next_attempt_at is None and receiver.requests == []
+    assert retry_due_webhooks_task.delay().get() == 1
+    assert [r["headers"]["X-Portal-Delivery"] for r in receiver.requests] == [str(delivery.delivery_id)]

@@ -12,3 +12,10 @@ document.addEventListener("submit", (event) => {
   const message = event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+// "Back" on error pages: the previous page when there is one, else the home page (its href).
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("[data-back]");
+  if (!link || window.history.length < 2) return;
+  event.preventDefault();
+  window.history.back();
+});

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from core.api.actions import ServiceActionMixin
 from core.errors import InvalidInput, NotFound
 from core.filters import ListOnlyFilterMixin
+from core.http import reveals_secret
 from subscriptions import selectors, services
 from subscriptions.api import serializers as s
 from subscriptions.filtersets import (
@@ -51,7 +52,12 @@ class ApplicationViewSet(
     ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.ApplicationSerializer
-    required_perms = {"create": Perm.APPS_EDIT, "partial_update": Perm.APPS_EDIT}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "create": Perm.APPS_EDIT,
+        "partial_update": Perm.APPS_EDIT,
+    }
 
     def tenant_queryset(self) -> QuerySet[Application]:
         return selectors.tenant_applications(self.tenant)
@@ -117,7 +123,14 @@ class SubscriptionViewSet(
 ):
     serializer_class = s.SubscriptionSerializer
     filterset_class = ConsumerSubscriptionFilterSet
-    required_perms = {"create": Perm.APPS_EDIT, "cancel": Perm.APPS_EDIT, "change_plan": Perm.APPS_EDIT}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "events": Perm.TENANT_VIEW,
+        "create": Perm.APPS_EDIT,
+        "cancel": Perm.APPS_EDIT,
+        "change_plan": Perm.APPS_EDIT,
+    }
 
     def tenant_queryset(self) -> QuerySet[Subscription]:
         return selectors.consumer_subscriptions(self.tenant)
@@ -260,6 +273,10 @@ class ProvidedSubscriptionViewSet(
     serializer_class = s.SubscriptionSerializer
     filterset_class = ProviderSubscriptionFilterSet
     required_perms = {
+        # Reads stay open to every member (the provider side of the trail); decisions need approvers.
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "events": Perm.TENANT_VIEW,
         "approve": _DECIDE,
         "reject": _DECIDE,
         "suspend": _DECIDE,
@@ -336,7 +353,13 @@ class KeyViewSet(
 ):
     serializer_class = s.KeySerializer
     filterset_class = KeyFilterSet
-    required_perms = {"create": Perm.APPS_EDIT, "rotate": Perm.APPS_EDIT, "revoke": Perm.APPS_EDIT}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "create": Perm.APPS_EDIT,
+        "rotate": Perm.APPS_EDIT,
+        "revoke": Perm.APPS_EDIT,
+    }
 
     def tenant_queryset(self) -> QuerySet[ApiKey]:
         return selectors.tenant_keys(self.tenant).select_related("replaced_by")
@@ -347,6 +370,7 @@ class KeyViewSet(
         summary="Create a key: the response is the only time the full key is shown",
         examples=[OpenApiExample("Create", value={"application": 12, "name": "production"}, request_only=True)],
     )
+    @reveals_secret
     def create(self, request: Request, tenant_slug: str) -> Response:
         def run(application: int, name: str, expires_at: datetime | None = None) -> tuple[ApiKey, str]:
             return services.key_create(
@@ -367,6 +391,7 @@ class KeyViewSet(
         examples=[OpenApiExample("One hour of grace", value={"grace_hours": 1}, request_only=True)],
     )
     @action(detail=True, methods=["post"])
+    @reveals_secret
     def rotate(self, request: Request, tenant_slug: str, pk: str) -> Response:
         def run(grace_hours: int, name: str = "") -> tuple[ApiKey, str]:
             return services.key_rotate(

@@ -10,6 +10,7 @@ from subscriptions.models import (
 )
 from subscriptions.services.common import _text
 from tenants.models import Membership
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -52,7 +53,7 @@ def application_update(
     contact_email: str | None = None,
 ) -> Application:
     require(actor, Perm.APPS_EDIT)
-    application = Application.objects.for_tenant(actor.tenant).select_for_update().get(pk=application.pk)
+    application = get_owned(actor, application, lock=True)
     values = _validate_application(
         application.name if name is None else name,
         application.description if description is None else description,

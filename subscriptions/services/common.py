@@ -90,6 +90,7 @@ def _record(
         consumer_tenant=subscription.consumer_tenant,
         provider_tenant=subscription.provider_tenant,
         subscription=subscription,
+        plan_id=subscription.plan_id,
         actor=user,
         actor_email=user.email if user else "",
         action=action,
@@ -145,12 +146,20 @@ def _tell_consumer(
 
 
 def _lock(subscription: Subscription) -> Subscription:
-    return (
+    """Re-read and lock; the callers then check the side (``_require_consumer/_provider``).
+
+    Unscoped because both parties (and staff) may act on it; a vanished row is NotFound.
+    """
+    locked = (
         Subscription.objects.unscoped()
         .select_for_update(of=("self",))
         .select_related("application", "api", "version", "plan", "requested_plan", "consumer_tenant", "provider_tenant")
-        .get(pk=subscription.pk)
+        .filter(pk=subscription.pk)
+        .first()
     )
+    if locked is None:
+        raise NotFound("No such subscription.")
+    return locked
 
 
 def _user(actor: Actor) -> User:

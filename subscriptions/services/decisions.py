@@ -6,9 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from subscriptions.models import (
-    Subscription,
-)
+from subscriptions.models import Subscription, SubscriptionQuerySet
 from subscriptions.services.common import (
     MAX_BULK_DECISIONS,
     Actor,
@@ -20,7 +18,7 @@ from subscriptions.services.common import (
     _text,
     _user,
 )
-from tenants.models import Membership
+from tenants.models import Membership, User
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -28,44 +26,57 @@ from tenants.roles import Perm
 
 
 def _decide(actor: Actor, subscription: Subscription, *, approve: bool, reason: str) -> Subscription:
+    """Decide whatever waits on ``subscription``: a new subscription or a plan change."""
     subscription = _lock(subscription)
     _require_provider(actor, subscription)
-    user = _user(actor)
     reason = _text(reason, field="reason", max_length=2000)
     if not approve and not reason:
         raise InvalidInput("Give a reason; the requester will see it.", field="reason")
     kind = subscription.request_kind
     if kind is None:
         raise Conflict("This request has already been decided.", code="already_decided")
-    now = timezone.now()
     subscription.awaiting_since = None
     if kind == "subscription":
-        old = subscription.status
-        subscription.status = S.ACTIVE if approve else S.REJECTED
-        subscription.reason = "" if approve else reason
-        subscription.decided_at = now
-        subscription.decided_by = user
-        if not approve:
-            subscription.ended_at = now
-        subscription.save()
-        action = "subscription.approved" if approve else "subscription.rejected"
-        _record(subscription, user=user, action=action, from_state=old, to_state=subscription.status, note=reason)
-        if approve:
-            title = f"{subscription.api.name}: your subscription was approved"
-            body = (
-                f"{subscription.provider_tenant.name} approved “{subscription.application.name}” for "
-                f"{subscription.api.name} {subscription.version.label} on the plan {subscription.plan.name}. "
-                "You can now create API keys for the application."
-            )
-        else:
-            title = f"{subscription.api.name}: your subscription request was rejected"
-            body = (
-                f"{subscription.provider_tenant.name} rejected the request of “{subscription.application.name}”."
-                f"\n\nReason: {reason}"
-            )
-        _tell_consumer(subscription, kind=action, title=title, body=body)
-        return subscription
-    # A plan-change request: the subscription itself stays active either way.
+        return _decide_subscription(_user(actor), subscription, approve=approve, reason=reason)
+    return _decide_plan_change(_user(actor), subscription, approve=approve, reason=reason)
+
+
+def _decide_subscription(user: User, subscription: Subscription, *, approve: bool, reason: str) -> Subscription:
+    """pending → active or rejected; the consumer hears about it."""
+    now = timezone.now()
+    old = subscription.status
+    subscription.status = S.ACTIVE if approve else S.REJECTED
+    subscription.reason = "" if approve else reason
+    subscription.decided_at = now
+    subscription.decided_by = user
+    if not approve:
+        subscription.ended_at = now
+    subscription.save()
+    action = "subscription.approved" if approve else "subscription.rejected"
+    _record(subscription, user=user, action=action, from_state=old, to_state=subscription.status, note=reason)
+    title, body = _subscription_decision_notice(subscription, approve=approve, reason=reason)
+    _tell_consumer(subscription, kind=action, title=title, body=body)
+    return subscription
+
+
+def _subscription_decision_notice(subscription: Subscription, *, approve: bool, reason: str) -> tuple[str, str]:
+    """Title and body of the notice telling the consumer about the decision."""
+    if approve:
+        return (
+            f"{subscription.api.name}: your subscription was approved",
+            f"{subscription.provider_tenant.name} approved “{subscription.application.name}” for "
+            f"{subscription.api.name} {subscription.version.label} on the plan {subscription.plan.name}. "
+            "You can now create API keys for the application.",
+        )
+    return (
+        f"{subscription.api.name}: your subscription request was rejected",
+        f"{subscription.provider_tenant.name} rejected the request of “{subscription.application.name}”."
+        f"\n\nReason: {reason}",
+    )
+
+
+def _decide_plan_change(user: User, subscription: Subscription, *, approve: bool, reason: str) -> Subscription:
+    """Move to the requested plan or stay; the subscription itself stays active either way."""
     requested = subscription.requested_plan
     requester = subscription.plan_change_requested_by
     old_plan = subscription.plan
@@ -100,6 +111,16 @@ def subscription_reject(*, actor: Actor, subscription: Subscription, reason: str
     return _decide(actor, subscription, approve=False, reason=reason)
 
 
+def _decidable_by(actor: Actor) -> SubscriptionQuerySet:
+    """The subscriptions ``actor`` may decide: its tenant's as provider, or all for staff."""
+    if isinstance(actor, Membership):
+        require(actor, Perm.SUBSCRIPTIONS_APPROVE)
+        return Subscription.objects.for_provider(actor.tenant)
+    if not actor.user.is_staff:
+        raise Forbidden("Only platform staff may decide requests of other organisations.")
+    return Subscription.objects.unscoped()
+
+
 @transaction.atomic
 def subscriptions_bulk_decide(
     *, actor: Actor, subscription_ids: list[int], approve: bool, reason: str = ""
@@ -112,13 +133,7 @@ def subscriptions_bulk_decide(
         raise InvalidInput(f"At most {MAX_BULK_DECISIONS} requests at a time.", field="ids")
     if not approve and not (reason or "").strip():
         raise InvalidInput("Give a reason; the requesters will see it.", field="reason")
-    if isinstance(actor, Membership):
-        require(actor, Perm.SUBSCRIPTIONS_APPROVE)
-        visible = Subscription.objects.for_provider(actor.tenant)
-    else:
-        if not actor.user.is_staff:
-            raise Forbidden("Only platform staff may decide requests of other organisations.")
-        visible = Subscription.objects.unscoped()
+    visible = _decidable_by(actor)
     # Locks are taken in primary-key order (``ids`` is sorted) so two bulk runs cannot deadlock.
     found = {s.pk: s for s in visible.filter(pk__in=ids)}
     decided, skipped = [], {}

@@ -19,6 +19,7 @@ from subscriptions.models import (
 )
 from subscriptions.services.common import S, _text
 from tenants.models import Membership, User
+from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
@@ -65,7 +66,7 @@ def key_create(
     require(actor, Perm.APPS_EDIT)
     if application.tenant_id != actor.tenant_id:
         raise NotFound("No such application.", field="application")
-    application = Application.objects.for_tenant(actor.tenant).select_for_update().get(pk=application.pk)
+    application = get_owned(actor, application, lock=True)
     name = _text(name, field="name", max_length=100, required=True, label="Give the key a name.")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("The expiry must be in the future.", field="expires_at")
@@ -86,7 +87,7 @@ def key_rotate(
 ) -> tuple[ApiKey, str]:
     """Replace a key: the new one works at once, the old one keeps working for ``grace``."""
     require(actor, Perm.APPS_EDIT)
-    key = ApiKey.objects.for_tenant(actor.tenant).select_for_update().select_related("application").get(pk=key.pk)
+    key = get_owned(actor, key, lock=True, related=("application",))
     max_grace = timedelta(hours=settings.MAX_KEY_ROTATION_GRACE_HOURS)
     if grace < timedelta(0) or grace > max_grace:
         raise InvalidInput(
@@ -99,7 +100,7 @@ def key_rotate(
         raise Conflict("An expired key cannot be rotated; create a new key instead.", code="key_expired")
     if key.replaced_by_id:
         raise Conflict("This key was already rotated; rotate its replacement instead.", code="key_rotated")
-    application = Application.objects.for_tenant(actor.tenant).select_for_update().get(pk=key.application_id)
+    application = get_owned(actor, key.application_id, model=Application, lock=True)
     # The old key counts against the limit only until its grace ends; the new one replaces it.
     live = ApiKey.objects.for_tenant(actor.tenant).live().filter(application=application).exclude(pk=key.pk).count()
     if live >= settings.MAX_KEYS_PER_APPLICATION:
@@ -121,7 +122,7 @@ def key_rotate(
 def key_revoke(*, actor: Membership, key: ApiKey) -> ApiKey:
     """Refuse the key from now on (idempotent)."""
     require(actor, Perm.APPS_EDIT)
-    key = ApiKey.objects.for_tenant(actor.tenant).select_for_update().select_related("application").get(pk=key.pk)
+    key = get_owned(actor, key, lock=True, related=("application",))
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from apis.models import Api, ApiVersion, Plan, PlanStatus, VersionStatus
+from apis.models import ApiVersion, Plan, VersionStatus
 from core.errors import Conflict, InvalidInput, NotFound
 from subscriptions.models import (
     Application,
     Subscription,
 )
+from subscriptions.selectors import offerable_plans
 from subscriptions.services.common import (
     S,
     _lock,
@@ -22,6 +23,7 @@ from subscriptions.services.common import (
     _text,
 )
 from tenants.models import Membership
+from tenants.ownership import get_owned
 from tenants.permissions import can, require
 from tenants.roles import Perm
 
@@ -29,22 +31,15 @@ from tenants.roles import Perm
 
 
 def _offered_plan(actor: Membership, plan_id: int | Plan) -> Plan:
-    """The plan if the actor's tenant may see its API; hidden and archived plans are refused."""
+    """The plan if it is offered to the actor's tenant (see ``offerable_plans``).
+
+    Private, hidden, archived and unknown plans get the same 404: nobody learns that a plan
+    exists unless they may subscribe to it.
+    """
     pk = plan_id.pk if isinstance(plan_id, Plan) else plan_id
-    plan = Plan.objects.unscoped().select_related("api", "tenant").filter(pk=pk).first()
-    visible = (
-        plan is not None
-        and Api.objects.visible_to(actor.user, tenant_ids=[actor.tenant_id]).filter(pk=plan.api_id).exists()
-    )
-    if not visible:
-        # Invisible and unknown look the same: nobody learns which private plans exist.
-        raise InvalidInput("No such plan.", code="plan_not_found", field="plan")
-    if plan.status != PlanStatus.ACTIVE:
-        raise InvalidInput("This plan is archived and takes no new subscriptions.", code="plan_archived", field="plan")
-    if not plan.is_public and plan.tenant_id != actor.tenant_id:
-        raise InvalidInput(
-            "This plan is not offered publicly; ask the provider to grant it.", code="plan_hidden", field="plan"
-        )
+    plan = offerable_plans(actor.user, actor.tenant_id).filter(pk=pk).first()
+    if plan is None:
+        raise NotFound("No such plan.", code="plan_not_found", field="plan")
     return plan
 
 
@@ -96,19 +91,7 @@ def subscription_request(
     use_case = _text(use_case, field="use_case", max_length=5000)
     if plan.approval_required and not use_case:
         raise InvalidInput("Tell the provider what you will use the API for.", field="use_case")
-    # Lock the application so two concurrent requests cannot both pass the duplicate check.
-    Application.objects.for_tenant(actor.tenant).select_for_update().get(pk=application.pk)
-    existing = Subscription.objects.for_consumer(actor.tenant).live().filter(application=application, api=plan.api)
-    current = existing.first()
-    if current is not None:
-        hint = (
-            "a request is already waiting for a decision"
-            if current.status == S.PENDING
-            else f"it is already subscribed ({current.get_status_display().lower()}); request a plan change instead"
-        )
-        raise Conflict(
-            f"{application.name} cannot subscribe to {plan.api.name} again: {hint}.", code="already_subscribed"
-        )
+    _check_not_subscribed(actor, application, plan)
     now = timezone.now()
     approved = not plan.approval_required
     subscription = Subscription.objects.create(
@@ -127,17 +110,40 @@ def subscription_request(
     if approved:
         _record(subscription, user=actor.user, action="subscription.approved", to_state=S.ACTIVE, note="Automatic")
     else:
-        _record(subscription, user=actor.user, action="subscription.requested", to_state=S.PENDING, note=use_case)
-        _tell_provider(
-            subscription,
-            kind="subscription.requested",
-            title=f"{actor.tenant.name} requests {plan.api.name} ({plan.name})",
-            body=(
-                f"{actor.user.email} of {actor.tenant.name} asks to subscribe the application “{application.name}” "
-                f"to {plan.api.name} {api_version.label} on the plan {plan.name}.\n\nUse case: {use_case}"
-            ),
-        )
+        _announce_request(actor, subscription)
     return subscription
+
+
+def _check_not_subscribed(actor: Membership, application: Application, plan: Plan) -> None:
+    """One live subscription per application and API (409 with what to do instead)."""
+    # Lock the application so two concurrent requests cannot both pass the duplicate check.
+    get_owned(actor, application, lock=True)
+    existing = Subscription.objects.for_consumer(actor.tenant).live().filter(application=application, api=plan.api)
+    current = existing.first()
+    if current is None:
+        return
+    hint = (
+        "a request is already waiting for a decision"
+        if current.status == S.PENDING
+        else f"it is already subscribed ({current.get_status_display().lower()}); request a plan change instead"
+    )
+    raise Conflict(f"{application.name} cannot subscribe to {plan.api.name} again: {hint}.", code="already_subscribed")
+
+
+def _announce_request(actor: Membership, subscription: Subscription) -> None:
+    """Record a request that needs approval and tell the provider's admins."""
+    plan, use_case = subscription.plan, subscription.use_case
+    _record(subscription, user=actor.user, action="subscription.requested", to_state=S.PENDING, note=use_case)
+    _tell_provider(
+        subscription,
+        kind="subscription.requested",
+        title=f"{actor.tenant.name} requests {plan.api.name} ({plan.name})",
+        body=(
+            f"{actor.user.email} of {actor.tenant.name} asks to subscribe the application "
+            f"“{subscription.application.name}” to {plan.api.name} {subscription.version.label} on the plan "
+            f"{plan.name}.\n\nUse case: {use_case}"
+        ),
+    )
 
 
 @transaction.atomic

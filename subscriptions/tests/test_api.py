@@ -81,12 +81,12 @@ def test_bad_inputs_get_clear_errors(api, catalog, shop, charlie, active_sub):
         return api.post(url, {"application": shop.pk, "use_case": "x", **body}, format="json")
 
     cases = [
-        (post(plan=catalog.hidden.pk), 400, "not offered publicly"),
-        (post(plan=catalog.archived.pk), 400, "archived"),
+        (post(plan=catalog.hidden.pk), 404, "No such plan"),
+        (post(plan=catalog.archived.pk), 404, "No such plan"),
         (post(plan=catalog.free.pk, version=catalog.v2_draft.pk), 400, "not published"),
         (post(plan=catalog.free.pk, version=catalog.v0_retired.pk), 400, "retired"),
         (post(plan=catalog.free.pk), 409, "request a plan change instead"),
-        (post(plan=999999), 400, "No such plan"),
+        (post(plan=999999), 404, "No such plan"),
         (post(plan=catalog.free.pk, application=999999), 400, "No such application"),
         (api.post(url, {}, format="json"), 400, "Invalid input for application"),
     ]

@@ -41,7 +41,10 @@ def test_hidden_plan_is_refused_on_the_page(client, catalog, shop, charlie):
     response = client.post(
         "/t/globex/apps/subscribe/", {"plan": catalog.hidden.pk, "application": shop.pk, "use_case": "x"}
     )
-    assert response.status_code == 400 and "not offered publicly" in response.content.decode()
+    assert response.status_code == 404 and "Partner" not in response.content.decode()
+    for plan in (catalog.hidden, catalog.archived):
+        page = client.get(f"/t/globex/apps/subscribe/?plan={plan.pk}")
+        assert page.status_code == 404 and plan.name not in page.content.decode()
 
 
 def test_approval_queue_shows_who_what_and_waits(client, pending_sub, alice):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.limits import max_length
-from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
 from tenants.roles import Role
 
 
@@ -86,12 +86,28 @@ class TokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PersonalAccessToken
-        fields = ["id", "name", "key_id", "user", "status", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "scope",
+            "key_id",
+            "user",
+            "status",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        ]
         read_only_fields = fields
 
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=max_length(PersonalAccessToken, "name"))
+    scope = serializers.ChoiceField(
+        choices=TokenScope.choices,
+        default=TokenScope.WRITE,
+        help_text="`read`: GET/HEAD/OPTIONS only; `write` (default): everything your role allows.",
+    )
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="Optional; never expires if empty."
     )

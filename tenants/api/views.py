@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,11 +15,13 @@ from rest_framework.views import APIView
 from core.api.actions import ServiceActionMixin
 from core.errors import Forbidden
 from core.filters import ListOnlyFilterMixin
+from core.http import reveals_secret
 from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.mixins import TenantScopedAPIMixin, request_membership
 from tenants.filtersets import InvitationFilterSet, TokenFilterSet
 from tenants.models import Invitation, Membership, PersonalAccessToken
+from tenants.reauth import is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
 
 
@@ -50,6 +52,12 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
     lookup_field = "slug"
     lookup_value_regex = "[a-z0-9-]+"
     serializer_class = s.TenantSerializer
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)
+        if "slug" in kwargs:
+            # Strangers learn nothing, not even which methods a tenant URL accepts: 404 first.
+            request_membership(request, str(kwargs["slug"]))
 
     def _memberships(self, request: Request) -> QuerySet[Membership]:
         memberships = selectors.memberships_for_user(request.user)
@@ -100,14 +108,24 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
 
         return self.run_service(run, input=s.TenantUpdateSerializer, output=self._render)
 
-    @extend_schema(responses={204: None}, summary="Delete the organisation and everything it owns (owner)")
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="`has_subscriptions`: the organisation took part in a subscription (either side); "
+                "that history is kept for both sides, so it cannot be deleted."
+            ),
+        },
+        summary="Delete the organisation and everything it owns (owner)",
+    )
     def destroy(self, request: Request, slug: str) -> Response:
         membership = request_membership(request, slug)
-        return self.run_service(
-            lambda: services.tenant_delete(actor=membership, confirm_slug=slug),
-            output=None,
-            status_code=status.HTTP_204_NO_CONTENT,
-        )
+
+        def run() -> None:
+            require_fresh_auth(request, membership)
+            services.tenant_delete(actor=membership, confirm_slug=slug)
+
+        return self.run_service(run, output=None, status_code=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={204: None}, summary="Leave the organisation")
     @action(detail=True, methods=["post"])
@@ -131,28 +149,41 @@ class MemberViewSet(
     ServiceActionMixin, TenantScopedAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.MemberSerializer
-    required_perms = {"partial_update": Perm.MEMBERS_MANAGE, "destroy": Perm.TENANT_VIEW}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "partial_update": Perm.MEMBERS_MANAGE,
+        "destroy": Perm.TENANT_VIEW,
+    }
 
     def tenant_queryset(self) -> QuerySet[Membership]:
         return selectors.tenant_members(self.tenant)
 
     @extend_schema(request=s.MemberRoleSerializer, responses=s.MemberSerializer, summary="Change a member's role")
     def partial_update(self, request: Request, tenant_slug: str, pk: str) -> Response:
+
+        def run(role: str) -> Membership:
+            target = self.get_object()
+            if is_destructive_member_change(target, role):
+                require_fresh_auth(request, self.membership)
+            return services.membership_change_role(actor=self.membership, membership=target, role=role)
+
         return self.run_service(
-            lambda role: services.membership_change_role(
-                actor=self.membership, membership=self.get_object(), role=role
-            ),
+            run,
             input=s.MemberRoleSerializer,
             output=s.MemberSerializer,
         )
 
     @extend_schema(responses={204: None}, summary="Remove a member (yourself: leave)")
     def destroy(self, request: Request, tenant_slug: str, pk: str) -> Response:
-        return self.run_service(
-            lambda: services.membership_remove(actor=self.membership, membership=self.get_object()),
-            output=None,
-            status_code=status.HTTP_204_NO_CONTENT,
-        )
+
+        def run() -> None:
+            target = self.get_object()
+            if target.pk != self.membership.pk and is_destructive_member_change(target):
+                require_fresh_auth(request, self.membership)
+            services.membership_remove(actor=self.membership, membership=target)
+
+        return self.run_service(run, output=None, status_code=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema(parameters=[TENANT_PARAM])
@@ -253,7 +284,12 @@ class TokenViewSet(
 ):
     serializer_class = s.TokenSerializer
     filterset_class = TokenFilterSet
-    required_perms = {"create": Perm.TOKENS_OWN, "revoke": Perm.TOKENS_OWN}
+    required_perms = {
+        "list": Perm.TENANT_VIEW,
+        "retrieve": Perm.TENANT_VIEW,
+        "create": Perm.TOKENS_OWN,
+        "revoke": Perm.TOKENS_OWN,
+    }
 
     def tenant_queryset(self) -> QuerySet[PersonalAccessToken]:
         from tenants.permissions import can
@@ -267,6 +303,7 @@ class TokenViewSet(
         summary="Create a token: the response is the only time the full token is shown",
         examples=[OpenApiExample("Create", value={"name": "CI deploys"}, request_only=True)],
     )
+    @reveals_secret
     def create(self, request: Request, tenant_slug: str) -> Response:
 
         def answer(result: tuple[PersonalAccessToken, str]) -> dict:

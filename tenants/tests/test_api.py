@@ -2,7 +2,7 @@ import pytest
 from django.core import mail
 
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant
-from tenants.tests.factories import UserFactory
+from tenants.tests.factories import UserFactory, sign_in
 
 
 def test_error_shape_for_anonymous(api, db):
@@ -45,6 +45,9 @@ def test_create_list_update_delete_tenant(api, db):
     listing = api.get("/api/v1/tenants/").json()
     assert [t["slug"] for t in listing["results"]] == ["initech"]
     assert api.patch("/api/v1/tenants/initech/", {"name": "Initrode"}, format="json").json()["name"] == "Initrode"
+    refused = api.delete("/api/v1/tenants/initech/")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "reauthentication_required"
+    sign_in(api, user)
     assert api.delete("/api/v1/tenants/initech/").status_code == 204
     assert not Tenant.objects.filter(slug="initech").exists()
 
@@ -137,6 +140,7 @@ def test_members_api(api, acme, alice, bob):
     assert response.status_code == 400
     assert "role" in response.json()["error"]["fields"]
     alice_id = next(m["id"] for m in members["results"] if m["email"] == "alice@acme.example")
+    sign_in(api, alice)  # demoting an owner needs a recent sign-in
     response = api.patch(f"/api/v1/tenants/acme/members/{alice_id}/", {"role": "viewer"}, format="json")
     assert response.status_code == 409 and response.json()["error"]["code"] == "last_owner"
     response = api.post("/api/v1/tenants/acme/leave/")

@@ -84,4 +84,6 @@ def test_totp_two_factor_can_be_enabled_and_is_then_required(client, alice):
 
 
 def test_healthz(client, db):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    answer = client.get("/healthz").json()
+    assert answer["status"] == "ok"
+    assert answer["database"] == "ok"

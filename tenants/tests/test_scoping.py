@@ -49,3 +49,45 @@ def test_unscoped_is_explicit(alice, charlie):
 def test_related_managers_are_scoped_by_their_parent(acme, alice, charlie):
     assert [m.user for m in acme.memberships.all()] == [alice]
     assert alice.memberships.get().tenant == acme
+
+
+def test_unscoped_subquery_is_refused(acme, alice, charlie):
+    """An unscoped queryset compiled into another query fails like an evaluated one."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, OuterRef, Subquery
+
+    User = get_user_model()
+    unscoped = Membership.objects.filter(role="owner")
+    for build in (
+        lambda: User.objects.filter(Exists(Membership.objects.filter(user=OuterRef("pk")))),
+        lambda: User.objects.annotate(role=Subquery(Membership.objects.filter(user=OuterRef("pk")).values("role")[:1])),
+        lambda: User.objects.filter(pk__in=unscoped.values("user")),
+        lambda: User.objects.filter(memberships__in=unscoped),
+        lambda: Membership.objects.for_tenant(acme).filter(pk__in=unscoped.values("pk")),
+        lambda: Membership.objects.for_tenant(acme).filter(pk__in=unscoped),
+    ):
+        with pytest.raises(TenantScopeError, match="Membership queryset used without a tenant"):
+            list(build())
+
+
+def test_scoped_subquery_runs(acme, alice, charlie):
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, OuterRef
+
+    User = get_user_model()
+    acme_members = Membership.objects.for_tenant(acme)
+    assert list(User.objects.filter(pk__in=acme_members.values("user"))) == [alice]
+    assert list(User.objects.filter(memberships__in=acme_members)) == [alice]
+    in_acme = Exists(acme_members.filter(user=OuterRef("pk")))
+    assert list(User.objects.filter(in_acme)) == [alice]
+    everyone = Exists(Membership.objects.unscoped().filter(user=OuterRef("pk")))
+    assert set(User.objects.filter(everyone)) == {alice, charlie}
+
+
+def test_combining_with_an_unscoped_queryset_is_refused(acme, alice, charlie):
+    acme_members = Membership.objects.for_tenant(acme)
+    with pytest.raises(TenantScopeError):
+        acme_members | Membership.objects.all()
+    with pytest.raises(TenantScopeError):
+        acme_members.union(Membership.objects.all())
+    assert len(acme_members.union(Membership.objects.for_tenant(acme))) == 1

@@ -7,9 +7,9 @@ from tenants.models import PersonalAccessToken
 from tenants.tests.factories import MembershipFactory
 
 
-def _create_in_ui(client, user, name="CI"):
+def _create_in_ui(client, user, name="CI", scope="write"):
     client.force_login(user)
-    body = client.post("/t/acme/tokens/", {"name": name}).content.decode()
+    body = client.post("/t/acme/tokens/", {"name": name, "scope": scope}).content.decode()
     return re.search(r'id="token-value">(pat_[A-Za-z0-9]+_[A-Za-z0-9]+)<', body).group(1)
 
 

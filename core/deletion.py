@@ -1,0 +1,34 @@
+"""The deletion rule, checked before a delete (docs/decisions/deletion.md).
+
+Rows that another tenant depends on (subscriptions and their trail) point at what they
+depend on with ``on_delete=PROTECT``: Django refuses to delete the target (``ProtectedError``)
+and PostgreSQL's foreign key refuses a raw ``DELETE``. Services ask this module *before*
+deleting so they can answer with a 409 that says what to do instead; this module knows no
+app, so a lower layer (apis, tenants) can ask about rows of a higher one (subscriptions).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+def protected_dependents(instance: models.Model) -> list[str]:
+    """Names of the models whose rows protect ``instance`` from deletion (empty: none do).
+
+    Only direct ``PROTECT`` relations are checked; the delete itself still catches
+    ``ProtectedError`` for anything deeper in the cascade.
+    """
+    found: list[str] = []
+    # include_hidden: most of these FKs have related_name="+" (no reverse accessor).
+    for relation in instance._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
+            continue
+        if relation.on_delete is not models.PROTECT:
+            continue
+        related = relation.related_model
+        # The base manager: this is a platform-wide integrity check, not a tenant read.
+        if related._base_manager.filter(**{relation.field.name: instance}).exists():
+            name = str(related._meta.verbose_name_plural)
+            if name not in found:
+                found.append(name)
+    return found
