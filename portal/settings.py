@@ -333,6 +333,11 @@ OPENAPI_MAX_BYTES = envint("OPENAPI_MAX_BYTES", 2 * 1024 * 1024)
 MAX_KEYS_PER_APPLICATION = envint("MAX_KEYS_PER_APPLICATION", 10)
 MAX_KEY_ROTATION_GRACE_HOURS = envint("MAX_KEY_ROTATION_GRACE_HOURS", 7 * 24)
 WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5)
+# A claimed delivery is invisible to other workers for this long; it must outlast one attempt
+# (resolve + the whole bounded send), or two workers could send the same delivery at once.
+WEBHOOK_LEASE_SECONDS = envint("WEBHOOK_LEASE_SECONDS", 3 * WEBHOOK_TIMEOUT_SECONDS + 30)
+if WEBHOOK_LEASE_SECONDS < WEBHOOK_TIMEOUT_SECONDS + 5:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be at least WEBHOOK_TIMEOUT_SECONDS + 5.")
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = envint("WEBHOOK_RETRY_BASE_SECONDS", 30)
 
