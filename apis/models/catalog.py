@@ -76,6 +76,9 @@ class Api(models.Model):
     slug = models.SlugField(max_length=50)
     summary = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True, help_text="Markdown; rendered sanitised.")
+    description_html = models.TextField(
+        blank=True, editable=False, help_text="``description`` rendered and sanitised when it was saved."
+    )
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     contact_name = models.CharField(max_length=100, blank=True)
     contact_email = models.EmailField(blank=True)
@@ -136,6 +139,9 @@ class ApiVersion(models.Model):
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
     sunset_date = models.DateField(null=True, blank=True, help_text="Shown to consumers once deprecated.")
     release_notes = models.TextField(blank=True, help_text="Markdown; what changed in this version.")
+    release_notes_html = models.TextField(
+        blank=True, editable=False, help_text="``release_notes`` rendered and sanitised when they were saved."
+    )
     spec = models.JSONField(null=True, blank=True, help_text="The OpenAPI 3.0/3.1 document.")
     openapi_version = models.CharField(max_length=16, blank=True)
     spec_updated_at = models.DateTimeField(null=True, blank=True)

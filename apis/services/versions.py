@@ -10,6 +10,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from apis import openapi
+from apis.markdown import render_markdown
 from apis.models import Api, ApiVersion, Endpoint, VersionStatus
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import (
@@ -108,6 +109,7 @@ def version_create(
         connect_timeout_ms=connect,
         read_timeout_ms=read,
         release_notes=notes,
+        release_notes_html=render_markdown(notes),
     )
     _save_version(version)
     audit_record(
@@ -174,6 +176,7 @@ def version_update(*, actor: Membership, version: ApiVersion, **changes: Any) ->
         notes = _text(changes["release_notes"], field="release_notes", max_length=50_000)
         if notes != version.release_notes:
             version.release_notes = notes
+            version.release_notes_html = render_markdown(notes)
             changed.append("release_notes")
     if changed:
         _save_version(version)
