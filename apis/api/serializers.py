@@ -81,6 +81,8 @@ class VersionSerializer(serializers.ModelSerializer):
             "has_openapi",
             "openapi_version",
             "spec_updated_at",
+            "spec_status",
+            "spec_error",
             "endpoint_count",
             "accepts_subscriptions",
             "created_at",
