@@ -426,6 +426,12 @@ def version_publish(*, actor: Membership, version: ApiVersion, note: str = "") -
             code="no_upstream",
             field="upstreams",
         )
+    if version.spec is None and version.spec_status == SpecStatus.PROCESSING:
+        raise Conflict(
+            "The OpenAPI document is still being validated; publish once it is ready.",
+            code="no_openapi",
+            field="openapi",
+        )
     if version.spec is None:
         raise Conflict(
             "Upload an OpenAPI document before publishing: consumers need its reference docs.",

@@ -20,7 +20,7 @@ from apis.models import ApiVersion, SpecStatus
 from apis.openapi import SpecInvalid
 from apis.tasks import process_spec_task
 from apis.tests.factories import minimal_spec
-from core.errors import PayloadTooLarge
+from core.errors import Conflict, PayloadTooLarge
 
 V1_API = "/api/v1/tenants/acme/apis/orders/versions/v1/"
 V1_WEB = "/t/acme/apis/orders/versions/v1/"
@@ -254,3 +254,31 @@ def test_sweep_requeues_stuck_uploads_and_gives_up_on_very_old_ones(alice_m, ord
     assert services.versions.version_sweep_specs() == 0
     assert _reload(version).spec_status == SpecStatus.FAILED
     assert "did not finish" in _reload(version).spec_error
+
+
+@override_settings(OPENAPI_INLINE_MAX_BYTES=100)
+def test_a_version_whose_first_document_is_processing_cannot_be_published_yet(alice_m, orders):
+    version = services.version_create(
+        actor=alice_m,
+        api=orders,
+        label="v2",
+        base_path="/orders/v2",
+        upstreams=[{"url": "https://orders.internal.acme.example", "weight": 1}],
+        openapi_document=_large_spec(3),
+    )
+    assert version.spec_status == SpecStatus.PROCESSING and version.spec is None
+    with pytest.raises(Conflict, match="still being validated"):
+        services.version_publish(actor=alice_m, version=version)
+    assert process_spec_task(version.pk, str(version.spec_job)) == "ready"
+    assert services.version_publish(actor=alice_m, version=_reload(version)).status == "published"
+
+
+@override_settings(OPENAPI_MAX_BYTES=50_000)
+def test_web_new_version_with_an_oversize_file_is_413_and_creates_nothing(client, alice, orders):
+    client.force_login(alice)
+    upload = SimpleUploadedFile("big.json", b"{" + b" " * 200_000 + b"}", content_type="application/json")
+    data = {"label": "v3", "base_path": "/orders/v3", "connect_timeout_ms": 5000, "read_timeout_ms": 30000}
+    response = client.post("/t/acme/apis/orders/versions/new/", {**data, "openapi_file": upload})
+    assert response.status_code == 413
+    assert "the limit is 49 KB" in response.content.decode()
+    assert not ApiVersion.objects.unscoped().filter(api=orders, label="v3").exists()
