@@ -23,9 +23,10 @@ from apis.forms import (
     format_upstreams,
     parse_upstreams,
 )
-from apis.models import Api, ApiVersion, Plan, VersionStatus, Visibility
+from apis.models import Api, ApiVersion, Plan, SpecStatus, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
 from apis.snippets import snippets
+from apis.uploads import limit_openapi_upload, upload_exceeded
 from core.errors import NotFound, ServiceError
 from portal.web import apply_service_error, flash_service_error, tenant_view
 from tenants.permissions import can
@@ -186,13 +187,36 @@ def api_delete(request: HttpRequest, api_slug: str) -> HttpResponse:
 # --- Provider: versions ----------------------------------------------------------------
 
 
+def _refuse_oversize(request: HttpRequest, form: forms.Form) -> bool:
+    """Put the size limit on the form when the upload was cut off at OPENAPI_MAX_BYTES (answer 413)."""
+    if not upload_exceeded(request):
+        return False
+    form.is_valid()
+    form.add_error("openapi_file", openapi.too_large(field="openapi_file").message)
+    return True
+
+
+def _spec_saved_message(request: HttpRequest, version: ApiVersion, prefix: str = "") -> None:
+    if version.spec_status == SpecStatus.PROCESSING:
+        messages.info(
+            request,
+            f"{prefix}The OpenAPI document is large: it is being validated in the background. "
+            "This page shows the result; the previous document stays in place until then.",
+        )
+    else:
+        messages.success(request, f"{prefix}OpenAPI document saved: {version.endpoints.count()} endpoints.")
+
+
+@limit_openapi_upload
 @tenant_view(Perm.APIS_EDIT)
 def version_create(request: HttpRequest, api_slug: str) -> HttpResponse:
     api = _api(request, api_slug)
     form = VersionCreateForm(request.POST or None, request.FILES or None)
     form.order_fields(["label", "base_path", "upstreams", "connect_timeout_ms", "read_timeout_ms", "release_notes"])
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and _refuse_oversize(request, form):
+        status = 413
+    elif request.method == "POST":
         status = 400
         if form.is_valid():
             data = {k: v for k, v in form.cleaned_data.items() if k not in ("openapi", "openapi_file")}
@@ -205,7 +229,10 @@ def version_create(request: HttpRequest, api_slug: str) -> HttpResponse:
                 _apply_error(form, error)
                 status = error.status_code
             else:
-                messages.success(request, f"Draft {version.label} created.")
+                if version.spec_status == SpecStatus.PROCESSING:
+                    _spec_saved_message(request, version, prefix=f"Draft {version.label} created. ")
+                else:
+                    messages.success(request, f"Draft {version.label} created.")
                 return redirect("apis:version", slug=request.tenant.slug, api_slug=api.slug, label=version.label)
     return render(
         request,
@@ -279,24 +306,32 @@ def version_edit(request: HttpRequest, api_slug: str, label: str) -> HttpRespons
     )
 
 
+@limit_openapi_upload
 @tenant_view(Perm.APIS_EDIT)
 @require_POST
 def version_spec(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
     form = SpecForm(request.POST, request.FILES)
-    if form.is_valid():
-        document = form.document()
-        if document is None:
+    status = 400
+    if _refuse_oversize(request, form):
+        status = 413
+    elif form.is_valid():
+        if not form.cleaned_data.get("openapi_file") and not form.cleaned_data.get("openapi"):
             form.add_error("openapi", "Choose a file or paste the document.")
         else:
             try:
-                version = services.version_upload_spec(actor=request.membership, version=version, document=document)
+                version = services.version_upload_spec(
+                    actor=request.membership, version=version, document=form.document() or ""
+                )
             except ServiceError as error:
                 _apply_error(form, error)
+                status = error.status_code
             else:
-                messages.success(request, f"OpenAPI document saved: {version.endpoints.count()} endpoints.")
+                _spec_saved_message(request, version)
                 return redirect("apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
-    return render(request, "apis/version_detail.html", _version_context(request, version, spec_form=form), status=400)
+    return render(
+        request, "apis/version_detail.html", _version_context(request, version, spec_form=form), status=status
+    )
 
 
 @tenant_view(Perm.APIS_EDIT)
