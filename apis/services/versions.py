@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from apis import openapi
 from apis.markdown import render_markdown
@@ -27,6 +26,7 @@ from apis.services.fields import (
     validate_label,
     validate_upstreams,
 )
+from core import outbox
 from core.deadline import DeadlineExceeded, deadline
 from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput, ServiceError
@@ -110,13 +110,9 @@ def _prepare_spec(raw: str | bytes | dict) -> _PreparedSpec:
 
 
 def _enqueue_spec(version_id: int, job: uuid.UUID) -> None:
-    from apis.tasks import process_spec_task  # the task module imports the services
-
-    try:
-        process_spec_task.delay(version_id, str(job))
-    except BrokerError:
-        # The upload is committed as "processing"; the sweep queues it once the broker is back.
-        logger.exception("Could not queue the OpenAPI validation of version %s; the sweep will retry.", version_id)
+    # Best-effort and by name (services never import tasks): with the broker down the upload
+    # stays "processing" and the beat sweep (sweep_specs_task) queues it once the broker is back.
+    outbox.kick("apis.tasks.process_spec_task", version_id, str(job))
 
 
 def _apply_spec(actor: Membership, version: ApiVersion, prepared: _PreparedSpec, note: str = "") -> None:
