@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -34,8 +33,6 @@ from tenants.models import Membership
 from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
-
-logger = logging.getLogger(__name__)
 
 # --- Versions --------------------------------------------------------------------------
 
