@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from apis import openapi
 from apis.models import Api, ApiVersion, AuditEvent, Plan, Visibility
 from core.limits import max_length, max_value, min_value
 
@@ -105,7 +106,7 @@ class SpecForm(forms.Form):
     openapi_file = forms.FileField(
         required=False,
         label="OpenAPI document (file)",
-        help_text="OpenAPI 3.0 or 3.1, JSON or YAML, at most 2 MB.",
+        help_text="OpenAPI 3.0 or 3.1, JSON or YAML, at most 2 MB and 5,000 endpoints.",
         widget=forms.ClearableFileInput(attrs={**_TEXT, "accept": ".json,.yaml,.yml"}),
     )
     openapi = forms.CharField(
@@ -117,7 +118,8 @@ class SpecForm(forms.Form):
     def document(self) -> str | bytes | None:
         upload = self.cleaned_data.get("openapi_file")
         if upload is not None:
-            return upload.read()
+            # The upload handler already stopped anything over the limit; read in chunks anyway.
+            return openapi.read_limited(upload.read, field="openapi_file")
         return self.cleaned_data.get("openapi") or None
 
 

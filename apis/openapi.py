@@ -8,6 +8,8 @@ the validator sees the document, because resolving them would make the portal fe
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +17,21 @@ import yaml
 from django.conf import settings
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, PayloadTooLarge
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: How many validation problems a 400 lists; the first one is usually the cause of the rest.
 MAX_REPORTED_ERRORS = 10
+#: How deep YAML collections may nest. Real documents stay far below (a schema nested 40
+#: objects deep is ~90 levels); libyaml's composer recurses in C and crashes the process
+#: (segfault, not an exception) somewhere past ~20,000 levels, so this is checked first.
+MAX_DEPTH = 200
+#: Uploads are read in chunks of this size, so an oversize body is refused after reading at
+#: most the limit plus one chunk.
+READ_CHUNK_BYTES = 64 * 1024
+# Strings PostgreSQL cannot store (NUL) or that are not Unicode text (lone surrogates, which
+# JSON's \ud800 escapes can produce): refused with a 400 instead of failing the insert.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class SpecInvalid(InvalidInput):
@@ -36,58 +48,110 @@ class SpecInvalid(InvalidInput):
         return {self.field or "openapi": self.problems}
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps dates as strings and refuses aliases.
+class _Loader(yaml.CSafeLoader):
+    """libyaml's C parser and composer with the safe constructor; dates stay strings.
 
-    Aliases let a few hundred bytes of YAML expand into gigabytes once the document is
-    walked ("billion laughs"); OpenAPI documents do not need them.
+    The former pure-Python loader refused aliases in ``compose_node``; the C composer cannot be
+    hooked, so :func:`_check_events` walks libyaml's event stream first (about a tenth of the
+    cost of a load) and refuses aliases ("billion laughs": a few hundred bytes that expand into
+    gigabytes once walked) and nesting deeper than MAX_DEPTH before anything is composed.
+    Timestamps are kept as strings by the constructor below, as before; external ``$ref``s are
+    refused in :func:`validate`, which does not depend on the loader.
     """
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise SpecInvalid([f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed."])
-        return super().compose_node(parent, index)
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
+def _check_events(text: str, *, field: str) -> None:
+    """Refuse YAML aliases and excessive nesting, from libyaml's events, before composing."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise SpecInvalid(
+                [f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed."], field=field
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecInvalid(
+                    [f"line {event.start_mark.line + 1}: the document is nested more than {MAX_DEPTH} levels deep."],
+                    field=field,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _size_label(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
 
 
+def too_large(size: int | None = None, *, field: str = "openapi") -> PayloadTooLarge:
+    """The 413 for a document over OPENAPI_MAX_BYTES (``size`` when known)."""
+    limit = _size_label(settings.OPENAPI_MAX_BYTES)
+    found = f" ({_size_label(size)})" if size is not None else ""
+    return PayloadTooLarge(
+        f"The OpenAPI document is too large{found}; the limit is {limit}.", code="too_large", field=field
+    )
+
+
 def check_size(size: int, *, field: str = "openapi") -> None:
+    if size > settings.OPENAPI_MAX_BYTES:
+        raise too_large(size, field=field)
+
+
+def read_limited(read: Callable[[int], bytes], *, field: str = "openapi") -> bytes:
+    """Read a body or file through ``read(n)`` in chunks; stop with a 413 as soon as it passes the limit.
+
+    At most OPENAPI_MAX_BYTES + one chunk is ever held in memory, whatever the sender claims.
+    """
     limit = settings.OPENAPI_MAX_BYTES
-    if size > limit:
-        raise InvalidInput(
-            f"The OpenAPI document is too large ({_size_label(size)}); the limit is {_size_label(limit)}.",
-            code="openapi_too_large",
-            field=field,
-        )
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := read(READ_CHUNK_BYTES):
+        total += len(chunk)
+        if total > limit:
+            raise too_large(field=field)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
-def parse(raw: str | bytes | dict, *, field: str = "openapi") -> dict[str, Any]:
-    """Turn uploaded JSON or YAML (text, bytes or an already parsed object) into a JSON-clean dict."""
+def source_text(raw: str | bytes | dict, *, field: str = "openapi") -> str:
+    """The uploaded document as text, size-checked and storable (what a background task parses later)."""
     if isinstance(raw, dict):
         try:
-            text = json.dumps(raw)
+            text = json.dumps(raw)  # ASCII-escaped, so always storable as text
         except (TypeError, ValueError, RecursionError) as error:
             raise SpecInvalid([f"not serialisable as JSON ({error})."], field=field) from None
-        check_size(len(text.encode()), field=field)
-        return raw
+        check_size(len(text), field=field)
+        return text
     if isinstance(raw, bytes):
         check_size(len(raw), field=field)
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise SpecInvalid(["the file is not UTF-8 text."], field=field) from None
-    check_size(len(raw.encode()), field=field)
+    check_size(len(raw.encode("utf-8", "surrogatepass")), field=field)
+    if _UNSTORABLE.search(raw):
+        raise SpecInvalid(["the document contains NUL bytes or lone surrogates; it must be UTF-8 text."], field=field)
     if not raw.strip():
         raise InvalidInput("The OpenAPI document is empty.", code="invalid_openapi", field=field)
+    return raw
+
+
+def parse(raw: str | bytes | dict, *, field: str = "openapi") -> dict[str, Any]:
+    """Turn uploaded JSON or YAML (text, bytes or an already parsed object) into a JSON-clean dict."""
+    if isinstance(raw, dict):
+        source_text(raw, field=field)
+        return raw
+    raw = source_text(raw, field=field)
     try:
         # JSON is a subset of YAML, but json.loads gives better messages for JSON uploads.
-        document = json.loads(raw) if raw.lstrip().startswith("{") else yaml.load(raw, Loader=_Loader)  # noqa: S506
+        if raw.lstrip().startswith("{"):
+            document = json.loads(raw)
+        else:
+            _check_events(raw, field=field)
+            document = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a CSafeLoader subclass
     except json.JSONDecodeError as error:
         raise SpecInvalid(
             [f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."], field=field
@@ -114,11 +178,14 @@ def format_path(parts: Any) -> str:
 
 
 def _external_refs(node: Any, path: list[Any], found: list[str]) -> None:
+    """External ``$ref``s, and strings PostgreSQL cannot store (NUL, lone surrogates from JSON escapes)."""
     if len(found) >= MAX_REPORTED_ERRORS:
         return
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and not value.startswith("#"):
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                found.append(f"at {format_path(path)}: a key contains a NUL character or a lone surrogate.")
+            elif key == "$ref" and isinstance(value, str) and not value.startswith("#"):
                 found.append(
                     f"at {format_path(path)}: external $ref “{value[:100]}” is not allowed; "
                     "bundle the document into one file."
@@ -128,6 +195,8 @@ def _external_refs(node: Any, path: list[Any], found: list[str]) -> None:
     elif isinstance(node, list):
         for index, value in enumerate(node):
             _external_refs(value, [*path, index], found)
+    elif isinstance(node, str) and _UNSTORABLE.search(node):
+        found.append(f"at {format_path(path)}: the text contains a NUL character or a lone surrogate.")
 
 
 def validate(document: dict[str, Any], *, field: str = "openapi") -> str:
@@ -196,10 +265,34 @@ def operations(document: dict[str, Any]) -> list[Operation]:
     return found
 
 
+def count_operations(document: dict[str, Any]) -> int:
+    """How many endpoints :func:`operations` would extract, without building them."""
+    paths = document.get("paths")
+    if not isinstance(paths, dict):
+        return 0
+    return sum(
+        1 for item in paths.values() if isinstance(item, dict) for m in HTTP_METHODS if isinstance(item.get(m), dict)
+    )
+
+
+def check_endpoint_count(document: dict[str, Any], *, field: str = "openapi") -> int:
+    """The number of endpoints, or a 400 past OPENAPI_MAX_ENDPOINTS."""
+    count = count_operations(document)
+    if count > settings.OPENAPI_MAX_ENDPOINTS:
+        raise InvalidInput(
+            f"The OpenAPI document has {count:,} endpoints; the limit is {settings.OPENAPI_MAX_ENDPOINTS:,}.",
+            code="too_many_endpoints",
+            field=field,
+        )
+    return count
+
+
 def load(raw: str | bytes | dict, *, field: str = "openapi") -> tuple[dict[str, Any], str]:
     """Parse and validate in one go: ``(document, openapi_version)``."""
     document = parse(raw, field=field)
-    return document, validate(document, field=field)
+    openapi_version = validate(document, field=field)
+    check_endpoint_count(document, field=field)
+    return document, openapi_version
 
 
 def for_gateway(document: dict[str, Any], server_url: str) -> dict[str, Any]:

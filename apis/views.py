@@ -25,9 +25,10 @@ from apis.forms import (
     format_upstreams,
     parse_upstreams,
 )
-from apis.models import Api, ApiVersion, Plan, VersionStatus, Visibility
+from apis.models import Api, ApiVersion, Plan, SpecStatus, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
 from apis.snippets import snippets
+from apis.uploads import limit_openapi_upload, upload_exceeded
 from core.errors import InvalidInput, NotFound, ServiceError
 from core.web import apply_service_error, done, flash_service_error, perform, submit_form
 from tenants.permissions import can
@@ -185,43 +186,59 @@ def api_delete(request: HttpRequest, api_slug: str) -> HttpResponse:
 # --- Provider: versions ----------------------------------------------------------------
 
 
+def _refuse_oversize(request: HttpRequest, form: forms.Form) -> bool:
+    """Put the size limit on the form when the upload was cut off at OPENAPI_MAX_BYTES (answer 413)."""
+    if not upload_exceeded(request):
+        return False
+    form.is_valid()
+    form.add_error("openapi_file", openapi.too_large(field="openapi_file").message)
+    return True
+
+
+def _spec_saved_message(request: HttpRequest, version: ApiVersion, prefix: str = "") -> None:
+    if version.spec_status == SpecStatus.PROCESSING:
+        messages.info(
+            request,
+            f"{prefix}The OpenAPI document is large: it is being validated in the background. "
+            "This page shows the result; the previous document stays in place until then.",
+        )
+    else:
+        messages.success(request, f"{prefix}OpenAPI document saved: {version.endpoints.count()} endpoints.")
+
+
+@limit_openapi_upload
 @tenant_view(Perm.APIS_EDIT)
 def version_create(request: HttpRequest, api_slug: str) -> HttpResponse:
     api = _api(request, api_slug)
     form = VersionCreateForm(request.POST or None, request.FILES or None)
     form.order_fields(["label", "base_path", "upstreams", "connect_timeout_ms", "read_timeout_ms", "release_notes"])
 
+    def page(form: VersionCreateForm, status: int) -> HttpResponse:
+        context = {
+            "form": form,
+            "title": f"New version of {api.name}",
+            "submit": "Create draft",
+            "api": api,
+            "multipart": True,
+        }
+        return render(request, "apis/form.html", context, status=status)
+
+    if request.method == "POST" and _refuse_oversize(request, form):
+        return page(form, 413)
+
     def run(cleaned: Mapping[str, Any]) -> ApiVersion:
         data = {k: v for k, v in cleaned.items() if k not in ("openapi", "openapi_file")}
         data["upstreams"] = parse_upstreams(data["upstreams"])
         return services.version_create(actor=request.membership, api=api, openapi_document=form.document(), **data)
 
-    return submit_form(
-        request,
-        form,
-        run=run,
-        success=lambda version: done(
-            request,
-            f"Draft {version.label} created.",
-            "apis:version",
-            slug=request.tenant.slug,
-            api_slug=api.slug,
-            label=version.label,
-        ),
-        page=lambda form, status: render(
-            request,
-            "apis/form.html",
-            {
-                "form": form,
-                "title": f"New version of {api.name}",
-                "submit": "Create draft",
-                "api": api,
-                "multipart": True,
-            },
-            status=status,
-        ),
-        on_error=_apply_error,
-    )
+    def success(version: ApiVersion) -> HttpResponse:
+        target = {"slug": request.tenant.slug, "api_slug": api.slug, "label": version.label}
+        if version.spec_status == SpecStatus.PROCESSING:
+            _spec_saved_message(request, version, prefix=f"Draft {version.label} created. ")
+            return done(request, "", "apis:version", **target)
+        return done(request, f"Draft {version.label} created.", "apis:version", **target)
+
+    return submit_form(request, form, run=run, success=success, page=page, on_error=_apply_error)
 
 
 def _version_context(request: HttpRequest, version: ApiVersion, **extra: Any) -> dict[str, Any]:
@@ -289,33 +306,35 @@ def version_edit(request: HttpRequest, api_slug: str, label: str) -> HttpRespons
     )
 
 
+@limit_openapi_upload
 @tenant_view(Perm.APIS_EDIT)
 @require_POST
 def version_spec(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
+    form = SpecForm(request.POST, request.FILES)
+
+    def page(form: SpecForm, status: int) -> HttpResponse:
+        context = _version_context(request, version, spec_form=form)
+        return render(request, "apis/version_detail.html", context, status=status)
+
+    if _refuse_oversize(request, form):
+        return page(form, 413)
 
     def run(cleaned: Mapping[str, Any]) -> ApiVersion:
-        document = form.document()
-        if document is None:
+        if not cleaned.get("openapi_file") and not cleaned.get("openapi"):
             raise InvalidInput("Choose a file or paste the document.", field="openapi")
-        return services.version_upload_spec(actor=request.membership, version=version, document=document)
+        return services.version_upload_spec(actor=request.membership, version=version, document=form.document() or "")
 
-    form = SpecForm(request.POST, request.FILES)
+    def success(saved: ApiVersion) -> HttpResponse:
+        _spec_saved_message(request, saved)
+        return done(request, "", "apis:version", slug=request.tenant.slug, api_slug=api_slug, label=label)
+
     return submit_form(
         request,
         form,
         run=run,
-        success=lambda saved: done(
-            request,
-            f"OpenAPI document saved: {saved.endpoints.count()} endpoints.",
-            "apis:version",
-            slug=request.tenant.slug,
-            api_slug=api_slug,
-            label=label,
-        ),
-        page=lambda form, status: render(
-            request, "apis/version_detail.html", _version_context(request, version, spec_form=form), status=status
-        ),
+        success=success,
+        page=page,
         on_error=_apply_error,
     )
 

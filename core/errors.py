@@ -46,3 +46,10 @@ class Conflict(ServiceError):
 class Gone(ServiceError):
     status_code = 410
     default_code = "gone"
+
+
+class PayloadTooLarge(ServiceError):
+    """The request body (or an upload in it) is over a documented size limit; answered as 413."""
+
+    status_code = 413
+    default_code = "too_large"

@@ -215,7 +215,7 @@ def _claim_lease() -> timedelta:
     Longer than any attempt can take (resolve + connect + the bounded read); if the worker
     dies mid-flight, the delivery becomes due again when the lease ends.
     """
-    return timedelta(seconds=3 * settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+    return timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
 
 
 def _delivery_claim(delivery_id: int) -> WebhookDelivery | None:

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.errors import ServiceError
+from core.http import no_store
 
 
 class ServiceErrorMiddleware:
@@ -56,6 +57,9 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if request.path.startswith("/accounts/"):
+            # allauth's pages show TOTP secrets, recovery codes and sign-in forms: never cached.
+            no_store(response)
         return response
 
 

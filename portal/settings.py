@@ -166,6 +166,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.heartbeat_task",
         "schedule": float(envint("HEARTBEAT_SECONDS", 15)),
     },
+    # OpenAPI uploads stuck in "processing" (broker down at upload time, worker killed).
+    "sweep-openapi-uploads": {
+        "task": "apis.tasks.sweep_specs_task",
+        "schedule": 300.0,
+    },
 }
 # Transactional outbox (core/outbox.py): at-least-once, receivers dedupe on the delivery id.
 OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 8)
@@ -329,10 +334,24 @@ MAX_TOKENS_PER_USER = envint("MAX_TOKENS_PER_USER", 20)
 GATEWAY_URL = (env("GATEWAY_URL", "http://localhost:8080") or "").rstrip("/")
 GATEWAY_API_KEY_HEADER = env("GATEWAY_API_KEY_HEADER", "X-API-Key")
 OPENAPI_MAX_BYTES = envint("OPENAPI_MAX_BYTES", 2 * 1024 * 1024)
+# OpenAPI documents with more endpoints are refused (400); each endpoint is a row analytics use.
+OPENAPI_MAX_ENDPOINTS = envint("OPENAPI_MAX_ENDPOINTS", 5_000)
+# Documents up to both of these are validated during the upload request; larger ones are
+# stored as "processing" and validated by a Celery task (apis.tasks.process_spec_task) with
+# these time limits in seconds (soft: the task records "failed with …"; hard: the worker is killed).
+OPENAPI_INLINE_MAX_BYTES = envint("OPENAPI_INLINE_MAX_BYTES", 256 * 1024)
+OPENAPI_INLINE_MAX_ENDPOINTS = envint("OPENAPI_INLINE_MAX_ENDPOINTS", 200)
+OPENAPI_TASK_SOFT_TIME_LIMIT = envint("OPENAPI_TASK_SOFT_TIME_LIMIT", 60)
+OPENAPI_TASK_TIME_LIMIT = envint("OPENAPI_TASK_TIME_LIMIT", 90)
 # Subscriptions, keys and webhooks.
 MAX_KEYS_PER_APPLICATION = envint("MAX_KEYS_PER_APPLICATION", 10)
 MAX_KEY_ROTATION_GRACE_HOURS = envint("MAX_KEY_ROTATION_GRACE_HOURS", 7 * 24)
 WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5)
+# A claimed delivery is invisible to other workers for this long; it must outlast one attempt
+# (resolve + the whole bounded send), or two workers could send the same delivery at once.
+WEBHOOK_LEASE_SECONDS = envint("WEBHOOK_LEASE_SECONDS", 3 * WEBHOOK_TIMEOUT_SECONDS + 30)
+if WEBHOOK_LEASE_SECONDS < WEBHOOK_TIMEOUT_SECONDS + 5:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be at least WEBHOOK_TIMEOUT_SECONDS + 5.")
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = envint("WEBHOOK_RETRY_BASE_SECONDS", 30)
 

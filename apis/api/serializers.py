@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apis.markdown import render_markdown
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, VersionStatus, Visibility
 from core.limits import max_length, max_value, min_value
 
@@ -87,6 +86,8 @@ class VersionSerializer(serializers.ModelSerializer):
             "has_openapi",
             "openapi_version",
             "spec_updated_at",
+            "spec_status",
+            "spec_error",
             "endpoint_count",
             "accepts_subscriptions",
             "created_at",
@@ -262,7 +263,9 @@ class CatalogPlanSerializer(serializers.ModelSerializer):
 
 
 class CatalogApiDetailSerializer(CatalogApiSerializer):
-    description_html = serializers.SerializerMethodField(help_text="The description rendered from Markdown, sanitised.")
+    description_html = serializers.CharField(
+        read_only=True, help_text="The description rendered from Markdown and sanitised when it was saved."
+    )
     versions = serializers.SerializerMethodField()
     plans = serializers.SerializerMethodField()
 
@@ -278,9 +281,6 @@ class CatalogApiDetailSerializer(CatalogApiSerializer):
             "plans",
         ]
         read_only_fields = fields
-
-    def get_description_html(self, api: Api) -> str:
-        return render_markdown(api.description)
 
     @extend_schema_field(CatalogVersionSerializer(many=True))
     def get_versions(self, api: Api) -> list[dict[str, Any]]:

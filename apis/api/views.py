@@ -21,7 +21,8 @@ from rest_framework.views import APIView
 from apis import openapi, selectors, services
 from apis.api import serializers as s
 from apis.filtersets import ApiFilterSet, CatalogFilterSet, PlanFilterSet, VersionFilterSet
-from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan
+from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, SpecStatus
+from apis.uploads import install_limit
 from core.api.actions import ServiceActionMixin
 from core.api.throttling import ClientAddressAnonThrottle
 from core.errors import InvalidInput
@@ -42,11 +43,13 @@ class RawSpecParser(BaseParser):
     media_type = "*/*"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> bytes:
-        limit = settings.OPENAPI_MAX_BYTES
-        body = stream.read(limit + 1) if stream is not None else b""
-        if len(body) > limit:
-            openapi.check_size(len(body) + len(stream.read()))
-        return body
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit():
+            # Refuse before reading a byte when the sender says it is too large.
+            openapi.check_size(int(declared))
+        # …and never trust the header: read in chunks and stop as soon as the limit is passed.
+        return openapi.read_limited(stream.read) if stream is not None else b""
 
 
 # --- APIs ------------------------------------------------------------------------------
@@ -307,11 +310,22 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
             "application/yaml": OpenApiTypes.STR,
             "multipart/form-data": s.SpecUploadSerializer,
         },
-        responses=s.VersionSerializer,
+        responses={
+            200: s.VersionSerializer,
+            202: OpenApiResponse(
+                s.VersionSerializer,
+                description="A large document, accepted for validation in the background: `spec_status` is "
+                "`processing`; poll the version until it is `ready` or `failed` (with `spec_error`).",
+            ),
+            413: OpenApiResponse(description="Over OPENAPI_MAX_BYTES (code `too_large`); nothing was stored."),
+        },
         summary="Upload the OpenAPI document (JSON or YAML body, or a multipart file)",
         description=(
             "Validated against the OpenAPI 3.0/3.1 schema; the 400 lists each problem with the path where it "
-            "occurs. External `$ref`s are refused (the portal fetches nothing). Endpoints are re-extracted."
+            "occurs. External `$ref`s and YAML aliases are refused (the portal fetches nothing). Endpoints are "
+            "re-extracted. Limits: OPENAPI_MAX_BYTES (2 MB by default, 413 `too_large`, enforced while reading) "
+            "and OPENAPI_MAX_ENDPOINTS (5,000, 400 `too_many_endpoints`). Documents over 256 KB or 200 endpoints "
+            "are validated by a background task (202); the previous document stays until it succeeds."
         ),
     )
     @action(
@@ -326,17 +340,21 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
             if version.spec is None:
                 raise InvalidInput("This version has no OpenAPI document yet.", code="no_openapi", field="openapi")
             return Response(version.spec)
+        limit = install_limit(request)  # before request.data parses a multipart body
         data = request.data
         if isinstance(data, bytes):
             document: bytes = data
         else:
+            if limit is not None and limit.exceeded:
+                raise openapi.too_large(field="file")
             upload = data.get("file")
             if upload is None:
                 raise InvalidInput("Send the document as the body, or as a multipart field “file”.", field="file")
             openapi.check_size(upload.size, field="file")
-            document = upload.read()
+            document = openapi.read_limited(upload.read, field="file")
         version = services.version_upload_spec(actor=self.membership, version=version, document=document)
-        return Response(self._render(version))
+        accepted = version.spec_status == SpecStatus.PROCESSING
+        return Response(self._render(version), status=status.HTTP_202_ACCEPTED if accepted else status.HTTP_200_OK)
 
     @extend_schema(responses=s.EndpointSerializer(many=True), summary="Endpoints extracted from the OpenAPI document")
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)

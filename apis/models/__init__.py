@@ -9,6 +9,7 @@ from apis.models.catalog import (
     Endpoint,
     Plan,
     PlanStatus,
+    SpecStatus,
     VersionStatus,
     Visibility,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Endpoint",
     "Plan",
     "PlanStatus",
+    "SpecStatus",
     "VersionStatus",
     "Visibility",
 ]

@@ -37,6 +37,14 @@ class VersionStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+class SpecStatus(models.TextChoices):
+    """Where the latest OpenAPI upload of a version stands (the accepted document is ``spec``)."""
+
+    READY = "ready", "Ready"
+    PROCESSING = "processing", "Processing"
+    FAILED = "failed", "Failed"
+
+
 #: Versions a gateway routes. Retired versions are no longer routed; drafts not yet.
 ROUTED_STATUSES = (VersionStatus.PUBLISHED, VersionStatus.DEPRECATED)
 #: Versions consumers see in the catalog (drafts stay with the provider).
@@ -80,6 +88,9 @@ class Api(models.Model):
     slug = models.SlugField(max_length=50)
     summary = models.CharField(max_length=200, blank=True)
     description = models.TextField(max_length=100_000, blank=True, help_text="Markdown; rendered sanitised.")
+    description_html = models.TextField(
+        blank=True, editable=False, help_text="``description`` rendered and sanitised when it was saved."
+    )
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     contact_name = models.CharField(max_length=100, blank=True)
     contact_email = models.EmailField(blank=True)
@@ -140,9 +151,19 @@ class ApiVersion(models.Model):
     status = models.CharField(max_length=16, choices=VersionStatus.choices, default=VersionStatus.DRAFT)
     sunset_date = models.DateField(null=True, blank=True, help_text="Shown to consumers once deprecated.")
     release_notes = models.TextField(max_length=50_000, blank=True, help_text="Markdown; what changed in this version.")
+    release_notes_html = models.TextField(
+        blank=True, editable=False, help_text="``release_notes`` rendered and sanitised when they were saved."
+    )
     spec = models.JSONField(null=True, blank=True, help_text="The OpenAPI 3.0/3.1 document.")
     openapi_version = models.CharField(max_length=16, blank=True)
     spec_updated_at = models.DateTimeField(null=True, blank=True)
+    # A large upload waits here while a Celery task validates it; ``spec`` keeps the last
+    # accepted document until the task succeeds, so a failed upload never loses data.
+    spec_status = models.CharField(max_length=16, choices=SpecStatus.choices, default=SpecStatus.READY)
+    spec_error = models.TextField(blank=True, help_text="Why the last background validation failed.")
+    spec_pending = models.TextField(blank=True, help_text="The uploaded document awaiting validation.")
+    spec_job = models.UUIDField(null=True, blank=True, help_text="Identifies the upload the task must process.")
+    spec_submitted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
     deprecated_at = models.DateTimeField(null=True, blank=True)
@@ -163,6 +184,7 @@ class ApiVersion(models.Model):
                 name="apiversion_deprecated_has_sunset",
             ),
             models.CheckConstraint(condition=Q(base_path__startswith="/"), name="apiversion_base_path_absolute"),
+            models.CheckConstraint(condition=Q(spec_status__in=SpecStatus.values), name="apiversion_spec_status_valid"),
         ]
 
     def __str__(self) -> str:

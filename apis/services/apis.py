@@ -10,6 +10,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError, Value
 from django.utils import timezone
 
+from apis.markdown import MAX_MARKDOWN_CHARS, render_markdown
 from apis.models import Api, ApiVersion, Plan, Visibility
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import _contact, _text, _visibility, validate_tags
@@ -44,7 +45,7 @@ def _api_fields(data: dict[str, Any]) -> dict[str, Any]:
     if "summary" in data:
         out["summary"] = _text(data["summary"], field="summary", max_length=200)
     if "description" in data:
-        out["description"] = _text(data["description"], field="description", max_length=100_000)
+        out["description"] = _text(data["description"], field="description", max_length=MAX_MARKDOWN_CHARS)
     if "tags" in data:
         out["tags"] = validate_tags(data["tags"])
     if "contact_name" in data:
@@ -96,7 +97,12 @@ def api_create(
     _check_api_slug_free(actor.tenant, fields["slug"])
     try:
         with transaction.atomic():
-            api = Api.objects.create(tenant=actor.tenant, created_by=actor.user, **fields)
+            api = Api.objects.create(
+                tenant=actor.tenant,
+                created_by=actor.user,
+                description_html=render_markdown(fields["description"]),
+                **fields,
+            )
     except IntegrityError:
         raise InvalidInput(
             f"You already have an API with the slug “{fields['slug']}”.", code="slug_taken", field="slug"
@@ -134,6 +140,9 @@ def api_update(*, actor: Membership, api: Api, **changes: Any) -> Api:
         setattr(api, name, value)
     if not changed:
         return api
+    if "description" in changed:
+        # Rendered once here, not on every view: pages show the stored, sanitised HTML.
+        api.description_html = render_markdown(api.description)
     api.updated_at = timezone.now()
     try:
         with transaction.atomic():

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
 from apis import openapi
-from apis.models import Api, ApiVersion, Endpoint, VersionStatus
+from apis.markdown import render_markdown
+from apis.models import Api, ApiVersion, Endpoint, SpecStatus, VersionStatus
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import (
     _check_base_path_free,
@@ -20,8 +25,10 @@ from apis.services.fields import (
     validate_label,
     validate_upstreams,
 )
+from core import outbox
+from core.deadline import DeadlineExceeded, deadline
 from core.deletion import protected_dependents
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, ServiceError
 from tenants.models import Membership
 from tenants.ownership import get_owned
 from tenants.permissions import require
@@ -36,11 +43,28 @@ def _lock_version(actor: Membership, version: ApiVersion) -> ApiVersion:
 
 
 def _store_spec(version: ApiVersion, document: dict[str, Any], openapi_version: str) -> int:
-    """Save the document and replace the extracted endpoints; returns how many there are."""
+    """Save the document and replace the extracted endpoints; returns how many there are.
+
+    Also clears any upload still waiting for the background task: this one supersedes it.
+    """
     version.spec = document
     version.openapi_version = openapi_version
     version.spec_updated_at = timezone.now()
-    version.save(update_fields=["spec", "openapi_version", "spec_updated_at"])
+    version.spec_status = SpecStatus.READY
+    version.spec_error = ""
+    version.spec_pending = ""
+    version.spec_job = None
+    version.save(
+        update_fields=[
+            "spec",
+            "openapi_version",
+            "spec_updated_at",
+            "spec_status",
+            "spec_error",
+            "spec_pending",
+            "spec_job",
+        ]
+    )
     Endpoint.objects.for_tenant(version.tenant_id).filter(version=version).delete()
     endpoints = [
         Endpoint(
@@ -56,6 +80,67 @@ def _store_spec(version: ApiVersion, document: dict[str, Any], openapi_version: 
     ]
     Endpoint.objects.bulk_create(endpoints)
     return len(endpoints)
+
+
+@dataclass(frozen=True)
+class _PreparedSpec:
+    """An upload checked during the request: either validated (``document``) or left for the task (``pending``)."""
+
+    document: dict[str, Any] | None = None
+    openapi_version: str = ""
+    pending: str = ""
+
+
+def _prepare_spec(raw: str | bytes | dict) -> _PreparedSpec:
+    """Size, encoding and (for small documents) full validation, before anything is written.
+
+    Documents over OPENAPI_INLINE_MAX_BYTES, or with more than OPENAPI_INLINE_MAX_ENDPOINTS
+    endpoints, are not validated here: validation can take seconds, so a Celery task does it.
+    """
+    text = openapi.source_text(raw)
+    if len(text.encode()) > settings.OPENAPI_INLINE_MAX_BYTES:
+        return _PreparedSpec(pending=text)
+    document = raw if isinstance(raw, dict) else openapi.parse(text)
+    if openapi.check_endpoint_count(document) > settings.OPENAPI_INLINE_MAX_ENDPOINTS:
+        return _PreparedSpec(pending=text)
+    return _PreparedSpec(document=document, openapi_version=openapi.validate(document))
+
+
+def _enqueue_spec(version_id: int, job: uuid.UUID) -> None:
+    # Best-effort and by name (services never import tasks): with the broker down the upload
+    # stays "processing" and the beat sweep (sweep_specs_task) queues it once the broker is back.
+    outbox.kick("apis.tasks.process_spec_task", version_id, str(job))
+
+
+def _apply_spec(actor: Membership, version: ApiVersion, prepared: _PreparedSpec, note: str = "") -> None:
+    """Store a small validated document now, or queue a large one (the accepted ``spec`` stays meanwhile)."""
+    if prepared.document is not None:
+        count = _store_spec(version, prepared.document, prepared.openapi_version)
+        audit_record(
+            actor=actor,
+            tenant=version.tenant,
+            action="version.spec_uploaded",
+            target=version,
+            api=version.api,
+            note=note or f"OpenAPI {prepared.openapi_version}, {count} endpoints.",
+        )
+        return
+    version.spec_pending = prepared.pending
+    version.spec_status = SpecStatus.PROCESSING
+    version.spec_error = ""
+    version.spec_job = job = uuid.uuid4()
+    version.spec_submitted_at = timezone.now()
+    version.save(update_fields=["spec_pending", "spec_status", "spec_error", "spec_job", "spec_submitted_at"])
+    audit_record(
+        actor=actor,
+        tenant=version.tenant,
+        action="version.spec_submitted",
+        target=version,
+        api=version.api,
+        note=note or f"OpenAPI document received ({len(prepared.pending.encode()):,} bytes); validating it.",
+    )
+    version_id = version.pk
+    transaction.on_commit(lambda: _enqueue_spec(version_id, job))
 
 
 def _save_version(version: ApiVersion) -> None:
@@ -97,7 +182,7 @@ def version_create(
     connect = _timeout(connect_timeout_ms, "connect_timeout_ms")
     read = _timeout(read_timeout_ms, "read_timeout_ms")
     notes = _text(release_notes, field="release_notes", max_length=50_000)
-    document = openapi.load(openapi_document) if openapi_document not in (None, "", b"", {}) else None
+    prepared = _prepare_spec(openapi_document) if openapi_document not in (None, "", b"", {}) else None
     if ApiVersion.objects.for_tenant(actor.tenant).filter(api=api, label=label).exists():
         raise InvalidInput(f"This API already has a version “{label}”.", code="label_taken", field="label")
     _check_base_path_free(path)
@@ -110,21 +195,14 @@ def version_create(
         connect_timeout_ms=connect,
         read_timeout_ms=read,
         release_notes=notes,
+        release_notes_html=render_markdown(notes),
     )
     _save_version(version)
     audit_record(
         actor=actor, tenant=api.tenant, action="version.created", target=version, api=api, to_state=version.status
     )
-    if document is not None:
-        count = _store_spec(version, *document)
-        audit_record(
-            actor=actor,
-            tenant=api.tenant,
-            action="version.spec_uploaded",
-            target=version,
-            api=api,
-            note=f"OpenAPI {document[1]}, {count} endpoints.",
-        )
+    if prepared is not None:
+        _apply_spec(actor, version, prepared)
     return version
 
 
@@ -192,6 +270,7 @@ def _change_release_notes(version: ApiVersion, changes: dict[str, Any]) -> list[
     if notes == version.release_notes:
         return []
     version.release_notes = notes
+    version.release_notes_html = render_markdown(notes)
     return ["release_notes"]
 
 
@@ -230,22 +309,115 @@ def version_update(*, actor: Membership, version: ApiVersion, **changes: Any) ->
 def version_upload_spec(
     *, actor: Membership, version: ApiVersion, document: str | bytes | dict, note: str = ""
 ) -> ApiVersion:
-    """Replace the OpenAPI document (JSON or YAML) and re-extract the endpoints."""
+    """Replace the OpenAPI document (JSON or YAML) and re-extract the endpoints.
+
+    Small documents are validated now (400 listing the problems); large ones are accepted as
+    ``spec_status="processing"`` and validated by a Celery task, which records "failed" with
+    the reason, or replaces the document. The previous document stays until then.
+    """
     require(actor, Perm.APIS_EDIT)
-    parsed, openapi_version = openapi.load(document)
+    prepared = _prepare_spec(document)
     version = _lock_version(actor, version)
     if version.status == VersionStatus.RETIRED:
         raise Conflict("A retired version can no longer be changed.", code="version_retired")
-    count = _store_spec(version, parsed, openapi_version)
-    audit_record(
-        actor=actor,
-        tenant=version.tenant,
-        action="version.spec_uploaded",
-        target=version,
-        api=version.api,
-        note=_text(note, field="note", max_length=2000) or f"OpenAPI {openapi_version}, {count} endpoints.",
-    )
+    _apply_spec(actor, version, prepared, note=_text(note, field="note", max_length=2000))
     return version
+
+
+def _spec_failed(version_id: int, job: uuid.UUID, reason: str) -> str:
+    with transaction.atomic():
+        version = (
+            ApiVersion.objects.unscoped()
+            .select_for_update()
+            .select_related("api", "tenant")
+            .filter(pk=version_id, spec_job=job, spec_status=SpecStatus.PROCESSING)
+            .first()
+        )
+        if version is None:
+            return "superseded"
+        version.spec_status = SpecStatus.FAILED
+        version.spec_error = reason[:5000]
+        version.spec_pending = ""
+        version.save(update_fields=["spec_status", "spec_error", "spec_pending"])
+        audit_record(
+            actor=None,
+            tenant=version.tenant,
+            action="version.spec_failed",
+            target=version,
+            api=version.api,
+            note=reason[:2000],
+        )
+    return "failed"
+
+
+def version_process_spec(*, version_id: int, job: uuid.UUID) -> str:
+    """Validate a queued upload and store it (the Celery task's body); returns the outcome.
+
+    Runs only for the upload identified by ``job``: a newer upload (or an inline one) makes
+    it a no-op. Parsing and validation run outside any transaction, under a deadline of
+    OPENAPI_TASK_SOFT_TIME_LIMIT seconds; any failure leaves the accepted ``spec`` untouched.
+    """
+    version = (
+        ApiVersion.objects.unscoped()
+        .filter(pk=version_id, spec_job=job, spec_status=SpecStatus.PROCESSING)
+        .only("pk", "spec_pending", "status")
+        .first()
+    )
+    if version is None:
+        return "superseded"
+    limit = settings.OPENAPI_TASK_SOFT_TIME_LIMIT
+    try:
+        with deadline(limit):
+            document, openapi_version = openapi.load(version.spec_pending)
+    except openapi.SpecInvalid as error:
+        return _spec_failed(version_id, job, "\n".join(error.problems))
+    except ServiceError as error:
+        return _spec_failed(version_id, job, error.message)
+    except (DeadlineExceeded, SoftTimeLimitExceeded):
+        return _spec_failed(
+            version_id, job, f"validation took longer than the {limit} s limit; split the document into smaller ones."
+        )
+    with transaction.atomic():
+        version = (
+            ApiVersion.objects.unscoped()
+            .select_for_update()
+            .select_related("api", "tenant")
+            .filter(pk=version_id, spec_job=job, spec_status=SpecStatus.PROCESSING)
+            .first()
+        )
+        if version is None:
+            return "superseded"
+        if version.status == VersionStatus.RETIRED:
+            return _spec_failed(version_id, job, "the version was retired while its document was being validated.")
+        count = _store_spec(version, document, openapi_version)
+        audit_record(
+            actor=None,
+            tenant=version.tenant,
+            action="version.spec_uploaded",
+            target=version,
+            api=version.api,
+            note=f"OpenAPI {openapi_version}, {count} endpoints (validated in the background).",
+        )
+    return "ready"
+
+
+def version_sweep_specs() -> int:
+    """Safety net for uploads stuck in "processing" (broker down at upload, worker killed).
+
+    Re-queues those older than the task's hard time limit; marks "failed" those older than
+    three times that. Returns how many were re-queued.
+    """
+    grace = timedelta(seconds=settings.OPENAPI_TASK_TIME_LIMIT + 60)
+    now = timezone.now()
+    stuck = ApiVersion.objects.unscoped().filter(spec_status=SpecStatus.PROCESSING, spec_submitted_at__lt=now - grace)
+    requeued = 0
+    for version_id, job, submitted in stuck.values_list("pk", "spec_job", "spec_submitted_at"):
+        if submitted < now - 3 * grace:
+            _spec_failed(version_id, job, "validation did not finish (the worker stopped); upload the document again.")
+        else:
+            _enqueue_spec(version_id, job)
+            requeued += 1
+    return requeued
 
 
 def _transition(actor: Membership, version: ApiVersion, to: VersionStatus, note: str, **stamps: Any) -> ApiVersion:
@@ -284,6 +456,12 @@ def version_publish(*, actor: Membership, version: ApiVersion, note: str = "") -
             "Add at least one upstream target before publishing: the gateway needs somewhere to send calls.",
             code="no_upstream",
             field="upstreams",
+        )
+    if version.spec is None and version.spec_status == SpecStatus.PROCESSING:
+        raise Conflict(
+            "The OpenAPI document is still being validated; publish once it is ready.",
+            code="no_openapi",
+            field="openapi",
         )
     if version.spec is None:
         raise Conflict(

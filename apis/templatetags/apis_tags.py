@@ -1,18 +1,10 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.safestring import SafeString, mark_safe
 
-from apis.markdown import render_markdown
 from apis.models import VersionStatus
 
 register = template.Library()
-
-
-@register.filter
-def markdown(text: str) -> SafeString:
-    """Render provider Markdown; the output is sanitised by nh3, hence safe to mark."""
-    return mark_safe(render_markdown(text))  # noqa: S308 - sanitised just above
 
 
 _BADGES = {

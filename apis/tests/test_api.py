@@ -126,11 +126,11 @@ def test_invalid_spec_is_400_naming_the_path(as_alice, orders, orders_v1):
 
 
 @override_settings(OPENAPI_MAX_BYTES=2 * 1024 * 1024)
-def test_oversize_spec_is_400(as_alice, orders, orders_v1):
+def test_oversize_spec_is_413(as_alice, orders, orders_v1):
     big = json.dumps(minimal_spec("/a")) + " " * (2 * 1024 * 1024)
     response = as_alice.put(V1 + "openapi/", big, content_type="application/json")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "openapi_too_large"
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
     assert "limit is 2.0 MB" in response.json()["error"]["message"]
 
 

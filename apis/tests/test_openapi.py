@@ -11,7 +11,7 @@ from django.test import override_settings
 from apis import openapi
 from apis.openapi import SpecInvalid
 from apis.tests.factories import minimal_spec, orders_spec, weather_spec
-from core.errors import InvalidInput
+from core.errors import InvalidInput, PayloadTooLarge
 
 
 def test_demo_documents_are_valid_and_multi_endpoint():
@@ -86,10 +86,10 @@ def test_yaml_aliases_are_refused():
 @override_settings(OPENAPI_MAX_BYTES=1000)
 def test_oversize_is_refused():
     spec = minimal_spec(*[f"/path-{i}" for i in range(50)])
-    with pytest.raises(InvalidInput, match="too large") as error:
+    with pytest.raises(PayloadTooLarge, match="too large") as error:
         openapi.load(json.dumps(spec))
-    assert error.value.code == "openapi_too_large"
-    with pytest.raises(InvalidInput, match="too large"):
+    assert error.value.code == "too_large" and error.value.status_code == 413
+    with pytest.raises(PayloadTooLarge, match="too large"):
         openapi.load(spec)
 
 

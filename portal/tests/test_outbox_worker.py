@@ -107,6 +107,8 @@ class Worker:
             "OUTBOX_LEASE_SECONDS": "2",
             "HEARTBEAT_SECONDS": "1",
             "WEBHOOK_RETRY_BASE_SECONDS": "1",
+            "WEBHOOK_TIMEOUT_SECONDS": "3",
+            "WEBHOOK_LEASE_SECONDS": "8",
             "OUTBOX_RETRY_BASE_SECONDS": "1",
         }
         self.proc: subprocess.Popen | None = None

@@ -48,3 +48,22 @@ def test_invitation_page_is_not_cached(client, globex, charlie):
     actor = Membership.objects.for_tenant(globex).get(user=charlie)
     _invitation, token = invitation_create(actor=actor, email="new@example.com", role="developer")
     assert _no_store(client.get(f"/invitations/{token}/"))
+
+
+def test_account_pages_with_totp_secrets_and_recovery_codes_are_not_cached(client, charlie):
+    client.force_login(charlie)
+    totp = client.get("/accounts/2fa/totp/activate/")
+    assert totp.status_code in {200, 302} and _no_store(totp)
+    assert _no_store(client.get("/accounts/2fa/"))
+    assert _no_store(client.get("/accounts/login/"))
+
+
+def test_pending_email_change_page_has_no_inline_style(client, charlie):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=charlie, email="new-charlie@example.com", verified=False, primary=False)
+    client.force_login(charlie)
+    page = client.get("/accounts/email/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "new-charlie@example.com" in html
+    assert "style=" not in html  # the strict CSP (style-src 'self') would block it

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0001_initial'),
+        ('apis', '0003_version_spec_processing'),
     ]
 
     operations = [
