@@ -60,7 +60,11 @@ class _Loader(yaml.CSafeLoader):
     """
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+def _line(event: yaml.Event) -> str:
+    return str(event.start_mark.line + 1) if event.start_mark is not None else "?"
 
 
 def _check_events(text: str, *, field: str) -> None:
@@ -68,14 +72,12 @@ def _check_events(text: str, *, field: str) -> None:
     depth = 0
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
         if isinstance(event, yaml.AliasEvent):
-            raise SpecInvalid(
-                [f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed."], field=field
-            )
+            raise SpecInvalid([f"line {_line(event)}: YAML aliases (*{event.anchor}) are not allowed."], field=field)
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
                 raise SpecInvalid(
-                    [f"line {event.start_mark.line + 1}: the document is nested more than {MAX_DEPTH} levels deep."],
+                    [f"line {_line(event)}: the document is nested more than {MAX_DEPTH} levels deep."],
                     field=field,
                 )
         elif isinstance(event, yaml.CollectionEndEvent):

@@ -294,7 +294,10 @@ def _delivery_record(delivery: WebhookDelivery, outcome: _Outcome) -> WebhookDel
     elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         fields.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
     else:
-        fields.update(next_attempt_at=delivery.last_attempt_at + timedelta(seconds=retry_delay(delivery.attempts)))
+        fields.update(
+            next_attempt_at=(delivery.last_attempt_at or timezone.now())
+            + timedelta(seconds=retry_delay(delivery.attempts))
+        )
     with transaction.atomic():
         # Our lease is ours while ``attempts`` is unchanged and the row is still pending.
         updated = (

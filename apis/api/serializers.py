@@ -101,7 +101,7 @@ class VersionSerializer(serializers.ModelSerializer):
 
 
 class VersionWriteSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=40, help_text="e.g. v1 or 2024-06-01")
+    label = serializers.CharField(max_length=40, help_text="e.g. v1 or 2024-06-01")  # type: ignore[assignment]
     base_path = serializers.CharField(max_length=200, help_text="Unique across the platform, e.g. /orders/v1")
     upstreams = UpstreamSerializer(many=True, required=False)
     connect_timeout_ms = serializers.IntegerField(min_value=1, max_value=300_000, required=False)
@@ -264,11 +264,11 @@ class CatalogApiDetailSerializer(CatalogApiSerializer):
         read_only_fields = fields
 
     @extend_schema_field(CatalogVersionSerializer(many=True))
-    def get_versions(self, api: Api) -> list[dict[str, Any]]:
+    def get_versions(self, api: Api) -> Any:
         return CatalogVersionSerializer(self.context["versions"], many=True).data
 
     @extend_schema_field(CatalogPlanSerializer(many=True))
-    def get_plans(self, api: Api) -> list[dict[str, Any]]:
+    def get_plans(self, api: Api) -> Any:
         return CatalogPlanSerializer(self.context["plans"], many=True).data
 
 

@@ -62,7 +62,7 @@ def validate_tags(tags: Iterable[str] | str | None) -> list[str]:
 def _visibility(value: str) -> str:
     if value not in Visibility.values:
         raise InvalidInput(
-            f"Unknown visibility “{value}”. Choose one of: {', '.join(Visibility.values)}.", "visibility"
+            f"Unknown visibility “{value}”. Choose one of: {', '.join(Visibility.values)}.", field="visibility"
         )
     return value
 

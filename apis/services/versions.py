@@ -182,7 +182,11 @@ def version_create(
     connect = _timeout(connect_timeout_ms, "connect_timeout_ms")
     read = _timeout(read_timeout_ms, "read_timeout_ms")
     notes = _text(release_notes, field="release_notes", max_length=50_000)
-    prepared = _prepare_spec(openapi_document) if openapi_document not in (None, "", b"", {}) else None
+    prepared = (
+        _prepare_spec(openapi_document)
+        if openapi_document is not None and openapi_document not in ("", b"", {})
+        else None
+    )
     if ApiVersion.objects.for_tenant(actor.tenant).filter(api=api, label=label).exists():
         raise InvalidInput(f"This API already has a version “{label}”.", code="label_taken", field="label")
     _check_base_path_free(path)

@@ -69,7 +69,7 @@ def _subscription_data(subscription: Subscription) -> dict[str, Any]:
         "plan": {"id": subscription.plan_id, "name": subscription.plan.name, "limits": plan_limits(subscription.plan)},
         "requested_plan": (
             {"id": subscription.requested_plan_id, "name": subscription.requested_plan.name}
-            if subscription.requested_plan_id
+            if subscription.requested_plan is not None
             else None
         ),
         "reason": subscription.reason,

@@ -78,6 +78,7 @@ def _subscription_decision_notice(subscription: Subscription, *, approve: bool, 
 def _decide_plan_change(user: User, subscription: Subscription, *, approve: bool, reason: str) -> Subscription:
     """Move to the requested plan or stay; the subscription itself stays active either way."""
     requested = subscription.requested_plan
+    assert requested is not None, "only called while a plan change waits"
     requester = subscription.plan_change_requested_by
     old_plan = subscription.plan
     if approve:

@@ -204,7 +204,7 @@ def subscription_change_plan(
         raise InvalidInput("Pick a plan of the same API.", code="plan_other_api", field="plan")
     if new_plan.pk == subscription.plan_id:
         raise InvalidInput("The subscription is already on this plan.", code="same_plan", field="plan")
-    if subscription.requested_plan_id:
+    if subscription.requested_plan is not None:
         raise Conflict(
             f"A change to {subscription.requested_plan.name} is already waiting for a decision.",
             code="plan_change_pending",
