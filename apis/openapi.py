@@ -16,6 +16,7 @@ from django.conf import settings
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from core.errors import InvalidInput
+from core.validators import UNSAFE_MESSAGE, unsafe_text
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: How many validation problems a 400 lists; the first one is usually the cause of the rest.
@@ -174,12 +175,31 @@ class Operation:
     deprecated: bool
 
 
-def operations(document: dict[str, Any]) -> list[Operation]:
+#: Longest path template stored (the endpoint column); longer ones are refused, not cut,
+#: since two long paths cut to the same prefix would collide on (version, method, path).
+MAX_PATH_LENGTH = 500
+
+
+def operations(document: dict[str, Any], *, field: str = "openapi") -> list[Operation]:
     """Every (method, path template) of a validated document, in document order."""
     found: list[Operation] = []
     for path, item in (document.get("paths") or {}).items():
         if not isinstance(item, dict):
             continue
+        if len(str(path)) > MAX_PATH_LENGTH:
+            raise InvalidInput(
+                f"Path “{str(path)[:60]}…” is longer than {MAX_PATH_LENGTH} characters.", code="too_long", field=field
+            )
+        texts = [str(path)] + [
+            str((item.get(m) or {}).get(k) or "")
+            for m in HTTP_METHODS
+            for k in ("operationId", "summary")
+            if isinstance(item.get(m), dict)
+        ]
+        if any(unsafe_text(text) for text in texts):
+            raise InvalidInput(
+                f"The document contains a NUL byte or an unpaired surrogate ({UNSAFE_MESSAGE})", field=field
+            )
         for method in HTTP_METHODS:
             operation = item.get(method)
             if not isinstance(operation, dict):

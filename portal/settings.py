@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: hostile bytes and oversize URLs/headers never reach sessions, auth or views.
+    "portal.middleware.RequestHardeningMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -222,6 +224,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    # Size (413), nesting depth and NUL/surrogate limits on JSON bodies: see core/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     # Tests share one Redis for the whole session; keep their limit out of the way.
@@ -280,6 +288,7 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 SILENCED_SYSTEM_CHECKS = envlist("SILENCED_SYSTEM_CHECKS")
 
 LANGUAGE_CODE = "en-us"
@@ -295,6 +304,8 @@ MAX_TOKENS_PER_USER = envint("MAX_TOKENS_PER_USER", 20)
 GATEWAY_URL = (env("GATEWAY_URL", "http://localhost:8080") or "").rstrip("/")
 GATEWAY_API_KEY_HEADER = env("GATEWAY_API_KEY_HEADER", "X-API-Key")
 OPENAPI_MAX_BYTES = envint("OPENAPI_MAX_BYTES", 2 * 1024 * 1024)
+# Largest JSON body of a REST request (413 beyond); room for an OpenAPI document sent inline.
+MAX_JSON_BODY_BYTES = envint("MAX_JSON_BODY_BYTES", 2 * OPENAPI_MAX_BYTES + 64 * 1024)
 # Subscriptions, keys and webhooks.
 MAX_KEYS_PER_APPLICATION = envint("MAX_KEYS_PER_APPLICATION", 10)
 MAX_KEY_ROTATION_GRACE_HOURS = envint("MAX_KEY_ROTATION_GRACE_HOURS", 7 * 24)

@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.crypto import hash_secret
+from core.validators import validate_single_line
 from tenants.roles import Role
 from tenants.scoping import TenantScopedManager, TenantScopedQuerySet
 
@@ -36,7 +37,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in with an e-mail address. ``is_staff`` = platform staff."""
 
     email = models.EmailField(unique=True)
-    name = models.CharField(max_length=150, blank=True)
+    name = models.CharField(max_length=150, blank=True, validators=[validate_single_line])
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Platform staff: runs the platform.")
     date_joined = models.DateTimeField(default=timezone.now)
@@ -63,7 +64,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Tenant(models.Model):
     """An organisation: owns APIs as a provider and applications as a consumer."""
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     slug = models.SlugField(max_length=50, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
@@ -185,7 +186,7 @@ class PersonalAccessToken(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tokens")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     key_id = models.CharField(max_length=24, unique=True)
     token_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)

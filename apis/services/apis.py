@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from apis.models import Api, ApiVersion, Visibility
 from apis.services.audit import _check_owned, audit_record
-from apis.services.fields import _contact, _text, _visibility, validate_tags
+from apis.services.fields import _contact, _visibility, validate_tags
 from core.errors import Conflict, InvalidInput
+from core.validators import clean_text as _text
 from tenants.models import Membership, Tenant
 from tenants.permissions import require
 from tenants.roles import Perm
@@ -42,7 +43,7 @@ def _api_fields(data: dict[str, Any]) -> dict[str, Any]:
     if "summary" in data:
         out["summary"] = _text(data["summary"], field="summary", max_length=200)
     if "description" in data:
-        out["description"] = _text(data["description"], field="description", max_length=100_000)
+        out["description"] = _text(data["description"], field="description", max_length=100_000, single_line=False)
     if "tags" in data:
         out["tags"] = validate_tags(data["tags"])
     if "contact_name" in data:

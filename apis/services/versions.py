@@ -14,13 +14,13 @@ from apis.models import Api, ApiVersion, Endpoint, VersionStatus
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import (
     _check_base_path_free,
-    _text,
     _timeout,
     validate_base_path,
     validate_label,
     validate_upstreams,
 )
 from core.errors import Conflict, InvalidInput
+from core.validators import clean_text as _text
 from tenants.models import Membership
 from tenants.permissions import require
 from tenants.roles import Perm
@@ -94,7 +94,7 @@ def version_create(
     targets = validate_upstreams(upstreams or [])
     connect = _timeout(connect_timeout_ms, "connect_timeout_ms")
     read = _timeout(read_timeout_ms, "read_timeout_ms")
-    notes = _text(release_notes, field="release_notes", max_length=50_000)
+    notes = _text(release_notes, field="release_notes", max_length=50_000, single_line=False)
     document = openapi.load(openapi_document) if openapi_document not in (None, "", b"", {}) else None
     if ApiVersion.objects.for_tenant(actor.tenant).filter(api=api, label=label).exists():
         raise InvalidInput(f"This API already has a version “{label}”.", code="label_taken", field="label")
@@ -171,7 +171,7 @@ def version_update(*, actor: Membership, version: ApiVersion, **changes: Any) ->
                 setattr(version, field, value)
                 changed.append(field)
     if "release_notes" in changes:
-        notes = _text(changes["release_notes"], field="release_notes", max_length=50_000)
+        notes = _text(changes["release_notes"], field="release_notes", max_length=50_000, single_line=False)
         if notes != version.release_notes:
             version.release_notes = notes
             changed.append("release_notes")
@@ -205,7 +205,8 @@ def version_upload_spec(
         action="version.spec_uploaded",
         target=version,
         api=version.api,
-        note=_text(note, field="note", max_length=2000) or f"OpenAPI {openapi_version}, {count} endpoints.",
+        note=_text(note, field="note", max_length=2000, single_line=False)
+        or f"OpenAPI {openapi_version}, {count} endpoints.",
     )
     return version
 
@@ -224,7 +225,7 @@ def _transition(actor: Membership, version: ApiVersion, to: VersionStatus, note:
         api=version.api,
         from_state=old,
         to_state=to,
-        note=_text(note, field="note", max_length=2000),
+        note=_text(note, field="note", max_length=2000, single_line=False),
     )
     return version
 

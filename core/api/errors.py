@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import IntegrityError, models
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import ServiceError
+from core.errors import Conflict, ServiceError
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -36,7 +38,39 @@ def _flatten_value(value: Any) -> Any:
     return [str(value)]
 
 
+def _constraint_field(constraint: str) -> str | None:
+    """The (last) field a unique constraint or ``unique=True`` column of any model is about."""
+    for model in apps.get_models():
+        table = model._meta.db_table
+        for constraint_obj in model._meta.constraints:
+            if constraint_obj.name == constraint and isinstance(constraint_obj, models.UniqueConstraint):
+                names = list(constraint_obj.fields) or [
+                    getattr(e, "name", None) or getattr(getattr(e, "source_expressions", [None])[0], "name", "")
+                    for e in constraint_obj.expressions
+                ]
+                return names[-1] if names else None
+        for field in model._meta.concrete_fields:
+            if field.unique and not field.primary_key and constraint == f"{table}_{field.column}_key":
+                return field.name
+    return None
+
+
+def integrity_conflict(exc: IntegrityError) -> Conflict:
+    """Turn a unique-constraint violation that slipped past a service check into a 409 naming the field.
+
+    Services check uniqueness first; this covers the race where two requests pass the check
+    at once, so the client sees "already exists" instead of a 500.
+    """
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or ""
+    field = _constraint_field(constraint) if constraint else None
+    what = f"this {field.replace('_', ' ')}" if field else "these values"
+    return Conflict(f"Something with {what} already exists.", code="already_exists", field=field)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, IntegrityError):
+        exc = integrity_conflict(exc)
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, Http404):
