@@ -16,7 +16,7 @@ from django.conf import settings
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from core.errors import InvalidInput
-from core.validators import UNSAFE_MESSAGE, unsafe_text
+from core.validators import UNSAFE_MESSAGE, contains_unsafe_text
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: How many validation problems a 400 lists; the first one is usually the cause of the rest.
@@ -190,16 +190,6 @@ def operations(document: dict[str, Any], *, field: str = "openapi") -> list[Oper
             raise InvalidInput(
                 f"Path “{str(path)[:60]}…” is longer than {MAX_PATH_LENGTH} characters.", code="too_long", field=field
             )
-        texts = [str(path)] + [
-            str((item.get(m) or {}).get(k) or "")
-            for m in HTTP_METHODS
-            for k in ("operationId", "summary")
-            if isinstance(item.get(m), dict)
-        ]
-        if any(unsafe_text(text) for text in texts):
-            raise InvalidInput(
-                f"The document contains a NUL byte or an unpaired surrogate ({UNSAFE_MESSAGE})", field=field
-            )
         for method in HTTP_METHODS:
             operation = item.get(method)
             if not isinstance(operation, dict):
@@ -207,7 +197,7 @@ def operations(document: dict[str, Any], *, field: str = "openapi") -> list[Oper
             found.append(
                 Operation(
                     method=method.upper(),
-                    path=str(path)[:500],
+                    path=str(path),
                     operation_id=str(operation.get("operationId") or "")[:200],
                     summary=str(operation.get("summary") or "")[:300],
                     deprecated=bool(operation.get("deprecated", False)),
@@ -219,6 +209,9 @@ def operations(document: dict[str, Any], *, field: str = "openapi") -> list[Oper
 def load(raw: str | bytes | dict, *, field: str = "openapi") -> tuple[dict[str, Any], str]:
     """Parse and validate in one go: ``(document, openapi_version)``."""
     document = parse(raw, field=field)
+    # PostgreSQL cannot store NUL in text or jsonb, nor UTF-8 encode a lone surrogate.
+    if contains_unsafe_text(document):
+        raise InvalidInput(f"The document cannot be stored: {UNSAFE_MESSAGE}", field=field)
     return document, validate(document, field=field)
 
 

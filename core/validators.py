@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
@@ -32,6 +33,25 @@ UNSAFE_MESSAGE = "Text must not contain NUL bytes or unpaired surrogates."
 def unsafe_text(value: str) -> bool:
     """True when ``value`` holds a NUL byte or a lone surrogate."""
     return bool(UNSAFE_RE.search(value))
+
+
+def contains_unsafe_text(value: Any) -> bool:
+    """True when any string or key of a parsed JSON/YAML document holds NUL or a lone surrogate.
+
+    Iterative, so a deeply nested document cannot exhaust the stack.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if UNSAFE_RE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def validate_single_line(value: object) -> None:

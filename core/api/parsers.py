@@ -17,7 +17,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
-from core.validators import unsafe_text
+from core.validators import contains_unsafe_text
 
 #: Deepest nesting of arrays/objects accepted; real payloads of this API use fewer than 10.
 MAX_JSON_DEPTH = 64
@@ -47,17 +47,6 @@ def json_depth(raw: bytes) -> int:
     return deepest
 
 
-def _unsafe_strings(value: Any) -> bool:
-    """True when any key or string in the (depth-bounded) document holds NUL or a lone surrogate."""
-    if isinstance(value, str):
-        return unsafe_text(value)
-    if isinstance(value, dict):
-        return any(_unsafe_strings(k) or _unsafe_strings(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_unsafe_strings(v) for v in value)
-    return False
-
-
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -72,7 +61,7 @@ def parse_json_bytes(raw: bytes) -> Any:
         raise ParseError("The body is not valid UTF-8.") from None
     except (ValueError, RecursionError) as exc:
         raise ParseError(f"JSON parse error: {exc}") from None
-    if _unsafe_strings(data):
+    if contains_unsafe_text(data):
         raise ParseError("Text must not contain NUL bytes or unpaired surrogates.")
     return data
 

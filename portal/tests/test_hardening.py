@@ -41,7 +41,9 @@ def test_nul_and_lone_surrogates_in_query_strings_are_400(as_alice, url, query):
     _assert_error(as_alice.get(f"{url}?{query}"), 400, "invalid_characters")
 
 
-@pytest.mark.parametrize("path", ["/api/v1/tenants/acme%00/", "/api/v1/tenants/acme/tokens/1%00/", "/api/v1/%ED%A0%80/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/tenants/acme%00/", "/api/v1/tenants/acme/tokens/1%00/", "/api/v1/%ED%A0%80/"]
+)
 def test_nul_and_invalid_utf8_in_paths_are_400(as_alice, path):
     _assert_error(as_alice.get(path), 400, "invalid_characters")
 
