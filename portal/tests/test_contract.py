@@ -60,6 +60,6 @@ def test_api_keeps_its_published_contract(live_server, tmp_path):
         "--no-color",
         "--warnings", "off",
     ]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     assert " passed" in result.stdout and "No issues found" in result.stdout, result.stdout[-3000:]

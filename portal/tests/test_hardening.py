@@ -121,3 +121,10 @@ def test_unique_violation_maps_to_409_naming_the_field(acme):
     conflict = integrity_conflict(caught.value)
     assert conflict.status_code == 409
     assert conflict.fields == {"slug": [conflict.message]}
+
+
+def test_nested_field_errors_are_flat_dotted_keys(as_alice):
+    hook = {"url": "https://hooks.example.com/a", "events": ["subscription.approved", "no.such.event"]}
+    error = _assert_error(as_alice.post(WEBHOOKS, hook, format="json"), 400, "invalid")
+    assert list(error["fields"]) == ["events.1"]
+    assert all(isinstance(m, str) for m in error["fields"]["events.1"])
