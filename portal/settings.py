@@ -4,6 +4,7 @@ See `.env.example` for every variable.  In production (DEBUG off) the required v
 must be set or start-up fails with ImproperlyConfigured.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -304,6 +305,10 @@ MAX_TOKENS_PER_USER = envint("MAX_TOKENS_PER_USER", 20)
 GATEWAY_URL = (env("GATEWAY_URL", "http://localhost:8080") or "").rstrip("/")
 GATEWAY_API_KEY_HEADER = env("GATEWAY_API_KEY_HEADER", "X-API-Key")
 OPENAPI_MAX_BYTES = envint("OPENAPI_MAX_BYTES", 2 * 1024 * 1024)
+# openapi-spec-validator picks jsonschema-rs when it is importable ("auto"); the dev tools
+# (schemathesis) install it, production does not: pin the backend so messages and behaviour
+# are the same everywhere. Read once, when openapi_spec_validator is first imported.
+os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
 # Largest JSON body of a REST request (413 beyond); room for an OpenAPI document sent inline.
 MAX_JSON_BODY_BYTES = envint("MAX_JSON_BODY_BYTES", 2 * OPENAPI_MAX_BYTES + 64 * 1024)
 # Subscriptions, keys and webhooks.
