@@ -113,6 +113,11 @@ class VersionWriteSerializer(serializers.Serializer):
         help_text="Optional OpenAPI 3.0/3.1 document: a JSON object, or JSON/YAML text. Max 2 MB.",
     )
 
+    def validate_openapi(self, value: object) -> object:
+        if value is not None and not isinstance(value, dict | str):
+            raise serializers.ValidationError("Send the OpenAPI document as a JSON object or as JSON/YAML text.")
+        return value
+
 
 class LifecycleSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="Why; kept in history.")

@@ -30,15 +30,6 @@ RESERVED_BASE_PATHS = frozenset({"/_gateway", "/gateway", "/healthz", "/metrics"
 # --- Field validation ------------------------------------------------------------------
 
 
-def _text(value: str | None, *, field: str, max_length: int, required: bool = False, label: str = "") -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(f"{label or field.capitalize()} is required.", field=field)
-    if len(value) > max_length:
-        raise InvalidInput(f"At most {max_length} characters.", field=field)
-    return value
-
-
 def validate_tags(tags: Iterable[str] | str | None) -> list[str]:
     """Lowercase, de-duplicated tags; accepts a list or a comma-separated string."""
     if isinstance(tags, str):

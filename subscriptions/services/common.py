@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from apis.models import Plan
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import Forbidden, NotFound
 from notifications.services import notify_users, webhook_event_emit
 from subscriptions.models import (
     Subscription,
@@ -37,15 +37,6 @@ Actor = Membership | StaffActor
 
 
 # --- Helpers -------------------------------------------------------------------------
-
-
-def _text(value: str | None, *, field: str, max_length: int, required: bool = False, label: str = "") -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(label or "This field is required.", field=field)
-    if len(value) > max_length:
-        raise InvalidInput(f"At most {max_length} characters.", field=field)
-    return value
 
 
 def plan_limits(plan: Plan) -> dict[str, int | None]:
