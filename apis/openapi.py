@@ -18,6 +18,7 @@ from django.conf import settings
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from core.errors import InvalidInput, PayloadTooLarge
+from core.validators import UNSAFE_MESSAGE, contains_unsafe_text
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 #: How many validation problems a 400 lists; the first one is usually the cause of the rest.
@@ -60,7 +61,11 @@ class _Loader(yaml.CSafeLoader):
     """
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+def _line(event: yaml.Event) -> str:
+    return str(event.start_mark.line + 1) if event.start_mark is not None else "?"
 
 
 def _check_events(text: str, *, field: str) -> None:
@@ -68,14 +73,12 @@ def _check_events(text: str, *, field: str) -> None:
     depth = 0
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
         if isinstance(event, yaml.AliasEvent):
-            raise SpecInvalid(
-                [f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed."], field=field
-            )
+            raise SpecInvalid([f"line {_line(event)}: YAML aliases (*{event.anchor}) are not allowed."], field=field)
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
                 raise SpecInvalid(
-                    [f"line {event.start_mark.line + 1}: the document is nested more than {MAX_DEPTH} levels deep."],
+                    [f"line {_line(event)}: the document is nested more than {MAX_DEPTH} levels deep."],
                     field=field,
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
@@ -243,12 +246,21 @@ class Operation:
     deprecated: bool
 
 
-def operations(document: dict[str, Any]) -> list[Operation]:
+#: Longest path template stored (the endpoint column); longer ones are refused, not cut,
+#: since two long paths cut to the same prefix would collide on (version, method, path).
+MAX_PATH_LENGTH = 500
+
+
+def operations(document: dict[str, Any], *, field: str = "openapi") -> list[Operation]:
     """Every (method, path template) of a validated document, in document order."""
     found: list[Operation] = []
     for path, item in (document.get("paths") or {}).items():
         if not isinstance(item, dict):
             continue
+        if len(str(path)) > MAX_PATH_LENGTH:
+            raise InvalidInput(
+                f"Path “{str(path)[:60]}…” is longer than {MAX_PATH_LENGTH} characters.", code="too_long", field=field
+            )
         for method in HTTP_METHODS:
             operation = item.get(method)
             if not isinstance(operation, dict):
@@ -256,7 +268,7 @@ def operations(document: dict[str, Any]) -> list[Operation]:
             found.append(
                 Operation(
                     method=method.upper(),
-                    path=str(path)[:500],
+                    path=str(path),
                     operation_id=str(operation.get("operationId") or "")[:200],
                     summary=str(operation.get("summary") or "")[:300],
                     deprecated=bool(operation.get("deprecated", False)),
@@ -290,6 +302,9 @@ def check_endpoint_count(document: dict[str, Any], *, field: str = "openapi") ->
 def load(raw: str | bytes | dict, *, field: str = "openapi") -> tuple[dict[str, Any], str]:
     """Parse and validate in one go: ``(document, openapi_version)``."""
     document = parse(raw, field=field)
+    # PostgreSQL cannot store NUL in text or jsonb, nor UTF-8 encode a lone surrogate.
+    if contains_unsafe_text(document):
+        raise InvalidInput(f"The document cannot be stored: {UNSAFE_MESSAGE}", field=field)
     openapi_version = validate(document, field=field)
     check_endpoint_count(document, field=field)
     return document, openapi_version

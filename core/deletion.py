@@ -9,7 +9,10 @@ app, so a lower layer (apis, tenants) can ask about rows of a higher one (subscr
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+from django.db.models import ForeignObjectRel
 
 
 def protected_dependents(instance: models.Model) -> list[str]:
@@ -21,11 +24,13 @@ def protected_dependents(instance: models.Model) -> list[str]:
     found: list[str] = []
     # include_hidden: most of these FKs have related_name="+" (no reverse accessor).
     for relation in instance._meta.get_fields(include_hidden=True):
+        if not isinstance(relation, ForeignObjectRel):
+            continue
         if not (relation.auto_created and not relation.concrete and (relation.one_to_many or relation.one_to_one)):
             continue
         if relation.on_delete is not models.PROTECT:
             continue
-        related = relation.related_model
+        related: Any = relation.related_model
         # The base manager: this is a platform-wide integrity check, not a tenant read.
         if related._base_manager.filter(**{relation.field.name: instance}).exists():
             name = str(related._meta.verbose_name_plural)

@@ -41,7 +41,7 @@ def check() -> tuple[bool, dict[str, Any]]:
     except Exception:  # noqa: BLE001 - any database failure means "not ready"
         report["database"] = "unreachable"
         healthy = False
-    beat: bytes | None = None
+    beat: bytes | str | None = None
     try:
         client = broker()
         client.ping()

@@ -99,9 +99,10 @@ def kick(task_name: str, *args: Any) -> None:
     try:
         # One quick connection attempt and no publish retries: a request must not wait for a dead
         # broker (kombu's defaults would retry for seconds). The sweep sends the rows later.
+        conn: Any
         with current_app.pool.acquire(block=True, timeout=1) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2, timeout=2)
-            task.apply_async(args=args, connection=conn, retry=False)
+            task.apply_async(args=args, connection=conn, retry=False)  # type: ignore[call-arg]
     except Exception as exc:  # noqa: BLE001 - any broker failure: logged, the row waits for the sweep
         logger.warning("Could not queue %s%r (%s); the outbox sweep will send it.", task_name, args, exc)
 

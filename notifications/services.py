@@ -21,6 +21,7 @@ from core import outbound, outbox
 from core.crypto import random_base62
 from core.errors import Conflict, InvalidInput
 from core.outbound import OutboundError, OutboundRefused
+from core.validators import clean_text
 from notifications.models import WEBHOOK_EVENTS, DeliveryStatus, Notification, Webhook, WebhookDelivery
 from tenants.models import Membership, Tenant, User
 from tenants.ownership import get_owned
@@ -110,14 +111,19 @@ def webhook_create(
     secret = (secret or "").strip() or f"whsec_{random_base62(32)}"
     if len(secret) < 16:
         raise InvalidInput("Use a secret of at least 16 characters (or leave it empty).", field="secret")
+    if len(secret) > 100:
+        raise InvalidInput("At most 100 characters.", field="secret")
+    description = clean_text(description, field="description", max_length=200)
+    # Lock the tenant row first: concurrent creations would all count below the limit.
+    Tenant.objects.select_for_update().filter(pk=actor.tenant_id).values_list("pk", flat=True).first()
     if Webhook.objects.for_tenant(actor.tenant).count() >= MAX_WEBHOOKS_PER_TENANT:
         raise Conflict(f"At most {MAX_WEBHOOKS_PER_TENANT} webhooks per organisation.", code="webhook_limit")
     return Webhook.objects.create(
         tenant=actor.tenant,
         url=url,
         events=events,
-        secret=secret[:100],
-        description=(description or "").strip()[:200],
+        secret=secret,
+        description=description,
         created_by=actor.user,
     )
 
@@ -139,7 +145,7 @@ def webhook_update(
     if events is not None:
         webhook.events = _validate_events(events)
     if description is not None:
-        webhook.description = description.strip()[:200]
+        webhook.description = clean_text(description, field="description", max_length=200)
     if is_active is not None:
         webhook.is_active = is_active
     webhook.save()
@@ -294,7 +300,10 @@ def _delivery_record(delivery: WebhookDelivery, outcome: _Outcome) -> WebhookDel
     elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         fields.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
     else:
-        fields.update(next_attempt_at=delivery.last_attempt_at + timedelta(seconds=retry_delay(delivery.attempts)))
+        fields.update(
+            next_attempt_at=(delivery.last_attempt_at or timezone.now())
+            + timedelta(seconds=retry_delay(delivery.attempts))
+        )
     with transaction.atomic():
         # Our lease is ours while ``attempts`` is unchanged and the row is still pending.
         updated = (

@@ -9,8 +9,8 @@ This module must not import Django: it runs before settings can be loaded.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import fcntl
 import hashlib
 import os
 import signal
@@ -30,6 +30,40 @@ BIN = Path(PY).parent
 
 def log(message: str) -> None:
     print(f"\033[1m[portal]\033[0m {message}", flush=True)
+
+
+# --- One launcher per var/ ----------------------------------------------------------------
+
+
+class VarInUse(SystemExit):
+    """Another launcher holds var/: starting a second PostgreSQL/Redis on it would break the first."""
+
+
+@contextlib.contextmanager
+def var_lock(var: Path | None = None) -> Iterator[Path]:
+    """Hold an exclusive lock on ``var/launcher.lock`` for the life of this launcher.
+
+    ``flock`` is released by the kernel when the process dies, even by SIGKILL, so a crash
+    never leaves a stale lock; the file only records who holds it, for the message.
+    """
+    var = var or VAR
+    var.mkdir(parents=True, exist_ok=True)
+    path = var / "launcher.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise VarInUse(
+                f"[portal] another ./run or ./test is already using {var} ({holder}). "
+                "Stop it first, or point this one at other data with PORTAL_VAR_DIR=/some/other/dir."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}: {' '.join(sys.argv[1:]) or 'portal'}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 # --- Embedded services ----------------------------------------------------------------
@@ -129,7 +163,7 @@ def _manage(*args: str) -> list[str]:
     return [PY, str(ROOT / "manage.py"), *args]
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run() -> int:
     with services() as env:
         env.setdefault("DEBUG", "true")
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -147,6 +181,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "--access-logfile", "-", "--graceful-timeout", "5",
                 # Invitation links carry their token in the path: keep it out of the access log.
                 "--logger-class", "portal.gunicorn_logging.RedactingLogger",
+                # Above the portal's own limits (4 KB URL → 414, 16 KB of headers → 431, both
+                # in the JSON error shape under /api/) so gunicorn's plain answers only meet
+                # the absurd requests: 8190 is gunicorn's maximum request line.
+                "--limit-request-line", "8190", "--limit-request-field_size", "32768",
             ],
             "worker": [str(BIN / "celery"), "-A", "portal", "worker", "--loglevel", "info", "--concurrency", "2"],
             "beat": [
@@ -196,7 +234,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         return code
 
 
-def cmd_test(args: argparse.Namespace) -> int:
+def migrations_digest(root: Path = ROOT) -> str:
+    """A hash of every migration file: it changes when a migration is added, edited or removed."""
+    digest = hashlib.sha256()
+    for path in sorted(root.glob("*/migrations/*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def db_reuse_args(pytest_args: list[str], env: dict[str, str], stamp: Path) -> tuple[list[str], str | None]:
+    """pytest-django database options for this run, and the stamp to write once it ran.
+
+    Locally the test database is kept between runs (``--reuse-db``: seconds saved on every
+    run), but pytest-django does not migrate a reused database, so a change in the
+    migrations (or in which database is used) forces one ``--create-db``. CI (``CI=true``)
+    always starts fresh. Options the caller gives win.
+    """
+    own = {"--reuse-db", "--create-db", "--no-migrations", "--nomigrations"}
+    if env.get("CI", "").lower() == "true" or own.intersection(pytest_args):
+        return [], None
+    key = "\n".join([migrations_digest(), env.get("DATABASE_URL", ""), env.get("TEST_DATABASE_NAME", "")])
+    wanted = hashlib.sha256(key.encode()).hexdigest()
+    current = stamp.read_text().strip() if stamp.exists() else ""
+    if current == wanted:
+        return ["--reuse-db"], None
+    return ["--reuse-db", "--create-db"], wanted
+
+
+def cmd_test(pytest_args: list[str]) -> int:
     with services() as env:
         env["PORTAL_TESTING"] = "1"
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -207,12 +273,19 @@ def cmd_test(args: argparse.Namespace) -> int:
             (_manage("spectacular", "--fail-on-warn", "--validate", "--file", os.devnull), "OpenAPI schema"),
         ]
         failed = []
-        if not args.pytest_args:
+        if not pytest_args:
             for cmd, label in checks:
                 if _run(cmd, env, label) != 0:
                     failed.append(label)
-        pytest_cmd = [PY, "-m", "pytest", *args.pytest_args]
+        stamp = VAR / "test-db.stamp"
+        db_args, new_stamp = db_reuse_args(pytest_args, env, stamp)
+        if new_stamp:
+            log("migrations or database changed since the last run: the test database is rebuilt once")
+        pytest_cmd = [PY, "-m", "pytest", *db_args, *pytest_args]
         code = _run(pytest_cmd, env, "tests")
+        # 0 passed, 1 some failed: either way the database was built; 2+ may have stopped before.
+        if new_stamp and code in (0, 1):
+            stamp.write_text(new_stamp + "\n")
         if code != 0:
             failed.append("tests")
         if failed:
@@ -222,21 +295,40 @@ def cmd_test(args: argparse.Namespace) -> int:
         return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="portal")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start web, worker and beat (and embedded services)")
-    test = sub.add_parser("test", help="lint, checks and the test suite")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest (skips lint/checks)")
-    sub.add_parser("services", help="start only the embedded services and print their URLs")
-    args = parser.parse_args()
-    if args.command == "services":
-        with services() as env:
-            print(f"export DATABASE_URL='{env['DATABASE_URL']}'\nexport REDIS_URL='{env['REDIS_URL']}'", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.pause()
-        return 0
-    return {"run": cmd_run, "test": cmd_test}[args.command](args)
+USAGE = """usage: portal {run,test,services} [args]
+
+  run                 start web, worker and beat (and embedded services)
+  test [PYTEST ARGS]  lint, checks and the test suite; with arguments, only pytest with
+                      those arguments (e.g. -k invitation, --durations=10, apis -x)
+  services            start only the embedded services and print their URLs
+"""
+
+
+def parse_command(argv: list[str]) -> tuple[str, list[str]]:
+    """``(command, rest)``. Everything after ``test`` goes to pytest untouched.
+
+    (argparse's REMAINDER refuses a remainder that starts with an option such as ``-k``.)
+    """
+    if not argv or argv[0] not in {"run", "test", "services"}:
+        raise SystemExit(USAGE)
+    command, rest = argv[0], argv[1:]
+    if command != "test" and rest:
+        raise SystemExit(f"{command} takes no arguments.\n\n{USAGE}")
+    return command, rest
+
+
+def main(argv: list[str] | None = None) -> int:
+    command, rest = parse_command(sys.argv[1:] if argv is None else argv)
+    with var_lock():
+        if command == "services":
+            with services() as env:
+                print(f"export DATABASE_URL='{env['DATABASE_URL']}'\nexport REDIS_URL='{env['REDIS_URL']}'", flush=True)
+                with contextlib.suppress(KeyboardInterrupt):
+                    signal.pause()
+            return 0
+        if command == "run":
+            return cmd_run()
+        return cmd_test(rest)
 
 
 if __name__ == "__main__":

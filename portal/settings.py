@@ -4,6 +4,7 @@ See `.env.example` for every variable.  In production (DEBUG off) the required v
 must be set or start-up fails with ImproperlyConfigured.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -58,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: hostile bytes and oversize URLs/headers never reach sessions, auth or views.
+    "portal.middleware.RequestHardeningMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -231,7 +234,7 @@ ACCOUNT_RATE_LIMITS = {
     "manage_email": "10/m/user",
 }
 if TESTING:
-    ACCOUNT_RATE_LIMITS = False
+    ACCOUNT_RATE_LIMITS = False  # type: ignore[assignment]  # allauth takes False for "off"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = SITE_NAME
 
@@ -260,6 +263,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    # Size (413), nesting depth and NUL/surrogate limits on JSON bodies: see core/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     # Tests share one Redis for the whole session; keep their limit out of the way.
@@ -298,7 +307,7 @@ SPECTACULAR_SETTINGS = {
 # --- Static files --------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = Path(env("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -319,6 +328,7 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 SILENCED_SYSTEM_CHECKS = envlist("SILENCED_SYSTEM_CHECKS")
 
 LANGUAGE_CODE = "en-us"
@@ -343,6 +353,12 @@ OPENAPI_INLINE_MAX_BYTES = envint("OPENAPI_INLINE_MAX_BYTES", 256 * 1024)
 OPENAPI_INLINE_MAX_ENDPOINTS = envint("OPENAPI_INLINE_MAX_ENDPOINTS", 200)
 OPENAPI_TASK_SOFT_TIME_LIMIT = envint("OPENAPI_TASK_SOFT_TIME_LIMIT", 60)
 OPENAPI_TASK_TIME_LIMIT = envint("OPENAPI_TASK_TIME_LIMIT", 90)
+# openapi-spec-validator picks jsonschema-rs when it is importable ("auto"); the dev tools
+# (schemathesis) install it, production does not: pin the backend so messages and behaviour
+# are the same everywhere. Read once, when openapi_spec_validator is first imported.
+os.environ.setdefault("OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND", "jsonschema")
+# Largest JSON body of a REST request (413 beyond); room for an OpenAPI document sent inline.
+MAX_JSON_BODY_BYTES = envint("MAX_JSON_BODY_BYTES", 2 * OPENAPI_MAX_BYTES + 64 * 1024)
 # Subscriptions, keys and webhooks.
 MAX_KEYS_PER_APPLICATION = envint("MAX_KEYS_PER_APPLICATION", 10)
 MAX_KEY_ROTATION_GRACE_HOURS = envint("MAX_KEY_ROTATION_GRACE_HOURS", 7 * 24)

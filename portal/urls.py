@@ -39,4 +39,7 @@ urlpatterns = [
     path("api/<path:rest>", api_not_found),
 ]
 
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
 handler500 = "portal.views.server_error"

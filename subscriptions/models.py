@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apis.models import Api, ApiVersion, Plan
 from core.crypto import hash_secret
+from core.validators import validate_single_line
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager, TenantScopedQuerySet
 
@@ -24,7 +25,7 @@ class Application(models.Model):
     """A consumer's client program; it holds subscriptions and API keys."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="applications", help_text="Consumer.")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     description = models.TextField(max_length=5000, blank=True)
     contact_email = models.EmailField(blank=True, help_text="Who to contact about this application.")
     created_by = models.ForeignKey(
@@ -214,7 +215,7 @@ class ApiKey(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", help_text="Consumer.")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="keys")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     key_id = models.CharField(max_length=24, unique=True)
     key_hash = models.CharField(max_length=64)
     created_by = models.ForeignKey(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -11,6 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.crypto import hash_secret
+from core.validators import validate_single_line
 from tenants.roles import Role
 from tenants.scoping import TenantScopedManager, TenantScopedQuerySet
 
@@ -36,7 +38,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in with an e-mail address. ``is_staff`` = platform staff."""
 
     email = models.EmailField(unique=True)
-    name = models.CharField(max_length=150, blank=True)
+    name = models.CharField(max_length=150, blank=True, validators=[validate_single_line])
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Platform staff: runs the platform.")
     date_joined = models.DateTimeField(default=timezone.now)
@@ -45,7 +47,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
@@ -63,7 +65,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Tenant(models.Model):
     """An organisation: owns APIs as a provider and applications as a consumer."""
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     slug = models.SlugField(max_length=50, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
@@ -193,7 +195,7 @@ class PersonalAccessToken(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tokens")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tokens")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     # Tokens made before scopes existed could write: the migration keeps them working as "write".
     scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.WRITE)
     key_id = models.CharField(max_length=24, unique=True)
@@ -204,6 +206,10 @@ class PersonalAccessToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantScopedManager.from_queryset(PersonalAccessTokenQuerySet)()
+
+    #: Set by the token authentication on the instance it returns: the holder's membership in
+    #: the token's tenant (an annotation only, not a column).
+    membership: Membership
 
     class Meta:
         ordering = ["-created_at"]

@@ -10,8 +10,9 @@ tenant *and* for one that vanished meanwhile, never ``DoesNotExist`` (a 500).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 from core.errors import NotFound
@@ -30,14 +31,24 @@ def check_owned(actor: Membership, obj: models.Model, *, field: str = "tenant_id
         raise not_found(type(obj))
 
 
+@overload
+def get_owned(actor: Membership, obj: M, *, lock: bool = ..., related: Sequence[str] = ...) -> M: ...
+
+
+@overload
+def get_owned(
+    actor: Membership, obj: object, *, model: type[M], lock: bool = ..., related: Sequence[str] = ...
+) -> M: ...
+
+
 def get_owned(
     actor: Membership,
-    obj: M | Any,
+    obj: Any,
     *,
-    model: type[M] | None = None,
+    model: type[models.Model] | None = None,
     lock: bool = False,
     related: Sequence[str] = (),
-) -> M:
+) -> Any:
     """``obj`` (an instance, or a primary key with ``model``) re-read inside the actor's tenant.
 
     ``lock`` takes a row lock (``SELECT … FOR UPDATE`` of this table only, so the tenant and
@@ -48,13 +59,14 @@ def get_owned(
             raise TypeError("get_owned() needs model= when given a primary key.")
         model = type(obj)
     pk = obj.pk if isinstance(obj, models.Model) else obj
-    queryset = model.objects.for_tenant(actor.tenant)  # type: ignore[attr-defined]
+    manager: Any = model._default_manager
+    queryset = manager.for_tenant(actor.tenant)
     if related:
         queryset = queryset.select_related(*related)
     if lock:
         queryset = queryset.select_for_update(of=("self",))
     try:
         return queryset.get(pk=pk)
-    except (model.DoesNotExist, ValueError, TypeError):  # type: ignore[attr-defined]
+    except (ObjectDoesNotExist, ValueError, TypeError):
         # ValueError/TypeError: a pk that is not even a number cannot be ours either.
         raise not_found(model) from None

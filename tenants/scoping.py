@@ -64,14 +64,14 @@ class TenantScopedQuerySet(models.QuerySet):
     @property
     def _scope(self) -> str | None:
         # ``_query``, not ``query``: reading the scope must not apply a deferred filter.
-        return getattr(self._query, "tenant_scope", None)
+        return getattr(self._query, "tenant_scope", None)  # type: ignore[attr-defined]
 
     @_scope.setter
     def _scope(self, scope: str | None) -> None:
-        self._query.tenant_scope = scope
+        self._query.tenant_scope = scope  # type: ignore[attr-defined]
 
     def _scoped(self, scope: str) -> Self:
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]
         clone._scope = scope
         return clone
 
@@ -97,7 +97,7 @@ class TenantScopedQuerySet(models.QuerySet):
     def __xor__(self, other: Any) -> Self:
         if isinstance(other, TenantScopedQuerySet):
             other._check_scope()
-        return super().__xor__(other)
+        return super().__xor__(other)  # type: ignore[misc]
 
     def _combinator_query(self, combinator: str, *other_qs: Any, **kwargs: Any) -> Self:
         # union()/intersection()/difference() compile the other querysets without evaluating
@@ -105,7 +105,7 @@ class TenantScopedQuerySet(models.QuerySet):
         for other in other_qs:
             if isinstance(other, TenantScopedQuerySet):
                 other._check_scope()
-        return super()._combinator_query(combinator, *other_qs, **kwargs)
+        return super()._combinator_query(combinator, *other_qs, **kwargs)  # type: ignore[misc]
 
     def _fetch_all(self) -> None:
         if self._result_cache is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, QuerySet
 
 from core.errors import NotFound
@@ -12,7 +13,7 @@ def memberships_for_user(user: User) -> QuerySet[Membership]:
     return Membership.objects.for_user(user).select_related("tenant").order_by("tenant__name")
 
 
-def membership_for(user: User, slug: str) -> Membership:
+def membership_for(user: User | AnonymousUser, slug: str) -> Membership:
     """The user's membership in the tenant ``slug``; NotFound (404) for strangers and unknown slugs."""
     membership = (
         Membership.objects.for_user(user).select_related("tenant", "user").filter(tenant__slug=slug).first()

@@ -16,6 +16,7 @@ from core.crypto import hash_secret, make_prefixed_token, random_base62, secret_
 from core.deletion import protected_dependents
 from core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from core.models import OutboxMessage
+from core.validators import clean_text
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
 from tenants.ownership import get_owned
 from tenants.permissions import require
@@ -52,12 +53,7 @@ def validate_slug(slug: str) -> str:
 
 
 def validate_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("A name is required.", field="name")
-    if len(name) > 100:
-        raise InvalidInput("At most 100 characters.", field="name")
-    return name
+    return clean_text(name, field="name", max_length=100, required=True, label="A name is required.")
 
 
 @transaction.atomic
@@ -325,13 +321,13 @@ def token_create(
     require(actor, Perm.TOKENS_OWN)
     if scope not in TokenScope.values:
         raise InvalidInput(f"Unknown scope “{scope}”. Choose one of: {', '.join(TokenScope.values)}.", field="scope")
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("Give the token a name so you can recognise it later.", field="name")
-    if len(name) > 100:
-        raise InvalidInput("At most 100 characters.", field="name")
+    name = clean_text(
+        name, field="name", max_length=100, required=True, label="Give the token a name so you can recognise it later."
+    )
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("The expiry must be in the future.", field="expires_at")
+    # Lock the membership row first: concurrent creations would all count below the limit.
+    Membership.objects.for_tenant(actor.tenant).select_for_update().filter(pk=actor.pk).values_list("pk").first()
     live = PersonalAccessToken.objects.for_tenant(actor.tenant).active().filter(user=actor.user).count()
     if live >= settings.MAX_TOKENS_PER_USER:
         raise Conflict(f"You already have {live} active tokens here (the limit). Revoke one first.", code="token_limit")

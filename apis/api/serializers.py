@@ -106,7 +106,9 @@ class VersionSerializer(serializers.ModelSerializer):
 
 
 class VersionWriteSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=max_length(ApiVersion, "label"), help_text="e.g. v1 or 2024-06-01")
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=max_length(ApiVersion, "label"), help_text="e.g. v1 or 2024-06-01"
+    )
     base_path = serializers.CharField(
         max_length=max_length(ApiVersion, "base_path"), help_text="Unique across the platform, e.g. /orders/v1"
     )
@@ -129,6 +131,11 @@ class VersionWriteSerializer(serializers.Serializer):
         write_only=True,
         help_text="Optional OpenAPI 3.0/3.1 document: a JSON object, or JSON/YAML text. Max 2 MB.",
     )
+
+    def validate_openapi(self, value: object) -> object:
+        if value is not None and not isinstance(value, dict | str):
+            raise serializers.ValidationError("Send the OpenAPI document as a JSON object or as JSON/YAML text.")
+        return value
 
 
 class LifecycleSerializer(serializers.Serializer):
@@ -283,11 +290,11 @@ class CatalogApiDetailSerializer(CatalogApiSerializer):
         read_only_fields = fields
 
     @extend_schema_field(CatalogVersionSerializer(many=True))
-    def get_versions(self, api: Api) -> list[dict[str, Any]]:
+    def get_versions(self, api: Api) -> Any:
         return CatalogVersionSerializer(self.context["versions"], many=True).data
 
     @extend_schema_field(CatalogPlanSerializer(many=True))
-    def get_plans(self, api: Api) -> list[dict[str, Any]]:
+    def get_plans(self, api: Api) -> Any:
         return CatalogPlanSerializer(self.context["plans"], many=True).data
 
 

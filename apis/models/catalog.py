@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.validators import validate_single_line
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager, TenantScopedQuerySet
 
@@ -84,15 +85,15 @@ class Api(models.Model):
     """An API a provider tenant registers in the catalog; consumers subscribe to its plans."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="apis", help_text="The provider.")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     slug = models.SlugField(max_length=50)
-    summary = models.CharField(max_length=200, blank=True)
+    summary = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
     description = models.TextField(max_length=100_000, blank=True, help_text="Markdown; rendered sanitised.")
     description_html = models.TextField(
         blank=True, editable=False, help_text="``description`` rendered and sanitised when it was saved."
     )
     tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
-    contact_name = models.CharField(max_length=100, blank=True)
+    contact_name = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
     contact_email = models.EmailField(blank=True)
     contact_url = models.URLField(blank=True)
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
@@ -141,7 +142,7 @@ class ApiVersion(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="versions")
-    label = models.CharField(max_length=40, help_text="e.g. v1 or 2024-06-01")
+    label = models.CharField(max_length=40, validators=[validate_single_line], help_text="e.g. v1 or 2024-06-01")
     base_path = models.CharField(
         max_length=200, unique=True, help_text="Path prefix gateways route on, unique across the platform."
     )
@@ -255,7 +256,7 @@ class Plan(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="plans")
-    name = models.CharField(max_length=60)
+    name = models.CharField(max_length=60, validators=[validate_single_line])
     description = models.TextField(max_length=5000, blank=True)
     rate_limit_per_second = models.PositiveIntegerField(null=True, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
@@ -264,7 +265,12 @@ class Plan(models.Model):
     approval_required = models.BooleanField(default=False)
     is_public = models.BooleanField(default=True, help_text="Hidden plans are only granted by the provider.")
     status = models.CharField(max_length=16, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
-    price_label = models.CharField(max_length=60, blank=True, help_text="Free text, e.g. “Free” or “€49 / month”.")
+    price_label = models.CharField(
+        max_length=60,
+        blank=True,
+        validators=[validate_single_line],
+        help_text="Free text, e.g. “Free” or “€49 / month”.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

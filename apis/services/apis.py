@@ -13,9 +13,10 @@ from django.utils import timezone
 from apis.markdown import MAX_MARKDOWN_CHARS, render_markdown
 from apis.models import Api, ApiVersion, Plan, Visibility
 from apis.services.audit import _check_owned, audit_record
-from apis.services.fields import _contact, _text, _visibility, validate_tags
+from apis.services.fields import _contact, _visibility, validate_tags
 from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput
+from core.validators import clean_text as _text
 from tenants.models import Membership, Tenant
 from tenants.ownership import get_owned
 from tenants.permissions import require
@@ -45,7 +46,9 @@ def _api_fields(data: dict[str, Any]) -> dict[str, Any]:
     if "summary" in data:
         out["summary"] = _text(data["summary"], field="summary", max_length=200)
     if "description" in data:
-        out["description"] = _text(data["description"], field="description", max_length=MAX_MARKDOWN_CHARS)
+        out["description"] = _text(
+            data["description"], field="description", max_length=MAX_MARKDOWN_CHARS, single_line=False
+        )
     if "tags" in data:
         out["tags"] = validate_tags(data["tags"])
     if "contact_name" in data:

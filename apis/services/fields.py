@@ -30,15 +30,6 @@ RESERVED_BASE_PATHS = frozenset({"/_gateway", "/gateway", "/healthz", "/metrics"
 # --- Field validation ------------------------------------------------------------------
 
 
-def _text(value: str | None, *, field: str, max_length: int, required: bool = False, label: str = "") -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(f"{label or field.capitalize()} is required.", field=field)
-    if len(value) > max_length:
-        raise InvalidInput(f"At most {max_length} characters.", field=field)
-    return value
-
-
 def validate_tags(tags: Iterable[str] | str | None) -> list[str]:
     """Lowercase, de-duplicated tags; accepts a list or a comma-separated string."""
     if isinstance(tags, str):
@@ -62,7 +53,7 @@ def validate_tags(tags: Iterable[str] | str | None) -> list[str]:
 def _visibility(value: str) -> str:
     if value not in Visibility.values:
         raise InvalidInput(
-            f"Unknown visibility “{value}”. Choose one of: {', '.join(Visibility.values)}.", "visibility"
+            f"Unknown visibility “{value}”. Choose one of: {', '.join(Visibility.values)}.", field="visibility"
         )
     return value
 

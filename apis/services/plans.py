@@ -11,9 +11,9 @@ from django.utils import timezone
 from apis.models import Api, Plan, PlanStatus
 from apis.models.catalog import PLAN_LIMIT_FIELDS
 from apis.services.audit import _check_owned, audit_record
-from apis.services.fields import _text
 from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput
+from core.validators import clean_text as _text
 from tenants.models import Membership
 from tenants.ownership import get_owned
 from tenants.permissions import require
@@ -43,7 +43,7 @@ def _plan_fields(data: dict[str, Any]) -> dict[str, Any]:
     if "name" in data:
         out["name"] = _text(data["name"], field="name", max_length=60, required=True)
     if "description" in data:
-        out["description"] = _text(data["description"], field="description", max_length=5000)
+        out["description"] = _text(data["description"], field="description", max_length=5000, single_line=False)
     for field in PLAN_LIMIT_FIELDS:
         if field in data:
             out[field] = _limit(data[field], field)
@@ -170,7 +170,7 @@ def _plan_status(actor: Membership, plan: Plan, to: PlanStatus, note: str) -> Pl
         api=plan.api,
         from_state=old,
         to_state=to,
-        note=_text(note, field="note", max_length=2000),
+        note=_text(note, field="note", max_length=2000, single_line=False),
     )
     return plan
 

@@ -19,7 +19,6 @@ from apis.models import Api, ApiVersion, Endpoint, SpecStatus, VersionStatus
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import (
     _check_base_path_free,
-    _text,
     _timeout,
     validate_base_path,
     validate_label,
@@ -29,6 +28,7 @@ from core import outbox
 from core.deadline import DeadlineExceeded, deadline
 from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput, ServiceError
+from core.validators import clean_text as _text
 from tenants.models import Membership
 from tenants.ownership import get_owned
 from tenants.permissions import require
@@ -181,8 +181,12 @@ def version_create(
     targets = validate_upstreams(upstreams or [])
     connect = _timeout(connect_timeout_ms, "connect_timeout_ms")
     read = _timeout(read_timeout_ms, "read_timeout_ms")
-    notes = _text(release_notes, field="release_notes", max_length=50_000)
-    prepared = _prepare_spec(openapi_document) if openapi_document not in (None, "", b"", {}) else None
+    notes = _text(release_notes, field="release_notes", max_length=50_000, single_line=False)
+    prepared = (
+        _prepare_spec(openapi_document)
+        if openapi_document is not None and openapi_document not in ("", b"", {})
+        else None
+    )
     if ApiVersion.objects.for_tenant(actor.tenant).filter(api=api, label=label).exists():
         raise InvalidInput(f"This API already has a version “{label}”.", code="label_taken", field="label")
     _check_base_path_free(path)
@@ -266,7 +270,7 @@ def _change_timeouts(version: ApiVersion, changes: dict[str, Any]) -> list[str]:
 def _change_release_notes(version: ApiVersion, changes: dict[str, Any]) -> list[str]:
     if "release_notes" not in changes:
         return []
-    notes = _text(changes["release_notes"], field="release_notes", max_length=50_000)
+    notes = _text(changes["release_notes"], field="release_notes", max_length=50_000, single_line=False)
     if notes == version.release_notes:
         return []
     version.release_notes = notes
@@ -320,7 +324,7 @@ def version_upload_spec(
     version = _lock_version(actor, version)
     if version.status == VersionStatus.RETIRED:
         raise Conflict("A retired version can no longer be changed.", code="version_retired")
-    _apply_spec(actor, version, prepared, note=_text(note, field="note", max_length=2000))
+    _apply_spec(actor, version, prepared, note=_text(note, field="note", max_length=2000, single_line=False))
     return version
 
 
@@ -434,7 +438,7 @@ def _transition(actor: Membership, version: ApiVersion, to: VersionStatus, note:
         api=version.api,
         from_state=old,
         to_state=to,
-        note=_text(note, field="note", max_length=2000),
+        note=_text(note, field="note", max_length=2000, single_line=False),
     )
     return version
 

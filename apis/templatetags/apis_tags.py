@@ -7,7 +7,7 @@ from apis.models import VersionStatus
 register = template.Library()
 
 
-_BADGES = {
+_BADGES: dict[str, str] = {
     VersionStatus.DRAFT: "text-bg-secondary",
     VersionStatus.PUBLISHED: "text-bg-success",
     VersionStatus.DEPRECATED: "text-bg-warning",

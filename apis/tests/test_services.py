@@ -292,3 +292,10 @@ def test_tags_are_normalised_and_searchable(alice_m):
 def test_factory_api_is_scoped(acme):
     api = ApiFactory(tenant=acme)
     assert selectors.api_for_tenant(acme, api.slug) == api
+
+
+def test_an_unknown_visibility_is_a_field_error_not_a_crash(acme, alice):
+    with pytest.raises(InvalidInput) as refused:
+        services.api_create(actor=membership(alice, acme), name="Odd", slug="odd", visibility="everyone")
+    assert refused.value.field == "visibility"
+    assert "Unknown visibility" in refused.value.message

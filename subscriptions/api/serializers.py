@@ -134,7 +134,7 @@ class KeySerializer(serializers.ModelSerializer):
     application_name = serializers.CharField(source="application.name", read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
     status = serializers.ChoiceField(choices=KeyStatus.choices, read_only=True)
-    replaced_by = serializers.SlugRelatedField(slug_field="key_id", read_only=True)
+    replaced_by: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="key_id", read_only=True)
 
     class Meta:
         model = ApiKey

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from core.errors import Conflict, InvalidInput
+from core.validators import clean_text as _text
 from subscriptions.models import (
     Application,
 )
-from subscriptions.services.common import _text
 from tenants.models import Membership
 from tenants.ownership import get_owned
 from tenants.permissions import require
@@ -23,7 +23,7 @@ def _validate_application(name: str, description: str, contact_email: str) -> di
         raise InvalidInput("Enter a valid e-mail address.", field="contact_email")
     return {
         "name": _text(name, field="name", max_length=100, required=True, label="Give the application a name."),
-        "description": _text(description, field="description", max_length=5000),
+        "description": _text(description, field="description", max_length=5000, single_line=False),
         "contact_email": contact_email,
     }
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 
 from apis.models import Plan
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import Forbidden, NotFound
 from notifications.services import notify_users, webhook_event_emit
 from subscriptions.models import (
     Subscription,
@@ -39,15 +39,6 @@ Actor = Membership | StaffActor
 # --- Helpers -------------------------------------------------------------------------
 
 
-def _text(value: str | None, *, field: str, max_length: int, required: bool = False, label: str = "") -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(label or "This field is required.", field=field)
-    if len(value) > max_length:
-        raise InvalidInput(f"At most {max_length} characters.", field=field)
-    return value
-
-
 def plan_limits(plan: Plan) -> dict[str, int | None]:
     return {name: getattr(plan, name) for name in Plan.LIMIT_FIELDS}
 
@@ -69,7 +60,7 @@ def _subscription_data(subscription: Subscription) -> dict[str, Any]:
         "plan": {"id": subscription.plan_id, "name": subscription.plan.name, "limits": plan_limits(subscription.plan)},
         "requested_plan": (
             {"id": subscription.requested_plan_id, "name": subscription.requested_plan.name}
-            if subscription.requested_plan_id
+            if subscription.requested_plan is not None
             else None
         ),
         "reason": subscription.reason,

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.validators import clean_text as _text
 from subscriptions.models import Subscription, SubscriptionQuerySet
 from subscriptions.services.common import (
     MAX_BULK_DECISIONS,
@@ -15,7 +16,6 @@ from subscriptions.services.common import (
     _record,
     _require_provider,
     _tell_consumer,
-    _text,
     _user,
 )
 from tenants.models import Membership, User
@@ -29,7 +29,7 @@ def _decide(actor: Actor, subscription: Subscription, *, approve: bool, reason: 
     """Decide whatever waits on ``subscription``: a new subscription or a plan change."""
     subscription = _lock(subscription)
     _require_provider(actor, subscription)
-    reason = _text(reason, field="reason", max_length=2000)
+    reason = _text(reason, field="reason", max_length=2000, single_line=False)
     if not approve and not reason:
         raise InvalidInput("Give a reason; the requester will see it.", field="reason")
     kind = subscription.request_kind
@@ -78,6 +78,7 @@ def _subscription_decision_notice(subscription: Subscription, *, approve: bool, 
 def _decide_plan_change(user: User, subscription: Subscription, *, approve: bool, reason: str) -> Subscription:
     """Move to the requested plan or stay; the subscription itself stays active either way."""
     requested = subscription.requested_plan
+    assert requested is not None, "only called while a plan change waits"
     requester = subscription.plan_change_requested_by
     old_plan = subscription.plan
     if approve:
@@ -153,7 +154,14 @@ def subscriptions_bulk_decide(
 def subscription_suspend(*, actor: Actor, subscription: Subscription, reason: str) -> Subscription:
     subscription = _lock(subscription)
     _require_provider(actor, subscription)
-    reason = _text(reason, field="reason", max_length=2000, required=True, label="Give a reason for the suspension.")
+    reason = _text(
+        reason,
+        field="reason",
+        max_length=2000,
+        required=True,
+        label="Give a reason for the suspension.",
+        single_line=False,
+    )
     if subscription.status != S.ACTIVE:
         raise Conflict(
             f"Only active subscriptions can be suspended; this one is {subscription.status}.", code="not_active"
@@ -179,7 +187,7 @@ def subscription_suspend(*, actor: Actor, subscription: Subscription, reason: st
 def subscription_resume(*, actor: Actor, subscription: Subscription, note: str = "") -> Subscription:
     subscription = _lock(subscription)
     _require_provider(actor, subscription)
-    note = _text(note, field="note", max_length=2000)
+    note = _text(note, field="note", max_length=2000, single_line=False)
     if subscription.status != S.SUSPENDED:
         raise Conflict(
             f"Only suspended subscriptions can be resumed; this one is {subscription.status}.", code="not_suspended"

@@ -11,13 +11,14 @@ from django.utils import timezone
 
 from core.crypto import make_prefixed_token
 from core.errors import Conflict, InvalidInput, NotFound
+from core.validators import clean_text as _text
 from notifications.services import webhook_event_emit
 from subscriptions.models import (
     ApiKey,
     Application,
     Subscription,
 )
-from subscriptions.services.common import S, _text
+from subscriptions.services.common import S
 from tenants.models import Membership, User
 from tenants.ownership import get_owned
 from tenants.permissions import require

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apis.models import ApiVersion, Plan, VersionStatus
 from core.errors import Conflict, InvalidInput, NotFound
+from core.validators import clean_text as _text
 from subscriptions.models import (
     Application,
     Subscription,
@@ -20,7 +21,6 @@ from subscriptions.services.common import (
     _require_provider,
     _tell_consumer,
     _tell_provider,
-    _text,
 )
 from tenants.models import Membership
 from tenants.ownership import get_owned
@@ -88,7 +88,7 @@ def subscription_request(
         raise NotFound("No such application.", field="application")
     plan = _offered_plan(actor, plan)
     api_version = _subscribable_version(plan, version)
-    use_case = _text(use_case, field="use_case", max_length=5000)
+    use_case = _text(use_case, field="use_case", max_length=5000, single_line=False)
     if plan.approval_required and not use_case:
         raise InvalidInput("Tell the provider what you will use the API for.", field="use_case")
     _check_not_subscribed(actor, application, plan)
@@ -156,7 +156,7 @@ def subscription_cancel(*, actor: Membership, subscription: Subscription, reason
             _require_provider(actor, subscription)
         else:
             _require_consumer(actor, subscription)  # 404 for strangers, 403 for the consumer's viewers
-    reason = _text(reason, field="reason", max_length=2000)
+    reason = _text(reason, field="reason", max_length=2000, single_line=False)
     if not subscription.is_live:
         raise Conflict(f"This subscription is already {subscription.status}.", code="already_decided")
     old = subscription.status
@@ -197,14 +197,14 @@ def subscription_change_plan(
     subscription = _lock(subscription)
     _require_consumer(actor, subscription)
     new_plan = _offered_plan(actor, plan)
-    note = _text(note, field="note", max_length=5000)
+    note = _text(note, field="note", max_length=5000, single_line=False)
     if subscription.status != S.ACTIVE:
         raise Conflict(f"Only active subscriptions change plans; this one is {subscription.status}.", code="not_active")
     if new_plan.api_id != subscription.api_id:
         raise InvalidInput("Pick a plan of the same API.", code="plan_other_api", field="plan")
     if new_plan.pk == subscription.plan_id:
         raise InvalidInput("The subscription is already on this plan.", code="same_plan", field="plan")
-    if subscription.requested_plan_id:
+    if subscription.requested_plan is not None:
         raise Conflict(
             f"A change to {subscription.requested_plan.name} is already waiting for a decision.",
             code="plan_change_pending",

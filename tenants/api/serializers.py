@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from core.limits import max_length
@@ -18,6 +19,16 @@ class TenantSerializer(serializers.ModelSerializer):
     def get_role(self, tenant: Tenant) -> str | None:
         roles: dict[int, str] = self.context.get("roles", {})
         return roles.get(tenant.pk)
+
+
+@extend_schema_serializer(many=False)  # already the page envelope: not to be wrapped in an array
+class PaginatedTenantListSerializer(serializers.Serializer):
+    """The tenant list has the same page envelope as every other list (one page: a user has few)."""
+
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = TenantSerializer(many=True)
 
 
 class TenantCreateSerializer(serializers.Serializer):

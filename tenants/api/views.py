@@ -68,7 +68,7 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
     def _render(self, membership: Membership) -> dict:
         return s.TenantSerializer(membership.tenant, context={"roles": {membership.tenant_id: membership.role}}).data
 
-    @extend_schema(responses=s.TenantSerializer(many=True))
+    @extend_schema(responses=s.PaginatedTenantListSerializer)
     def list(self, request: Request) -> Response:
         memberships = list(self._memberships(request))
         roles = {m.tenant_id: m.role for m in memberships}

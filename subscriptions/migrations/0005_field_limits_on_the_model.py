@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0003_subscriptionevent_plan'),
+        ('subscriptions', '0004_single_line_validators'),
     ]
 
     operations = [

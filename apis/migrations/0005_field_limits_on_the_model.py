@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apis', '0003_version_spec_processing'),
+        ('apis', '0004_single_line_validators'),
     ]
 
     operations = [
