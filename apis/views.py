@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
@@ -33,7 +33,7 @@ from core.errors import InvalidInput, NotFound, ServiceError
 from core.web import apply_service_error, done, flash_service_error, perform, submit_form
 from tenants.permissions import can
 from tenants.roles import Perm
-from tenants.web import tenant_view
+from tenants.web import TenantRequest, tenant_view
 
 
 def _apply_error(form: forms.Form, error: ServiceError) -> None:
@@ -46,7 +46,7 @@ def _apply_error(form: forms.Form, error: ServiceError) -> None:
     apply_service_error(form, error)
 
 
-def _api(request: HttpRequest, api_slug: str) -> Api:
+def _api(request: TenantRequest, api_slug: str) -> Api:
     try:
         return selectors.api_for_tenant(request.tenant, api_slug)
     except NotFound:
@@ -67,7 +67,7 @@ def _plan(api: Api, pk: int) -> Plan:
         raise Http404("No such plan.") from None
 
 
-def _can_edit(request: HttpRequest) -> bool:
+def _can_edit(request: TenantRequest) -> bool:
     return can(request.membership, Perm.APIS_EDIT)
 
 
@@ -76,7 +76,7 @@ def _can_edit(request: HttpRequest) -> bool:
 
 @tenant_view(Perm.APIS_VIEW)
 @require_GET
-def api_list(request: HttpRequest) -> HttpResponse:
+def api_list(request: TenantRequest) -> HttpResponse:
     q = request.GET.get("q", "")
     return render(
         request,
@@ -86,7 +86,7 @@ def api_list(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_view(Perm.APIS_EDIT)
-def api_create(request: HttpRequest) -> HttpResponse:
+def api_create(request: TenantRequest) -> HttpResponse:
     return submit_form(
         request,
         ApiForm(request.POST or None),
@@ -108,7 +108,7 @@ def api_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _list_url(request: HttpRequest) -> str:
+def _list_url(request: TenantRequest) -> str:
     from django.urls import reverse
 
     return reverse("apis:list", args=[request.tenant.slug])
@@ -116,21 +116,21 @@ def _list_url(request: HttpRequest) -> str:
 
 @tenant_view(Perm.APIS_VIEW)
 @require_GET
-def api_detail(request: HttpRequest, api_slug: str) -> HttpResponse:
+def api_detail(request: TenantRequest, api_slug: str) -> HttpResponse:
     return _api_page(request, _api(request, api_slug))
 
 
-def _api_page(request: HttpRequest, api: Api, status: int = 200) -> HttpResponse:
+def _api_page(request: TenantRequest, api: Api, status: int = 200) -> HttpResponse:
     return render(request, "apis/detail.html", _api_context(request, api), status=status)
 
 
-def _api_context(request: HttpRequest, api: Api) -> dict[str, Any]:
+def _api_context(request: TenantRequest, api: Api) -> dict[str, Any]:
     can_edit = _can_edit(request)
     plans = list(selectors.api_plans(api))
     if can_edit:
         # Delete buttons that would be refused are shown disabled, with the reason.
         for plan in plans:
-            plan.delete_refusal = services.plan_delete_refusal(plan)
+            plan.delete_refusal = services.plan_delete_refusal(plan)  # type: ignore[attr-defined]
     return {
         "api": api,
         "versions": selectors.api_versions(api),
@@ -143,7 +143,7 @@ def _api_context(request: HttpRequest, api: Api) -> dict[str, Any]:
 
 
 @tenant_view(Perm.APIS_EDIT)
-def api_edit(request: HttpRequest, api_slug: str) -> HttpResponse:
+def api_edit(request: TenantRequest, api_slug: str) -> HttpResponse:
     api = _api(request, api_slug)
     initial = {
         "name": api.name,
@@ -173,7 +173,7 @@ def api_edit(request: HttpRequest, api_slug: str) -> HttpResponse:
 
 @tenant_view(Perm.APIS_EDIT)
 @require_POST
-def api_delete(request: HttpRequest, api_slug: str) -> HttpResponse:
+def api_delete(request: TenantRequest, api_slug: str) -> HttpResponse:
     api = _api(request, api_slug)
     return perform(
         request,
@@ -208,7 +208,7 @@ def _spec_saved_message(request: HttpRequest, version: ApiVersion, prefix: str =
 
 @limit_openapi_upload
 @tenant_view(Perm.APIS_EDIT)
-def version_create(request: HttpRequest, api_slug: str) -> HttpResponse:
+def version_create(request: TenantRequest, api_slug: str) -> HttpResponse:
     api = _api(request, api_slug)
     form = VersionCreateForm(request.POST or None, request.FILES or None)
     form.order_fields(["label", "base_path", "upstreams", "connect_timeout_ms", "read_timeout_ms", "release_notes"])
@@ -241,7 +241,7 @@ def version_create(request: HttpRequest, api_slug: str) -> HttpResponse:
     return submit_form(request, form, run=run, success=success, page=page, on_error=_apply_error)
 
 
-def _version_context(request: HttpRequest, version: ApiVersion, **extra: Any) -> dict[str, Any]:
+def _version_context(request: TenantRequest, version: ApiVersion, **extra: Any) -> dict[str, Any]:
     endpoints = list(selectors.version_endpoints(version))
     return {
         "api": version.api,
@@ -261,13 +261,13 @@ def _version_context(request: HttpRequest, version: ApiVersion, **extra: Any) ->
 
 @tenant_view(Perm.APIS_VIEW)
 @require_GET
-def version_detail(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
+def version_detail(request: TenantRequest, api_slug: str, label: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
     return render(request, "apis/version_detail.html", _version_context(request, version))
 
 
 @tenant_view(Perm.APIS_EDIT)
-def version_edit(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
+def version_edit(request: TenantRequest, api_slug: str, label: str) -> HttpResponse:
     api = _api(request, api_slug)
     version = _version(api, label)
     initial = {
@@ -309,7 +309,7 @@ def version_edit(request: HttpRequest, api_slug: str, label: str) -> HttpRespons
 @limit_openapi_upload
 @tenant_view(Perm.APIS_EDIT)
 @require_POST
-def version_spec(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
+def version_spec(request: TenantRequest, api_slug: str, label: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
     form = SpecForm(request.POST, request.FILES)
 
@@ -341,7 +341,7 @@ def version_spec(request: HttpRequest, api_slug: str, label: str) -> HttpRespons
 
 @tenant_view(Perm.APIS_EDIT)
 @require_POST
-def version_transition(request: HttpRequest, api_slug: str, label: str, action: str) -> HttpResponse:
+def version_transition(request: TenantRequest, api_slug: str, label: str, action: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
     transitions: dict[str, tuple[type[forms.Form], Any]] = {
         "publish": (NoteForm, services.version_publish),
@@ -356,7 +356,7 @@ def version_transition(request: HttpRequest, api_slug: str, label: str, action: 
         extra = {"deprecate_form": form} if isinstance(form, DeprecateForm) else {}
         if status == 400 and not extra:  # the note has no field on the page: say what was wrong
             for errors in form.errors.values():
-                messages.error(request, errors[0])
+                messages.error(request, str(errors[0]))
         return render(request, "apis/version_detail.html", _version_context(request, version, **extra), status=status)
 
     return submit_form(
@@ -378,7 +378,7 @@ def version_transition(request: HttpRequest, api_slug: str, label: str, action: 
 
 @tenant_view(Perm.APIS_EDIT)
 @require_POST
-def version_delete(request: HttpRequest, api_slug: str, label: str) -> HttpResponse:
+def version_delete(request: TenantRequest, api_slug: str, label: str) -> HttpResponse:
     version = _version(_api(request, api_slug), label)
     return perform(
         request,
@@ -396,17 +396,17 @@ def version_delete(request: HttpRequest, api_slug: str, label: str) -> HttpRespo
 
 
 @tenant_view(Perm.APIS_EDIT)
-def plan_create(request: HttpRequest, api_slug: str) -> HttpResponse:
+def plan_create(request: TenantRequest, api_slug: str) -> HttpResponse:
     return _plan_form(request, _api(request, api_slug), None)
 
 
 @tenant_view(Perm.APIS_EDIT)
-def plan_edit(request: HttpRequest, api_slug: str, pk: int) -> HttpResponse:
+def plan_edit(request: TenantRequest, api_slug: str, pk: int) -> HttpResponse:
     api = _api(request, api_slug)
     return _plan_form(request, api, _plan(api, pk))
 
 
-def _plan_form(request: HttpRequest, api: Api, plan: Plan | None) -> HttpResponse:
+def _plan_form(request: TenantRequest, api: Api, plan: Plan | None) -> HttpResponse:
     initial = {}
     if plan is not None:
         initial = {name: getattr(plan, name) for name in PlanForm.base_fields}
@@ -433,10 +433,14 @@ def _plan_form(request: HttpRequest, api: Api, plan: Plan | None) -> HttpRespons
 
 @tenant_view(Perm.APIS_EDIT)
 @require_POST
-def plan_action(request: HttpRequest, api_slug: str, pk: int, action: str) -> HttpResponse:
+def plan_action(request: TenantRequest, api_slug: str, pk: int, action: str) -> HttpResponse:
     api = _api(request, api_slug)
     plan = _plan(api, pk)
-    operations = {"archive": services.plan_archive, "restore": services.plan_restore, "delete": services.plan_delete}
+    operations: dict[str, Callable[..., Any]] = {
+        "archive": services.plan_archive,
+        "restore": services.plan_restore,
+        "delete": services.plan_delete,
+    }
     if action not in operations:
         raise Http404("No such action.")
 
@@ -465,7 +469,7 @@ def _viewer(request: HttpRequest) -> tuple[Any, list[int]]:
 
 
 @require_GET
-def catalog(request: HttpRequest) -> HttpResponse:
+def catalog(request: TenantRequest) -> HttpResponse:
     user, tenant_ids = _viewer(request)
     filterset = CatalogFilterSet(request.GET, queryset=selectors.catalog_visible(user, tenant_ids=tenant_ids))
     params = {key: request.GET.get(key, "").strip() for key in ("q", "tag", "provider", "sort")}

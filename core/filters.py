@@ -15,7 +15,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework.request import Request
 
 #: Largest value of a BigAutoField primary key (PostgreSQL bigint).
 MAX_ID = 2**63 - 1
@@ -75,8 +74,8 @@ class ListOnlyFilterMixin:
     (e.g. "pending invitations only") would otherwise hide objects from retrieve and the actions.
     """
 
-    action: str | None
-    request: Request
+    action: Any
+    request: Any  # Request; typed loosely so it combines with DRF's view classes
 
     def filter_queryset(self, queryset: Any) -> Any:
         if self.action != "list":

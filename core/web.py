@@ -42,7 +42,7 @@ def done(request: HttpRequest, message: str, to: str, *args: Any, **kwargs: Any)
     """Flash ``message`` (if any) and redirect to ``to`` (a URL name or path) after a successful POST."""
     if message:
         messages.success(request, message)
-    return redirect(to, *args, **kwargs)  # type: ignore[return-value]
+    return redirect(to, *args, **kwargs)
 
 
 def submit_form(

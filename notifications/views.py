@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -14,11 +14,11 @@ from notifications import selectors, services
 from notifications.forms import WebhookForm
 from notifications.models import Webhook
 from tenants.roles import Perm
-from tenants.web import tenant_view
+from tenants.web import TenantRequest, tenant_view
 
 
 @tenant_view()
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: TenantRequest) -> HttpResponse:
     notices = selectors.member_notifications(request.tenant, request.user)
     return render(
         request,
@@ -29,7 +29,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @tenant_view()
 @require_POST
-def notification_read(request: HttpRequest) -> HttpResponse:
+def notification_read(request: TenantRequest) -> HttpResponse:
     """Mark one (``id``) or all notifications read; follow the notice's link when asked."""
     raw = request.POST.get("id")
     ids = [int(raw)] if raw and raw.isdigit() else None
@@ -40,7 +40,7 @@ def notification_read(request: HttpRequest) -> HttpResponse:
     return redirect("notifications:list", slug=request.tenant.slug)
 
 
-def _webhook(request: HttpRequest, pk: int) -> Webhook:
+def _webhook(request: TenantRequest, pk: int) -> Webhook:
     try:
         return selectors.webhook_for(request.tenant, pk)
     except NotFound:
@@ -49,7 +49,7 @@ def _webhook(request: HttpRequest, pk: int) -> Webhook:
 
 @tenant_view(Perm.TENANT_EDIT)
 @reveals_secret
-def webhooks(request: HttpRequest) -> HttpResponse:
+def webhooks(request: TenantRequest) -> HttpResponse:
     def page(form: WebhookForm, status: int, created: Webhook | None = None) -> HttpResponse:
         context = {"form": form, "webhooks": selectors.tenant_webhooks(request.tenant), "created": created}
         return render(request, "notifications/webhooks.html", context, status=status)
@@ -65,11 +65,11 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_view(Perm.TENANT_EDIT)
-def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_detail(request: TenantRequest, pk: int) -> HttpResponse:
     return _webhook_page(request, _webhook(request, pk))
 
 
-def _webhook_page(request: HttpRequest, webhook: Webhook, status: int = 200) -> HttpResponse:
+def _webhook_page(request: TenantRequest, webhook: Webhook, status: int = 200) -> HttpResponse:
     deliveries = selectors.webhook_deliveries(webhook)[:50]
     template = "notifications/partials/deliveries.html" if request.htmx else "notifications/webhook.html"
     return render(request, template, {"webhook": webhook, "deliveries": deliveries}, status=status)
@@ -77,7 +77,7 @@ def _webhook_page(request: HttpRequest, webhook: Webhook, status: int = 200) -> 
 
 @tenant_view(Perm.TENANT_EDIT)
 @require_POST
-def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_test(request: TenantRequest, pk: int) -> HttpResponse:
     webhook = _webhook(request, pk)
     return perform(
         request,
@@ -95,7 +95,7 @@ def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_view(Perm.TENANT_EDIT)
 @require_POST
-def webhook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_toggle(request: TenantRequest, pk: int) -> HttpResponse:
     webhook = _webhook(request, pk)
     services.webhook_update(actor=request.membership, webhook=webhook, is_active=not webhook.is_active)
     messages.success(request, "Webhook paused." if webhook.is_active else "Webhook active again.")
@@ -104,7 +104,7 @@ def webhook_toggle(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_view(Perm.TENANT_EDIT)
 @require_POST
-def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_delete(request: TenantRequest, pk: int) -> HttpResponse:
     webhook = _webhook(request, pk)
     services.webhook_delete(actor=request.membership, webhook=webhook)
     messages.success(request, f"Webhook {webhook.url} deleted.")

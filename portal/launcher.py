@@ -271,6 +271,7 @@ def cmd_test(pytest_args: list[str]) -> int:
             ([str(BIN / "ruff"), "format", "--check", "."], "format"),
             (_manage("makemigrations", "--check", "--dry-run"), "migrations up to date"),
             (_manage("spectacular", "--fail-on-warn", "--validate", "--file", os.devnull), "OpenAPI schema"),
+            ([str(BIN / "mypy"), "."], "type check (mypy + django-stubs)"),
         ]
         failed = []
         if not pytest_args:

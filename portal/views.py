@@ -74,7 +74,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
         return HttpResponse(f"<!doctype html><title>413</title><p>{message}</p>", status=413)
     if _api(request):
         return JsonResponse(error_body("bad_request", "Bad request."), status=400)
-    return defaults.bad_request(request, exception)
+    return defaults.bad_request(request, exception or Exception())
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -82,7 +82,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
     if _api(request):
         return JsonResponse(error_body("permission_denied", "You may not do this."), status=403)
-    return defaults.permission_denied(request, exception)
+    return defaults.permission_denied(request, exception or Exception())
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

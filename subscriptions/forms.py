@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
 from core.limits import max_length
@@ -45,9 +47,9 @@ class SubscribeForm(forms.Form):
         widget=forms.Textarea(attrs={**_TEXT, "rows": 3}),
     )
 
-    def __init__(self, *args: object, applications: list, **kwargs: object) -> None:
+    def __init__(self, *args: Any, applications: list, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["application"].choices = [(a.pk, a.name) for a in applications]
+        cast(forms.ChoiceField, self.fields["application"]).choices = [(a.pk, a.name) for a in applications]
 
 
 class PlanChangeForm(forms.Form):
@@ -58,9 +60,9 @@ class PlanChangeForm(forms.Form):
         widget=forms.Textarea(attrs={**_TEXT, "rows": 2}),
     )
 
-    def __init__(self, *args: object, plans: list, **kwargs: object) -> None:
+    def __init__(self, *args: Any, plans: list, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["plan"].choices = [(p.pk, p.name) for p in plans]
+        cast(forms.ChoiceField, self.fields["plan"]).choices = [(p.pk, p.name) for p in plans]
 
 
 class ReasonForm(forms.Form):

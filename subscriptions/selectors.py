@@ -81,7 +81,7 @@ def approval_queue(
 
 def for_plan(qs: QuerySet[Subscription], plan: int | str) -> QuerySet[Subscription]:
     """Subscriptions on ``plan``; a plan-change request is "for" the plan it asks for."""
-    return qs.filter(plan_id=plan, requested_plan__isnull=True) | qs.filter(requested_plan_id=plan)
+    return qs.filter(plan_id=plan, requested_plan__isnull=True) | qs.filter(requested_plan_id=int(plan))
 
 
 def waiting_at_least(qs: QuerySet[Subscription], hours: int) -> QuerySet[Subscription]:

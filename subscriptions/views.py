@@ -23,7 +23,7 @@ from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, Reason
 from subscriptions.models import ApiKey, Subscription, SubscriptionStatus
 from tenants.permissions import can
 from tenants.roles import Perm
-from tenants.web import tenant_view
+from tenants.web import AuthenticatedRequest, TenantRequest, tenant_view
 
 
 def _found(getter: Any, *args: Any) -> Any:
@@ -37,7 +37,7 @@ def _found(getter: Any, *args: Any) -> Any:
 
 
 @tenant_view()
-def applications(request: HttpRequest) -> HttpResponse:
+def applications(request: TenantRequest) -> HttpResponse:
     def page(form: ApplicationForm, status: int) -> HttpResponse:
         context = {
             "form": form,
@@ -65,7 +65,7 @@ def applications(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_view(Perm.APPS_EDIT)
-def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def application_edit(request: TenantRequest, pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     initial = {
         "name": application.name,
@@ -86,7 +86,7 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _application_page(
-    request: HttpRequest,
+    request: TenantRequest,
     application: Any,
     *,
     key_form: KeyForm | None = None,
@@ -111,14 +111,14 @@ def _application_page(
 
 
 @tenant_view()
-def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def application_detail(request: TenantRequest, pk: int) -> HttpResponse:
     return _application_page(request, _found(selectors.application_for, request.tenant, pk))
 
 
 @tenant_view(Perm.APPS_EDIT)
 @require_POST
 @reveals_secret
-def key_create(request: HttpRequest, pk: int) -> HttpResponse:
+def key_create(request: TenantRequest, pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     # The plaintext lives only in this response: never in the session, a message or a redirect.
     return submit_form(
@@ -142,7 +142,7 @@ def _key(request: HttpRequest, application: Any, key_pk: int) -> ApiKey:
 @tenant_view(Perm.APPS_EDIT)
 @require_POST
 @reveals_secret
-def key_rotate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
+def key_rotate(request: TenantRequest, pk: int, key_pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     key = _key(request, application, key_pk)
 
@@ -168,7 +168,7 @@ def key_rotate(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
 
 @tenant_view(Perm.APPS_EDIT)
 @require_POST
-def key_revoke(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
+def key_revoke(request: TenantRequest, pk: int, key_pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
     key = _key(request, application, key_pk)
     return perform(
@@ -189,7 +189,7 @@ def key_revoke(request: HttpRequest, pk: int, key_pk: int) -> HttpResponse:
 
 
 @tenant_view(Perm.APPS_EDIT)
-def subscribe(request: HttpRequest) -> HttpResponse:
+def subscribe(request: TenantRequest) -> HttpResponse:
     """Choose an application and describe the use case; the catalog links here with ?plan=<id>."""
     plan_id = request.POST.get("plan") or request.GET.get("plan")
     plan = selectors.plan_for_subscribe(request.user, request.tenant, plan_id)
@@ -227,7 +227,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 # --- Subscription page (both sides) --------------------------------------------------
 
 
-def _sides(request: HttpRequest, subscription: Subscription) -> dict[str, bool]:
+def _sides(request: TenantRequest, subscription: Subscription) -> dict[str, bool]:
     consumer = subscription.consumer_tenant_id == request.tenant.pk
     provider = subscription.provider_tenant_id == request.tenant.pk
     return {
@@ -239,11 +239,11 @@ def _sides(request: HttpRequest, subscription: Subscription) -> dict[str, bool]:
 
 
 @tenant_view()
-def subscription_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def subscription_detail(request: TenantRequest, pk: int) -> HttpResponse:
     return _subscription_page(request, _found(selectors.subscription_for, request.tenant, pk))
 
 
-def _subscription_page(request: HttpRequest, subscription: Subscription, status: int = 200) -> HttpResponse:
+def _subscription_page(request: TenantRequest, subscription: Subscription, status: int = 200) -> HttpResponse:
     sides = _sides(request, subscription)
     plans = [
         p
@@ -267,7 +267,7 @@ def _subscription_page(request: HttpRequest, subscription: Subscription, status:
 
 
 @tenant_view()
-def subscription_events_csv(request: HttpRequest, pk: int) -> HttpResponse:
+def subscription_events_csv(request: TenantRequest, pk: int) -> HttpResponse:
     subscription = _found(selectors.subscription_for, request.tenant, pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="subscription-{subscription.pk}-events.csv"'
@@ -311,7 +311,7 @@ _DONE = {
 
 @tenant_view()
 @require_POST
-def subscription_action(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+def subscription_action(request: TenantRequest, pk: int, verb: str) -> HttpResponse:
     subscription = _found(selectors.subscription_for, request.tenant, pk)
     if verb not in _ACTIONS:
         raise Http404("No such action.")
@@ -378,7 +378,7 @@ def _bulk(request: HttpRequest, actor: Any) -> None:
 
 
 @tenant_view(Perm.SUBSCRIPTIONS_APPROVE)
-def approvals(request: HttpRequest) -> HttpResponse:
+def approvals(request: TenantRequest) -> HttpResponse:
     if request.method == "POST":
         _bulk(request, request.membership)
         return redirect(request.get_full_path())
@@ -388,7 +388,7 @@ def approvals(request: HttpRequest) -> HttpResponse:
 
 
 @staff_member_required
-def platform_approvals(request: HttpRequest) -> HttpResponse:
+def platform_approvals(request: AuthenticatedRequest) -> HttpResponse:
     """Platform staff: every provider's queue, decided as staff."""
     if request.method == "POST":
         _bulk(request, services.StaffActor(user=request.user))

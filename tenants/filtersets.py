@@ -37,7 +37,7 @@ class TokenFilterSet(django_filters.FilterSet):
     def filter_queryset(self, queryset: QuerySet[PersonalAccessToken]) -> QuerySet[PersonalAccessToken]:
         # Only one's own tokens unless all=true was asked for (and the role allows it: see the view).
         if not self.form.cleaned_data.get("all"):
-            queryset = queryset.filter(user=self.request.user)  # type: ignore[union-attr]
+            queryset = queryset.filter(user=self.request.user)
         return queryset
 
     def filter_all(

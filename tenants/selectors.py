@@ -9,7 +9,7 @@ from core.errors import NotFound
 from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
 
 
-def memberships_for_user(user: User) -> QuerySet[Membership]:
+def memberships_for_user(user: User | AnonymousUser) -> QuerySet[Membership]:
     return Membership.objects.for_user(user).select_related("tenant").order_by("tenant__name")
 
 

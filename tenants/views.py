@@ -19,11 +19,11 @@ from tenants.models import Invitation, Membership, PersonalAccessToken
 from tenants.permissions import can
 from tenants.reauth import REAUTH_CODE, is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
-from tenants.web import tenant_view
+from tenants.web import AuthenticatedRequest, TenantRequest, tenant_view
 
 
 @login_required
-def onboarding(request: HttpRequest) -> HttpResponse:
+def onboarding(request: AuthenticatedRequest) -> HttpResponse:
     def page(form: TenantCreateForm, status: int) -> HttpResponse:
         context = {
             "form": form,
@@ -79,7 +79,7 @@ def invitation_detail(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @tenant_view()
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: TenantRequest) -> HttpResponse:
     tenant = request.tenant
     return render(
         request,
@@ -91,7 +91,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _members_context(request: HttpRequest, invite_form: InvitationForm | None = None) -> dict:
+def _members_context(request: TenantRequest, invite_form: InvitationForm | None = None) -> dict:
     membership: Membership = request.membership
     manage = can(membership, Perm.MEMBERS_MANAGE)
     return {
@@ -103,18 +103,18 @@ def _members_context(request: HttpRequest, invite_form: InvitationForm | None = 
     }
 
 
-def _members_page(request: HttpRequest, status: int = 200) -> HttpResponse:
+def _members_page(request: TenantRequest, status: int = 200) -> HttpResponse:
     return render(request, "tenants/members.html", _members_context(request), status=status)
 
 
 @tenant_view()
-def members(request: HttpRequest) -> HttpResponse:
+def members(request: TenantRequest) -> HttpResponse:
     return _members_page(request)
 
 
 @tenant_view(Perm.MEMBERS_MANAGE)
 @require_POST
-def invitation_create(request: HttpRequest) -> HttpResponse:
+def invitation_create(request: TenantRequest) -> HttpResponse:
     template = "tenants/partials/members_panel.html" if request.htmx else "tenants/members.html"
 
     def success(result: tuple[Invitation, str]) -> HttpResponse:
@@ -133,13 +133,13 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _invitation(request: HttpRequest, pk: int) -> Invitation:
+def _invitation(request: TenantRequest, pk: int) -> Invitation:
     return get_object_or_404(Invitation.objects.for_tenant(request.tenant), pk=pk)
 
 
 @tenant_view(Perm.MEMBERS_MANAGE)
 @require_POST
-def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_resend(request: TenantRequest, pk: int) -> HttpResponse:
     invitation = _invitation(request, pk)
     return perform(
         request,
@@ -153,7 +153,7 @@ def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_view(Perm.MEMBERS_MANAGE)
 @require_POST
-def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_revoke(request: TenantRequest, pk: int) -> HttpResponse:
     invitation = _invitation(request, pk)
     return perform(
         request,
@@ -165,7 +165,7 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _reauthenticate_first(request: HttpRequest, next_url: str) -> HttpResponse | None:
+def _reauthenticate_first(request: TenantRequest, next_url: str) -> HttpResponse | None:
     """None when the owner may go on; else a redirect to allauth's "confirm your password" page."""
     try:
         require_fresh_auth(request, request.membership)
@@ -177,13 +177,13 @@ def _reauthenticate_first(request: HttpRequest, next_url: str) -> HttpResponse |
     return None
 
 
-def _member(request: HttpRequest, pk: int) -> Membership:
+def _member(request: TenantRequest, pk: int) -> Membership:
     return get_object_or_404(Membership.objects.for_tenant(request.tenant).select_related("user"), pk=pk)
 
 
 @tenant_view(Perm.MEMBERS_MANAGE)
 @require_POST
-def member_role(request: HttpRequest, pk: int) -> HttpResponse:
+def member_role(request: TenantRequest, pk: int) -> HttpResponse:
     target = _member(request, pk)
     form = RoleForm(request.POST)
     if form.is_valid() and is_destructive_member_change(target, form.cleaned_data["role"]):
@@ -215,7 +215,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_view()
 @require_POST
-def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def member_remove(request: TenantRequest, pk: int) -> HttpResponse:
     target = _member(request, pk)
     leaving = target.pk == request.membership.pk
     if not leaving and is_destructive_member_change(target):
@@ -237,7 +237,7 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @tenant_view()
-def settings_view(request: HttpRequest) -> HttpResponse:
+def settings_view(request: TenantRequest) -> HttpResponse:
     tenant = request.tenant
     return submit_form(
         request,
@@ -252,7 +252,7 @@ def settings_view(request: HttpRequest) -> HttpResponse:
 
 @tenant_view(Perm.TENANT_DELETE)
 @require_POST
-def tenant_delete(request: HttpRequest) -> HttpResponse:
+def tenant_delete(request: TenantRequest) -> HttpResponse:
     name = request.tenant.name
     settings_url = reverse("tenants:settings", kwargs={"slug": request.tenant.slug})
     if (answer := _reauthenticate_first(request, settings_url)) is not None:
@@ -272,7 +272,7 @@ def tenant_delete(request: HttpRequest) -> HttpResponse:
 
 
 def _tokens_page(
-    request: HttpRequest, form: TokenForm | None = None, status: int = 200, created: dict | None = None
+    request: TenantRequest, form: TokenForm | None = None, status: int = 200, created: dict | None = None
 ) -> HttpResponse:
     manage_all = can(request.membership, Perm.TOKENS_MANAGE_ALL)
     context = {
@@ -287,7 +287,7 @@ def _tokens_page(
 
 @tenant_view()
 @reveals_secret
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: TenantRequest) -> HttpResponse:
     # The plaintext lives only in this response: never in the session, a message or a redirect.
     return submit_form(
         request,
@@ -300,7 +300,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @tenant_view()
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: TenantRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(PersonalAccessToken.objects.for_tenant(request.tenant), pk=pk)
     return perform(
         request,

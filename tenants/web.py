@@ -10,9 +10,27 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 
 from core.errors import NotFound
+from tenants.models import Membership, Tenant, User
 from tenants.permissions import require
 from tenants.roles import Perm
 from tenants.selectors import membership_for
+
+
+class AuthenticatedRequest(HttpRequest):
+    """A request behind ``login_required``: for type checkers only, never instantiated.
+
+    ``htmx`` comes from django-htmx's middleware.
+    """
+
+    user: User  # narrower than HttpRequest's: signed in
+    htmx: Any
+
+
+class TenantRequest(AuthenticatedRequest):
+    """The request a ``tenant_view`` hands its view (``membership`` / ``tenant`` set by it)."""
+
+    membership: Membership
+    tenant: Tenant
 
 
 def tenant_view(perm: Perm = Perm.TENANT_VIEW) -> Callable:

@@ -42,7 +42,7 @@ class RawSpecParser(BaseParser):
 
     media_type = "*/*"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> bytes:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and declared.isdigit():
@@ -542,7 +542,7 @@ class CatalogAnonThrottle(ClientAddressAnonThrottle):
     summary="Browse the catalog",
     description="What the caller may see: public APIs for everyone (no authentication needed), internal ones "
     "for signed-in callers, private ones for members of the provider.",
-    auth=[{}, {"cookieAuth": []}],
+    auth=[{}, {"cookieAuth": []}],  # type: ignore[list-item]
 )
 class CatalogListView(ListAPIView):
     permission_classes = [AllowAny]
@@ -562,7 +562,7 @@ class CatalogListView(ListAPIView):
     summary="One API of the catalog: versions, plans, description",
     parameters=[PROVIDER_PARAM, API_PARAM],
     responses={200: s.CatalogApiDetailSerializer, 404: OpenApiResponse(description="No such API, or not visible.")},
-    auth=[{}, {"cookieAuth": []}],
+    auth=[{}, {"cookieAuth": []}],  # type: ignore[list-item]
 )
 class CatalogDetailView(APIView):
     permission_classes = [AllowAny]
@@ -590,7 +590,7 @@ class CatalogDetailView(APIView):
         OpenApiParameter("label", str, OpenApiParameter.PATH, description="Version label."),
     ],
     responses={(200, "application/json"): OpenApiTypes.OBJECT},
-    auth=[{}, {"cookieAuth": []}],
+    auth=[{}, {"cookieAuth": []}],  # type: ignore[list-item]
 )
 class CatalogOpenApiView(APIView):
     permission_classes = [AllowAny]

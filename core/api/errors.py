@@ -57,7 +57,7 @@ def _constraint_field(constraint: str) -> str | None:
         table = model._meta.db_table
         for constraint_obj in model._meta.constraints:
             if constraint_obj.name == constraint and isinstance(constraint_obj, models.UniqueConstraint):
-                names = list(constraint_obj.fields) or [
+                names: list[Any] = list(constraint_obj.fields) or [
                     getattr(e, "name", None) or getattr(getattr(e, "source_expressions", [None])[0], "name", "")
                     for e in constraint_obj.expressions
                 ]

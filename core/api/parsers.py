@@ -69,7 +69,7 @@ def parse_json_bytes(raw: bytes) -> Any:
 class SafeJSONParser(JSONParser):
     """``JSONParser`` with a size limit (413), a depth limit and a NUL/surrogate check (400)."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         if stream is None:
             return None
         limit = max_body_bytes()

@@ -28,12 +28,13 @@ from subscriptions.filtersets import (
 )
 from subscriptions.models import ApiKey, Application, Subscription
 from tenants.api.mixins import TenantScopedAPIMixin
+from tenants.models import Tenant
 from tenants.roles import Perm
 
 TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, description="Organisation slug.")
 
 
-def _application(tenant: object, pk: int) -> Application:
+def _application(tenant: Tenant, pk: int) -> Application:
     try:
         return selectors.application_for(tenant, pk)
     except NotFound:

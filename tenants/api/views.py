@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -20,7 +20,7 @@ from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.mixins import TenantScopedAPIMixin, request_membership
 from tenants.filtersets import InvitationFilterSet, TokenFilterSet
-from tenants.models import Invitation, Membership, PersonalAccessToken
+from tenants.models import Invitation, Membership, PersonalAccessToken, User
 from tenants.reauth import is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
 
@@ -86,7 +86,7 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
             raise Forbidden("A personal access token is bound to one organisation and cannot create others.")
 
         def run(**data: Any) -> Membership:
-            tenant = services.tenant_create(user=request.user, **data)
+            tenant = services.tenant_create(user=cast(User, request.user), **data)
             return selectors.membership_for(request.user, tenant.slug)
 
         return self.run_service(
@@ -246,7 +246,7 @@ class InvitationViewSet(
 class MyInvitationsView(APIView):
     @extend_schema(responses=s.InvitationSerializer(many=True), summary="Pending invitations for your e-mail")
     def get(self, request: Request) -> Response:
-        invitations = selectors.pending_invitations_for_user(request.user)
+        invitations = selectors.pending_invitations_for_user(cast(User, request.user))
         return Response(s.InvitationSerializer(invitations, many=True).data)
 
 
@@ -260,7 +260,7 @@ class InvitationAcceptView(ServiceActionMixin, APIView):
         if isinstance(request.auth, PersonalAccessToken):
             raise Forbidden("Accept invitations with a signed-in session, not a token bound to another organisation.")
         return self.run_service(
-            lambda token: services.invitation_accept(user=request.user, token=token),
+            lambda token: services.invitation_accept(user=cast(User, request.user), token=token),
             input=s.InvitationAcceptSerializer,
             output=lambda membership: (
                 s.TenantSerializer(membership.tenant, context={"roles": {membership.tenant_id: membership.role}}).data
