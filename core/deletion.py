@@ -1,4 +1,4 @@
-"""The deletion rule, checked before a delete (docs/decisions/deletion.md).
+"""The deletion rule, checked before a delete (docs/decisions.md).
 
 Rows that another tenant depends on (subscriptions and their trail) point at what they
 depend on with ``on_delete=PROTECT``: Django refuses to delete the target (``ProtectedError``)

@@ -93,7 +93,7 @@ class Subscription(models.Model):
     """
 
     # PROTECT everywhere: a subscription belongs to two tenants and is never deleted, so
-    # nothing it points at may be deleted under it (docs/decisions/deletion.md).
+    # nothing it points at may be deleted under it (docs/decisions.md).
     consumer_tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     provider_tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     application = models.ForeignKey(Application, on_delete=models.PROTECT, related_name="subscriptions")

@@ -172,7 +172,7 @@ def api_delete_refusal(api: Api) -> Conflict | None:
     """Why ``api`` cannot be deleted (the 409 to raise), or None when it can.
 
     Anything another tenant depends on (subscriptions of any status, and their trail) keeps
-    the API, its versions and its plans for ever (docs/decisions/deletion.md).
+    the API, its versions and its plans for ever (docs/decisions.md).
     """
     versions = ApiVersion.objects.for_tenant(api.tenant_id).filter(api=api)
     plans = Plan.objects.for_tenant(api.tenant_id).filter(api=api)

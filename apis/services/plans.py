@@ -190,7 +190,7 @@ def plan_delete_refusal(plan: Plan) -> Conflict | None:
     """Why ``plan`` cannot be deleted (the 409 to raise), or None when it can.
 
     A plan that has (or had) a subscription of any status, or a pending move to it, is kept
-    for ever: it is archived instead (docs/decisions/deletion.md).
+    for ever: it is archived instead (docs/decisions.md).
     """
     if not protected_dependents(plan):
         return None

@@ -521,7 +521,7 @@ def version_delete_refusal(version: ApiVersion) -> Conflict | None:
     """Why ``version`` cannot be deleted (the 409 to raise), or None when it can.
 
     A version that has (or had) a subscription of any status is kept for ever: it is retired
-    instead (docs/decisions/deletion.md). Otherwise drafts and retired versions may go.
+    instead (docs/decisions.md). Otherwise drafts and retired versions may go.
     """
     if protected_dependents(version):
         if version.status == VersionStatus.RETIRED:

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='apis.plan'),
         ),
         # Existing events get the subscription's current plan (the plans a subscription left
-        # before this migration are not known; docs/decisions/deletion.md).
+        # before this migration are not known; docs/decisions.md).
         migrations.RunSQL(
             "UPDATE subscriptions_subscriptionevent AS e SET plan_id = s.plan_id "
             "FROM subscriptions_subscription AS s WHERE e.subscription_id = s.id AND e.plan_id IS NULL",

@@ -1,4 +1,4 @@
-"""The deletion rule: nothing another tenant depends on is ever deleted (docs/decisions/deletion.md).
+"""The deletion rule: nothing another tenant depends on is ever deleted (docs/decisions.md).
 
 Acme (Alice) provides the Orders API; Globex (Charlie) subscribes to it with its application.
 Whatever Acme deletes, through the services, the web pages, the REST API, the admin or the
