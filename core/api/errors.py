@@ -11,6 +11,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, models
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -82,6 +83,10 @@ def integrity_conflict(exc: IntegrityError) -> Conflict:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads JSON and form bodies through ``request.body``, which stops at
+        # DATA_UPLOAD_MAX_MEMORY_SIZE; answered here so DEBUG's technical page never shows.
+        return Response(error_body("too_large", "The request body is too large."), status=413)
     if isinstance(exc, IntegrityError):
         exc = integrity_conflict(exc)
     if isinstance(exc, ServiceError):

@@ -2,8 +2,9 @@
 
 DRF's own parser hands the stream to ``json.load``: a body of thousands of ``[`` raises
 ``RecursionError`` (a 500), ``"\\u0000"`` reaches PostgreSQL (which refuses NUL in text,
-another 500), ``"\\ud800"`` cannot be encoded as UTF-8, and the body size is not bounded at
-all (DRF reads the stream, bypassing ``DATA_UPLOAD_MAX_MEMORY_SIZE``).
+another 500), ``"\\ud800"`` cannot be encoded as UTF-8. DRF reads JSON through
+``request.body`` (bounded by ``DATA_UPLOAD_MAX_MEMORY_SIZE``, answered 413 by the error
+handler); ``MAX_JSON_BODY_BYTES`` bounds the stream here too, for parsers called on a raw stream.
 """
 
 from __future__ import annotations

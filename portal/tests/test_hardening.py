@@ -128,3 +128,10 @@ def test_nested_field_errors_are_flat_dotted_keys(as_alice):
     error = _assert_error(as_alice.post(WEBHOOKS, hook, format="json"), 400, "invalid")
     assert list(error["fields"]) == ["events.1"]
     assert all(isinstance(m, str) for m in error["fields"]["events.1"])
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_oversize_json_body_is_413_even_with_debug_on(as_alice, settings, debug):
+    settings.DEBUG = debug  # ./run's DEBUG must not turn it into Django's technical page
+    body = '{"name": "' + "a" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10) + '"}'
+    _assert_error(as_alice.post(TOKENS, body, content_type="application/json"), 413, "too_large")
