@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env, envbool, envint, envlist
+from core.env import env, envbool, envfloat, envint, envlist
 from core.outbound import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -118,9 +118,14 @@ if not REDIS_URL:
     )
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Fails open: an unavailable Redis is a miss, never a 500 or a hung request (core/cache.py).
+        "BACKEND": "core.cache.ResilientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", "portal"),
+        "OPTIONS": {
+            "socket_timeout": envfloat("CACHE_SOCKET_TIMEOUT", 1.0),
+            "socket_connect_timeout": envfloat("CACHE_SOCKET_TIMEOUT", 1.0),
+        },
     }
 }
 
@@ -144,6 +149,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A hung broker (accepting connections, answering nothing) must not hang a web request that
+# queues a task after commit: every broker socket operation gives up after this many seconds
+# (the outbox sweep sends what could not be queued). Workers poll with BRPOP every second, so
+# a few seconds is ample for them too.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": envfloat("BROKER_SOCKET_TIMEOUT", 3.0),
+    "socket_connect_timeout": envfloat("BROKER_SOCKET_TIMEOUT", 3.0),
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "expire-invitations": {
