@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "tenants",
     "apis",
     "subscriptions",
+    "gateways",
     "notifications",
 ]
 
