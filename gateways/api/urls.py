@@ -1,6 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from gateways import logs_api
 from gateways.api import views
 
 platform_router = SimpleRouter()
@@ -16,4 +17,5 @@ urlpatterns = [
 protocol_urlpatterns = [
     path("config", views.ConfigView.as_view(), name="gateway-config"),
     path("heartbeat", views.HeartbeatView.as_view(), name="gateway-heartbeat"),
+    path("logs", logs_api.LogsView.as_view(), name="gateway-logs"),
 ]
