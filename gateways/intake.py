@@ -66,6 +66,7 @@ class Entry:
     raw: str
     value: Any = None
     error: str = ""
+    detail: str = ""
 
 
 def split_entries(text: bytes) -> list[Entry]:
@@ -176,6 +177,7 @@ def normalise(
             parsed = PARSERS[kind](entry.value, entry.line, now)
         except Reject as exc:
             entry.error = exc.reason
+            entry.detail = exc.detail[:300]
             rejects.append(entry)
             continue
         rows.append(parsed.row)
@@ -294,6 +296,7 @@ def ingest(
                         node=node,
                         line=entry.line,
                         reason=entry.error[:64],
+                        detail=entry.detail.replace("\x00", ""),
                         raw=(entry.raw or _dump(entry.value))[: QuarantinedRecord.RAW_MAX_CHARS].replace("\x00", ""),
                         created_at=now,
                     )

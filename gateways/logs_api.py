@@ -132,7 +132,7 @@ class LogsView(APIView):
 
     @extend_schema(
         operation_id="gateway_logs_post",
-        tags=["gateway"],
+        tags=["Gateway protocol"],
         summary="Send a batch of call records",
         description=(
             "NDJSON (`application/x-ndjson`) or a JSON array (`application/json`) of call records, "

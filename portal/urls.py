@@ -16,6 +16,7 @@ urlpatterns = [
     path("onboarding/", tenant_views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", tenant_views.invitation_detail, name="invitation"),
     path("platform/nodes/", include("gateways.urls")),
+    path("platform/quarantine/", include("gateways.quarantine_urls")),
     path("platform/approvals/", subscription_views.platform_approvals, name="platform-approvals"),
     path("t/", include("tenants.urls")),
     path("t/", include("subscriptions.urls")),

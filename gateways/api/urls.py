@@ -2,10 +2,12 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from gateways import logs_api
-from gateways.api import views
+from gateways.api import quarantine, views
 
 platform_router = SimpleRouter()
 platform_router.register("nodes", views.PlatformNodeViewSet, basename="platform-node")
+platform_router.register("quarantine", quarantine.QuarantineViewSet, basename="platform-quarantine")
+platform_router.register("log-batches", quarantine.IngestBatchViewSet, basename="platform-log-batch")
 
 #: Under /api/v1/ (namespace "api").
 urlpatterns = [
