@@ -14,7 +14,7 @@ from gateways.formats import REQUEST_ID_NAMESPACE, path_prefixes
 from gateways.models import CallRecord, IngestBatch
 from gateways.tests.test_intake import counts, post
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "bench" / "samples"
 KONG = json.loads((SAMPLES / "kong-http-log.json").read_text())
 APISIX_LINES = (SAMPLES / "apisix-http-logger.ndjson").read_text().splitlines()
 
