@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -156,11 +157,16 @@ def _status(value: Any) -> int:
 def _ip(value: Any, warnings: list[str]) -> str | None:
     if not value or not isinstance(value, str):
         return None
+    # inet_pton (C) validates what PostgreSQL's inet accepts; it normalises the text itself.
     try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        warnings.append("invalid_client_ip_dropped")
-        return None
+        socket.inet_pton(socket.AF_INET6 if ":" in value else socket.AF_INET, value)
+    except OSError:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            warnings.append("invalid_client_ip_dropped")
+            return None
+    return value
 
 
 def _epoch(number: float) -> datetime:
