@@ -213,7 +213,7 @@ class ConfigView(NodeProtocolView):
             response = HttpResponse(status=304)
             response["ETag"] = f'"{version}"'
         else:
-            built = snapshot()
+            built = snapshot(version)
             response = HttpResponse(built.body, content_type="application/json")
             response["ETag"] = built.etag
         # Key hashes: no shared cache may keep it; the node revalidates with If-None-Match.
