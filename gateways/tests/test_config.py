@@ -79,7 +79,7 @@ def test_the_snapshot_has_routes_and_credentials_and_nothing_of_drafts_or_retire
 
 
 def test_if_none_match_gives_304_until_something_changes(node_api, world):
-    response, body = _get(node_api)
+    response, _body = _get(node_api)
     etag = response["ETag"]
     not_modified = node_api.get(URL, HTTP_IF_NONE_MATCH=etag)
     assert not_modified.status_code == 304 and not_modified.content == b"" and not_modified["ETag"] == etag
