@@ -74,7 +74,7 @@ class HeartbeatAnswerSerializer(serializers.Serializer):
     config_version = serializers.IntegerField(help_text="The current config version: fetch the config if newer.")
 
 
-class UpstreamSerializer(serializers.Serializer):
+class RouteUpstreamSerializer(serializers.Serializer):
     url = serializers.URLField()
     weight = serializers.IntegerField()
 
@@ -91,14 +91,14 @@ class RouteSerializer(serializers.Serializer):
     label = serializers.CharField()
     base_path = serializers.CharField(help_text="Longest prefix (on a segment boundary) of the request path wins.")
     status = serializers.ChoiceField(choices=["published", "deprecated"])
-    upstreams = UpstreamSerializer(many=True, help_text="Weighted targets.")
+    upstreams = RouteUpstreamSerializer(many=True, help_text="Weighted targets.")
     connect_timeout_ms = serializers.IntegerField()
     read_timeout_ms = serializers.IntegerField()
     sunset_date = serializers.DateField(allow_null=True, help_text="Set on deprecated versions only.")
     endpoints = EndpointTemplateSerializer(many=True)
 
 
-class LimitsSerializer(serializers.Serializer):
+class RouteLimitsSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         return {name: serializers.IntegerField(allow_null=True) for name in Plan.LIMIT_FIELDS}
 
@@ -111,7 +111,7 @@ class CredentialSubscriptionSerializer(serializers.Serializer):
     api_id = serializers.IntegerField()
     api_version_id = serializers.IntegerField(help_text="The one version this subscription covers.")
     plan_id = serializers.IntegerField()
-    limits = LimitsSerializer()
+    limits = RouteLimitsSerializer()
 
 
 class CredentialSerializer(serializers.Serializer):
