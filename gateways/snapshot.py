@@ -111,8 +111,9 @@ class Snapshot:
 
 
 def current_version() -> int:
-    """The config version now (one primary-key read)."""
-    return ConfigState.objects.values_list("version", flat=True).get(pk=1)
+    """The config version now (one primary-key read; the row is recreated if someone deleted it)."""
+    found = ConfigState.objects.values_list("version", flat=True).filter(pk=1).first()
+    return found if found is not None else ConfigState.objects.get_or_create(pk=1)[0].version
 
 
 def build_snapshot() -> Snapshot:
