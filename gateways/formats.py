@@ -144,6 +144,8 @@ def _bytes(value: Any, field: str, warnings: list[str]) -> int:
     if number < 0:
         warnings.append(f"negative_{field}_clamped")
         return 0
+    if number >= 2**62:
+        raise Reject(f"invalid_{field}", f"{field} out of range")
     return int(number)
 
 

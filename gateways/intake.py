@@ -42,7 +42,7 @@ def inflate(body: bytes, *, limit: int) -> bytes:
     data = body
     while data:
         stream = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-        while data:
+        while True:
             try:
                 chunk = stream.decompress(data, INFLATE_CHUNK)
             except zlib.error as exc:
@@ -54,8 +54,9 @@ def inflate(body: bytes, *, limit: int) -> bytes:
             data = stream.unconsumed_tail
             if stream.eof:
                 break
-        if not stream.eof:
-            raise ValueError("truncated gzip body")
+            if not data and not chunk:
+                raise ValueError("truncated gzip body")
+            # Input left over, or zlib still holding output for the input it has: go on.
         data = stream.unused_data.lstrip(b"\x00")  # some writers pad members with NULs
     return b"".join(out)
 
