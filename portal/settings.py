@@ -183,12 +183,27 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.heartbeat_task",
         "schedule": float(envint("HEARTBEAT_SECONDS", 15)),
     },
+    # Raw call table: day partitions created ahead, rows from the default partition re-homed.
+    "gateway-ensure-partitions": {
+        "task": "gateways.tasks.ensure_partitions_task",
+        "schedule": 3600.0,
+    },
+    "gateway-drop-expired-partitions": {
+        "task": "gateways.tasks.drop_expired_partitions_task",
+        "schedule": 3600.0,
+    },
     # OpenAPI uploads stuck in "processing" (broker down at upload time, worker killed).
     "sweep-openapi-uploads": {
         "task": "apis.tasks.sweep_specs_task",
         "schedule": 300.0,
     },
 }
+# Gateway call-log intake (gateways/intake.py, docs/gateway-protocol.md "Logs").
+RAW_RETENTION_DAYS = envint("RAW_RETENTION_DAYS", 30)
+GATEWAY_PARTITIONS_AHEAD = envint("GATEWAY_PARTITIONS_AHEAD", 3)
+GATEWAY_LOGS_MAX_BYTES = envint("GATEWAY_LOGS_MAX_BYTES", 10 * 1024 * 1024)
+GATEWAY_LOGS_MAX_INFLATED_BYTES = envint("GATEWAY_LOGS_MAX_INFLATED_BYTES", 64 * 1024 * 1024)
+GATEWAY_LOGS_MAX_RECORDS = envint("GATEWAY_LOGS_MAX_RECORDS", 10000)
 # Transactional outbox (core/outbox.py): at-least-once, receivers dedupe on the delivery id.
 OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = envint("OUTBOX_RETRY_BASE_SECONDS", 30)
