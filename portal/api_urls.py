@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("apis.api.urls")),
     path("", include("subscriptions.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("analytics.api.urls")),
 ]

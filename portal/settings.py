@@ -204,6 +204,8 @@ GATEWAY_PARTITIONS_AHEAD = envint("GATEWAY_PARTITIONS_AHEAD", 3)
 GATEWAY_LOGS_MAX_BYTES = envint("GATEWAY_LOGS_MAX_BYTES", 10 * 1024 * 1024)
 GATEWAY_LOGS_MAX_INFLATED_BYTES = envint("GATEWAY_LOGS_MAX_INFLATED_BYTES", 64 * 1024 * 1024)
 GATEWAY_LOGS_MAX_RECORDS = envint("GATEWAY_LOGS_MAX_RECORDS", 10000)
+# Analytics: most call records one CSV export streams (the explorer shows more page by page).
+ANALYTICS_EXPORT_MAX_ROWS = envint("ANALYTICS_EXPORT_MAX_ROWS", 100000)
 # Transactional outbox (core/outbox.py): at-least-once, receivers dedupe on the delivery id.
 OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = envint("OUTBOX_RETRY_BASE_SECONDS", 30)

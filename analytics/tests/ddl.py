@@ -1,28 +1,6 @@
-"""Temporary copies of the contract's DDL (raw call table, rollup tables) for the tests.
+"""Temporary copy of the contract's rollup-table DDL for the tests.
 
-Used only until the intake and rollups branches (which own these tables and their migrations)
-are merged; every statement is ``IF NOT EXISTS`` so it is a no-op once they are.
-"""
-
-RAW = """
-CREATE TABLE IF NOT EXISTS gateways_callrecord (
-    request_id uuid NOT NULL, ts timestamptz NOT NULL, received_at timestamptz NOT NULL DEFAULT now(),
-    node_id bigint NOT NULL, batch_id bigint, source varchar(16) NOT NULL,
-    api_version_id bigint NULL, api_id bigint NULL, provider_tenant_id bigint NULL,
-    endpoint varchar(300) NOT NULL DEFAULT '', method varchar(10) NOT NULL DEFAULT '',
-    path varchar(2048) NOT NULL DEFAULT '', api_key_id bigint NULL, key_id varchar(24) NOT NULL DEFAULT '',
-    application_id bigint NULL, consumer_tenant_id bigint NULL, plan_id bigint NULL, subscription_id bigint NULL,
-    status smallint NOT NULL, latency_ms double precision NOT NULL DEFAULT 0, upstream_latency_ms double precision NULL,
-    request_bytes bigint NOT NULL DEFAULT 0, response_bytes bigint NOT NULL DEFAULT 0, client_ip inet NULL,
-    user_agent varchar(512) NOT NULL DEFAULT '', error varchar(64) NOT NULL DEFAULT '',
-    ai_provider varchar(64) NOT NULL DEFAULT '', ai_model varchar(128) NOT NULL DEFAULT '',
-    ai_input_tokens integer NULL, ai_output_tokens integer NULL, ai_cost numeric(18,8) NULL,
-    PRIMARY KEY (request_id, ts)
-) PARTITION BY RANGE (ts);
-CREATE TABLE IF NOT EXISTS gateways_callrecord_default PARTITION OF gateways_callrecord DEFAULT;
-CREATE INDEX IF NOT EXISTS gateways_callrecord_provider_ts ON gateways_callrecord (provider_tenant_id, ts);
-CREATE INDEX IF NOT EXISTS gateways_callrecord_consumer_ts ON gateways_callrecord (consumer_tenant_id, ts);
-CREATE INDEX IF NOT EXISTS gateways_callrecord_ts ON gateways_callrecord (ts);
+Used only until the rollups branch (which owns these tables and their migrations) is merged; every statement is ``IF NOT EXISTS`` so it is a no-op once they are.
 """
 
 _ROLLUP = """
