@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "gateways",
     "notifications",
+    "analytics",
 ]
 
 MIDDLEWARE = [

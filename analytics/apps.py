@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AnalyticsConfig(AppConfig):
+    """Usage analytics: minute / hour / day rollups of the raw call records, and the pages that read them."""
+
+    name = "analytics"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,88 @@
+"""The fixed log-scale latency histogram shared by the rollups and the dashboards.
+
+28 upper bounds in milliseconds plus one overflow bucket: 29 counters. A latency ``x`` falls in
+the first bucket ``i`` with ``x <= BOUNDS_MS[i]``, else in the overflow bucket 28. Histograms of
+the same shape add element-wise, so a minute, hour or day histogram is the exact sum of its
+parts, and percentiles are read from the merged counts (the upper bound of the bucket where the
+cumulative count reaches p; the overflow bucket reads as 60000 ms).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+
+BOUNDS_MS: list[float] = [
+    1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700,
+    1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000, 60000,
+]  # fmt: skip
+BUCKETS = len(BOUNDS_MS) + 1  # 29: the last one counts everything above 60 s
+OVERFLOW = BUCKETS - 1
+
+
+def bucket_index(latency_ms: float) -> int:
+    """The bucket of one latency: first i with latency <= BOUNDS_MS[i], else the overflow bucket."""
+    return bisect_left(BOUNDS_MS, latency_ms)  # == len(BOUNDS_MS) == OVERFLOW above the last bound
+
+
+def empty() -> list[int]:
+    """A histogram with no calls."""
+    return [0] * BUCKETS
+
+
+def merge(*histograms: Sequence[int]) -> list[int]:
+    """Element-wise sum (the histograms of two buckets → the histogram of both)."""
+    total = empty()
+    for hist in histograms:
+        for i, count in enumerate(hist):
+            total[i] += count
+    return total
+
+
+def percentile(hist: Sequence[int], p: float) -> float | None:
+    """The p-th percentile (0 < p <= 100) read from a histogram; None when it counts no call.
+
+    The answer is the upper bound of the bucket where the cumulative count first reaches
+    ``p`` % of the total, so it over-estimates by at most one bucket width (≤ 50 % on this scale).
+    """
+    total = sum(hist)
+    if total <= 0:
+        return None
+    rank = total * p / 100.0
+    cumulative = 0
+    for i, count in enumerate(hist):
+        cumulative += count
+        if cumulative >= rank:
+            return float(BOUNDS_MS[min(i, len(BOUNDS_MS) - 1)])
+    return float(BOUNDS_MS[-1])
+
+
+def _case(column: str, lo: int, hi: int) -> str:
+    """A balanced CASE over bucket indexes lo..hi: at most 5 comparisons per row."""
+    if lo == hi:
+        return str(lo)
+    mid = (lo + hi) // 2
+    return f"CASE WHEN {column} <= {BOUNDS_MS[mid]} THEN {_case(column, lo, mid)} ELSE {_case(column, mid + 1, hi)} END"
+
+
+def bucket_index_sql(column: str) -> str:
+    """A SQL expression giving the 0-based bucket index of ``column`` (a binary search in CASEs).
+
+    Faster than the ``unnest(ARRAY[…]) WITH ORDINALITY`` search (no subquery per row) and exactly
+    equal to :func:`bucket_index`. NULL latencies give NULL (they are counted nowhere).
+    """
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE {_case(column, 0, OVERFLOW)} END"
+
+
+def percentile_sql(hist: str, p: float) -> str:
+    """A SQL expression reading the p-th percentile from a bigint[29] histogram column or expression.
+
+    The same rule as :func:`percentile` (NULL when the histogram counts no call)."""
+    bounds = "ARRAY[" + ",".join(str(b) for b in BOUNDS_MS) + "]::float8[]"
+    # Built from our own constants and a column expression chosen by the caller, never user input.
+    return (
+        f"(SELECT ({bounds})[least(h.i, {len(BOUNDS_MS)})] FROM ("  # noqa: S608
+        f"SELECT i, sum(c) OVER (ORDER BY i) AS cum, sum(c) OVER () AS total "
+        f"FROM unnest({hist}) WITH ORDINALITY AS u(c, i)) h "
+        f"WHERE h.total > 0 AND h.cum >= h.total * {p} / 100.0 ORDER BY h.i LIMIT 1)"
+    )

@@ -1,0 +1,146 @@
+"""Rollup tables: raw call records (``gateways_callrecord``) → minute → hour → day.
+
+The three levels have the same columns: a time bucket, the dimensions a dashboard groups or
+filters by, and additive measures (counts, sums, histograms). Every measure adds exactly, so a
+coarser level is the sum of the finer one and any bucket can be recomputed from its source.
+The rows are written only by ``analytics.rollup`` (set-based SQL); see docs/analytics.md.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from analytics.histogram import BUCKETS
+
+#: The dimensions of a rollup row, in the order of the unique constraint (after ``bucket``).
+DIMENSIONS = (
+    "provider_tenant_id",
+    "api_id",
+    "api_version_id",
+    "endpoint",
+    "consumer_tenant_id",
+    "application_id",
+    "api_key_id",
+    "plan_id",
+    "status",
+    "error",
+    "node_id",
+)
+
+
+class Rollup(models.Model):
+    """One bucket × one combination of dimensions, with its additive measures.
+
+    Dimension columns hold plain ids (no foreign keys): rollups outlive deleted APIs, keys and
+    tenants, and the tables are written in bulk by SQL. ``endpoint`` is the OpenAPI template
+    ("GET /orders/{id}"), ``'other'`` when the path matched none of the version's templates, and
+    ``''`` when the call matched no API version at all (e.g. ``unknown_route``).
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the minute / hour / UTC day.")
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    endpoint = models.CharField(max_length=300, default="", db_default="")
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    api_key_id = models.BigIntegerField(null=True)
+    plan_id = models.BigIntegerField(null=True)
+    status = models.SmallIntegerField()
+    error = models.CharField(max_length=64, default="", db_default="", help_text="'' or the gateway's refusal reason.")
+    node_id = models.BigIntegerField(null=True)
+
+    calls = models.BigIntegerField(default=0, db_default=0)
+    errors_4xx = models.BigIntegerField(default=0, db_default=0)
+    errors_5xx = models.BigIntegerField(default=0, db_default=0)
+    request_bytes = models.BigIntegerField(default=0, db_default=0)
+    response_bytes = models.BigIntegerField(default=0, db_default=0)
+    latency_sum = models.FloatField(default=0, db_default=0, help_text="Sum of latency_ms.")
+    latency_hist = ArrayField(models.BigIntegerField(), size=BUCKETS, help_text="Counts per histogram bucket.")
+    upstream_latency_sum = models.FloatField(default=0, db_default=0)
+    upstream_count = models.BigIntegerField(
+        default=0, db_default=0, help_text="Calls that reported an upstream latency."
+    )
+    upstream_hist = ArrayField(models.BigIntegerField(), size=BUCKETS)
+    ai_input_tokens = models.BigIntegerField(default=0, db_default=0)
+    ai_output_tokens = models.BigIntegerField(default=0, db_default=0)
+    ai_cost = models.DecimalField(max_digits=20, decimal_places=8, default=0, db_default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.endpoint or '-'} {self.status}: {self.calls} calls"
+
+
+class RollupMinute(Rollup):
+    """Calls per minute; kept ``ROLLUP_MINUTE_RETENTION_DAYS`` (14)."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *DIMENSIONS], name="rollupminute_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="rollupminute_provider"),
+            models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="rollupminute_consumer"),
+        ]
+
+
+class RollupHour(Rollup):
+    """Calls per hour, summed from the minute rows; kept ``ROLLUP_HOUR_RETENTION_DAYS`` (400)."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *DIMENSIONS], name="rolluphour_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="rolluphour_provider"),
+            models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="rolluphour_consumer"),
+        ]
+
+
+class RollupDay(Rollup):
+    """Calls per UTC day, summed from the hour rows; kept for ever."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", *DIMENSIONS], name="rollupday_unique_dims", nulls_distinct=False),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="rollupday_provider"),
+            models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="rollupday_consumer"),
+        ]
+
+
+class Watermark(models.Model):
+    """How far a level is rolled up.
+
+    Buckets before ``upto`` are final as of the last run; later ones are recomputed on every run.
+    ``seen_upto`` (minute level) is a ``received_at`` bound: every raw record received before it
+    was visible to the last run, so records received since then with ``ts < upto`` are late and
+    mark their buckets dirty.
+    """
+
+    level = models.CharField(max_length=16, primary_key=True)
+    upto = models.DateTimeField(null=True)
+    seen_upto = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.level} up to {self.upto}"
+
+
+class DirtyBucket(models.Model):
+    """A bucket of a level that must be recomputed from its source (late data, or marked by hand)."""
+
+    pk = models.CompositePrimaryKey("level", "bucket")
+    level = models.CharField(max_length=16)
+    bucket = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.bucket}"
