@@ -10,7 +10,18 @@ from django.http import StreamingHttpResponse
 
 from analytics import selectors
 
-SERIES_COLUMNS = ["t", "calls", "errors_4xx", "errors_5xx", "refused", "error_rate", "avg_ms", "p50_ms", "p95_ms", "p99_ms"]
+SERIES_COLUMNS = [
+    "t",
+    "calls",
+    "errors_4xx",
+    "errors_5xx",
+    "refused",
+    "error_rate",
+    "avg_ms",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+]
 CALL_EXPORT_COLUMNS = [
     "request_id", "ts", "api_id", "api_version_id", "endpoint", "method", "path", "application_id", "api_key_id",
     "key_id", "status", "error", "latency_ms", "upstream_latency_ms", "request_bytes", "response_bytes",

@@ -24,19 +24,15 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from analytics.histogram import BUCKETS
+from analytics.histogram import percentile as _histogram_percentile
 from apis.models import Api, ApiVersion
 from core.errors import InvalidInput, NotFound
 from subscriptions import selectors as subscription_selectors
 from subscriptions.models import ApiKey, Application, Subscription, SubscriptionStatus
 from tenants.models import Tenant
 
-try:  # owned by the rollups part; the copy below is the contract's text until it is merged
-    from analytics.histogram import BOUNDS_MS  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - removed once analytics/histogram.py exists
-    BOUNDS_MS = [1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 5000, 7000, 10000, 15000, 20000, 30000, 60000]  # fmt: skip
-
-HIST_SIZE = len(BOUNDS_MS) + 1  # 28 bounds + the overflow bucket
-OVERFLOW_MS = 60000.0
+HIST_SIZE = BUCKETS  # 28 bounds + the overflow bucket
 
 Side = Literal["provider", "consumer", "platform"]
 Level = Literal["minute", "hour", "day"]
@@ -49,20 +45,11 @@ RAW_TABLE = "gateways_callrecord"
 
 
 def percentile(hist: Sequence[int], p: float) -> float | None:
-    """Upper bound (ms) of the histogram bucket where the cumulative count reaches ``p`` (0–1).
+    """Latency (ms) at quantile ``p`` (0–1) of a merged histogram; None without calls.
 
-    None without calls; the overflow bucket reads as 60,000 ms (the contract's rule).
+    The rule is analytics.histogram's (upper bound of the bucket; the overflow reads 60,000 ms).
     """
-    total = sum(hist)
-    if total <= 0:
-        return None
-    threshold = p * total
-    running = 0
-    for index, count in enumerate(hist):
-        running += count
-        if running >= threshold and count:
-            return float(BOUNDS_MS[index]) if index < len(BOUNDS_MS) else OVERFLOW_MS
-    return OVERFLOW_MS
+    return _histogram_percentile(hist, p * 100)
 
 
 # --- Scope ------------------------------------------------------------------------------
@@ -287,7 +274,9 @@ class Stats:
     @classmethod
     def from_row(cls, values: Sequence[Any]) -> Stats:
         calls, e4, e5, refused, lat, rq, rs = (v or 0 for v in values[:7])
-        return cls(int(calls), int(e4), int(e5), int(refused), float(lat), int(rq), int(rs), [int(v or 0) for v in values[7:]])
+        return cls(
+            int(calls), int(e4), int(e5), int(refused), float(lat), int(rq), int(rs), [int(v or 0) for v in values[7:]]
+        )
 
     @property
     def errors(self) -> int:
@@ -439,7 +428,9 @@ def _label(by: str, items: list[dict[str, Any]]) -> None:
         elif by == "versions":
             item["label"] = versions.get(key["api_version_id"], "unknown route")
         elif by == "consumers":
-            item["label"] = f"{tenants.get(key['consumer_tenant_id'], '—')} · {apps.get(key['application_id'], 'no key')}"
+            item["label"] = (
+                f"{tenants.get(key['consumer_tenant_id'], '—')} · {apps.get(key['application_id'], 'no key')}"
+            )
         elif by == "applications":
             item["label"] = apps.get(key["application_id"], "no key")
         elif by == "keys":
@@ -539,7 +530,7 @@ def quota_usage(application: Application, *, now: datetime | None = None) -> lis
         return []
     api_ids = [s.api_id for s in subscriptions]
     sql = (
-        "SELECT api_id, sum(calls) FILTER (WHERE bucket >= %s) FROM {table} "  # noqa: S608
+        "SELECT api_id, sum(calls) FILTER (WHERE bucket >= %s) FROM {table} "
         "WHERE application_id = %s AND consumer_tenant_id = %s AND api_id = ANY(%s) "
         "AND bucket >= %s AND bucket < %s AND error = '' GROUP BY api_id"
     )

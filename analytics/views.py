@@ -115,7 +115,9 @@ def api_dashboard(request: TenantRequest, api_slug: str) -> HttpResponse:
     label = request.GET.get("version", "")
     version = next((v for v in versions if v.label == label), None)
     data, problems = _parse(s.WindowQuery, request.GET)
-    scope = selectors.scope_for(request.tenant, "provider", api_id=api.pk, api_version_id=version.pk if version else None)
+    scope = selectors.scope_for(
+        request.tenant, "provider", api_id=api.pk, api_version_id=version.pk if version else None
+    )
     tops = [
         ("Top endpoints", "endpoints"),
         ("Top consumers", "consumers"),
@@ -239,7 +241,9 @@ def timeseries_csv(request: TenantRequest) -> HttpResponse:
     except InvalidInput as error:
         return _bad_request(error)
     window = data["window"]
-    return exports.timeseries_csv(_scope(request, data), window, f"{request.tenant.slug}-timeseries-{window.range_key}.csv")
+    return exports.timeseries_csv(
+        _scope(request, data), window, f"{request.tenant.slug}-timeseries-{window.range_key}.csv"
+    )
 
 
 @staff_member_required

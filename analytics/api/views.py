@@ -41,7 +41,7 @@ def scope_from(tenant: Tenant, data: dict[str, Any]) -> selectors.Scope:
 class _AnalyticsView(TenantScopedAPIMixin, APIView):
     # Only GET is routed; the other methods pass the membership check and the URL object
     # lookup (so a foreign id is a 404 whatever the method) and then get DRF's 405.
-    required_perms = {method: Perm.TENANT_VIEW for method in ("get", "post", "put", "patch", "delete")}
+    required_perms = dict.fromkeys(("get", "post", "put", "patch", "delete"), Perm.TENANT_VIEW)
     query_class: type[s.serializers.Serializer] = s.AnalyticsQuery
 
     def query(self, request: Request) -> dict[str, Any]:

@@ -72,7 +72,6 @@ def test_provider_scope_sees_only_calls_to_its_apis(acme, globex, catalog):
 
 def test_consumer_scope_checks_applications_and_keys(acme, globex, catalog, alice):
     from subscriptions.tests.factories import make_key, membership
-
     from tenants.tests.factories import TenantFactory
 
     app = ApplicationFactory(tenant=acme, name="Mine")
@@ -194,7 +193,9 @@ def test_call_filters_and_detail(acme, globex, catalog):
     flt = selectors.call_filter(start=NOW - timedelta(hours=1), end=NOW, status=404, path="/acme/orders/")
     rows, _ = selectors.calls(scope, flt)
     assert [r["request_id"] for r in rows] == [hit]
-    rows, _ = selectors.calls(scope, selectors.call_filter(start=NOW - timedelta(hours=1), end=NOW, path="/acme/other_"))
+    rows, _ = selectors.calls(
+        scope, selectors.call_filter(start=NOW - timedelta(hours=1), end=NOW, path="/acme/other_")
+    )
     assert len(rows) == 1  # _ and % are literal
     assert selectors.call_detail(scope, hit)["api_name"] == "Orders API"
     with pytest.raises(NotFound):
