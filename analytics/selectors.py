@@ -710,12 +710,3 @@ def call_detail(scope: Scope, request_id: uuid.UUID) -> dict[str, Any]:
     record["api_name"] = apis.get(record["api_id"], "")
     record["application_name"] = apps.get(record["application_id"], "")
     return record
-
-
-def has_any_data(scope: Scope) -> bool:
-    """Whether any rollup row exists for the scope at all (decides the empty-state text)."""
-    where, params = scope.where()
-    sql = f"SELECT EXISTS (SELECT 1 FROM {TABLES['day']} WHERE {where}) OR EXISTS (SELECT 1 FROM {TABLES['minute']} WHERE {where})"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params + params)
-        return bool(cursor.fetchone()[0])  # type: ignore[index]

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db import connection
 
-from analytics.selectors import BOUNDS_MS, HIST_SIZE
+from analytics.histogram import BOUNDS_MS
+from analytics.selectors import HIST_SIZE
 
 
 def hist_of(*latencies: float) -> list[int]:
