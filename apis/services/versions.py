@@ -328,15 +328,20 @@ def version_upload_spec(
     return version
 
 
+def _lock_processing(version_id: int, job: uuid.UUID) -> ApiVersion | None:
+    """The version still waiting for upload ``job``, row-locked; None once a newer upload superseded it."""
+    return (
+        ApiVersion.objects.unscoped()
+        .select_for_update()
+        .select_related("api", "tenant")
+        .filter(pk=version_id, spec_job=job, spec_status=SpecStatus.PROCESSING)
+        .first()
+    )
+
+
 def _spec_failed(version_id: int, job: uuid.UUID, reason: str) -> str:
     with transaction.atomic():
-        version = (
-            ApiVersion.objects.unscoped()
-            .select_for_update()
-            .select_related("api", "tenant")
-            .filter(pk=version_id, spec_job=job, spec_status=SpecStatus.PROCESSING)
-            .first()
-        )
+        version = _lock_processing(version_id, job)
         if version is None:
             return "superseded"
         version.spec_status = SpecStatus.FAILED
@@ -382,13 +387,7 @@ def version_process_spec(*, version_id: int, job: uuid.UUID) -> str:
             version_id, job, f"validation took longer than the {limit} s limit; split the document into smaller ones."
         )
     with transaction.atomic():
-        version = (
-            ApiVersion.objects.unscoped()
-            .select_for_update()
-            .select_related("api", "tenant")
-            .filter(pk=version_id, spec_job=job, spec_status=SpecStatus.PROCESSING)
-            .first()
-        )
+        version = _lock_processing(version_id, job)
         if version is None:
             return "superseded"
         if version.status == VersionStatus.RETIRED:
