@@ -193,6 +193,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "gateways.tasks.drop_expired_partitions_task",
         "schedule": 3600.0,
     },
+    # Usage analytics: minute / hour / day rollups of the raw call records (docs/analytics.md).
+    "analytics-rollup": {
+        "task": "analytics.tasks.rollup_task",
+        "schedule": float(envint("ROLLUP_INTERVAL_SECONDS", 30)),
+    },
+    "analytics-expire-rollups": {
+        "task": "analytics.tasks.expire_rollups_task",
+        "schedule": 3600.0,
+    },
     # OpenAPI uploads stuck in "processing" (broker down at upload time, worker killed).
     "sweep-openapi-uploads": {
         "task": "apis.tasks.sweep_specs_task",
@@ -207,6 +216,15 @@ GATEWAY_LOGS_MAX_INFLATED_BYTES = envint("GATEWAY_LOGS_MAX_INFLATED_BYTES", 64 *
 GATEWAY_LOGS_MAX_RECORDS = envint("GATEWAY_LOGS_MAX_RECORDS", 10000)
 # Analytics: most call records one CSV export streams (the explorer shows more page by page).
 ANALYTICS_EXPORT_MAX_ROWS = envint("ANALYTICS_EXPORT_MAX_ROWS", 100000)
+# Usage analytics rollups (analytics/rollup.py, docs/analytics.md). Day rollups are kept for ever.
+ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 14)
+ROLLUP_HOUR_RETENTION_DAYS = envint("ROLLUP_HOUR_RETENTION_DAYS", 400)
+# Records received this long before the oldest open transaction still count as "maybe unseen"
+# (covers a received_at stamped a little before its transaction began).
+ROLLUP_LATE_MARGIN_SECONDS = envint("ROLLUP_LATE_MARGIN_SECONDS", 10)
+# A transaction open longer than this (a forgotten psql session) no longer holds the late-data
+# scan back; intake transactions take milliseconds.
+ROLLUP_MAX_LAG_SECONDS = envint("ROLLUP_MAX_LAG_SECONDS", 600)
 # Transactional outbox (core/outbox.py): at-least-once, receivers dedupe on the delivery id.
 OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = envint("OUTBOX_RETRY_BASE_SECONDS", 30)

@@ -1,0 +1,316 @@
+"""The rollup: raw call records → minute → hour → day, in set-based SQL (docs/analytics.md).
+
+One run, in one transaction, under a transaction-level advisory lock (one runner at a time):
+
+1. ``seen_now``: a ``received_at`` bound such that every raw record received before it is
+   visible to the statements that follow (the start of the oldest transaction open in this
+   database, or now, minus ``ROLLUP_LATE_MARGIN_SECONDS``). Records received since the last
+   run's bound with ``ts`` below the minute watermark are *late*: their minutes are marked dirty.
+2. Minute rows are recomputed from raw for every minute at or after the watermark (the open
+   range, which includes the current partial minute) and for every dirty minute: the old rows
+   are deleted and the groups inserted again (``INSERT … SELECT … GROUP BY … ON CONFLICT DO
+   UPDATE`` replacing every measure). Nothing is ever incremented, so a run that is killed (its
+   transaction rolls back) and run again, or a bucket recomputed twice, gives the same numbers.
+3. Hours touching a recomputed minute are recomputed from the minute rows, days from the hour
+   rows (from raw instead when the finer level has already been trimmed by retention).
+4. The watermarks move forward and the dirty buckets are cleared, in the same transaction.
+
+Endpoint templates: a raw record with an empty ``endpoint`` is matched here against its API
+version's OpenAPI operations (method + path template turned into a regular expression, in a
+per-run temporary table); no match gives ``'other'``, no API version gives ``''``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+
+from analytics.histogram import BUCKETS, bucket_index_sql
+from analytics.models import DIMENSIONS
+
+#: pg_try_advisory_xact_lock key of the rollup runner ("analytics rollup" in ASCII, truncated).
+LOCK_KEY = 0x616E_616C_7974_6963
+
+LEVELS = ("minute", "hour", "day")
+TABLES = {"minute": "analytics_rollupminute", "hour": "analytics_rolluphour", "day": "analytics_rollupday"}
+SOURCE_LEVEL = {"hour": "minute", "day": "hour"}
+RAW = "gateways_callrecord"
+#: "Since the beginning" / "until the end" as timestamps psycopg can carry both ways.
+EPOCH_MIN = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+INFINITY = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+_DIMS = ", ".join(DIMENSIONS)
+_MEASURES = (
+    "calls",
+    "errors_4xx",
+    "errors_5xx",
+    "request_bytes",
+    "response_bytes",
+    "latency_sum",
+    "latency_hist",
+    "upstream_latency_sum",
+    "upstream_count",
+    "upstream_hist",
+    "ai_input_tokens",
+    "ai_output_tokens",
+    "ai_cost",
+)
+_COLUMNS = f"bucket, {_DIMS}, {', '.join(_MEASURES)}"
+_REPLACE = ", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)
+
+
+def _hist_from_raw(index_column: str) -> str:
+    """ARRAY[count per bucket]: one FILTERed count per bucket over a precomputed bucket index."""
+    counts = ", ".join(f"count(*) FILTER (WHERE {index_column} = {i})" for i in range(BUCKETS))
+    return f"ARRAY[{counts}]"
+
+
+def _hist_sum(column: str) -> str:
+    """ARRAY[sum of element i]: histograms add element-wise (29 plain sums, no unnest)."""
+    sums = ", ".join(f"sum({column}[{i + 1}])" for i in range(BUCKETS))
+    return f"ARRAY[{sums}]::bigint[]"
+
+
+# The OpenAPI operations of every API version as anchored regular expressions. The raw path
+# may or may not include the version's base path (our gateway logs the full path; an upstream
+# log may not), so the base path is optional. "{param}" matches one path segment. A path
+# matching several templates takes the most literal one (fewest parameters, then longest).
+_PATTERNS_SQL = r"""
+DROP TABLE IF EXISTS pg_temp.analytics_endpoint_patterns;
+CREATE TEMP TABLE analytics_endpoint_patterns ON COMMIT DROP AS
+SELECT e.version_id,
+       upper(e.method) AS method,
+       upper(e.method) || ' ' || e.path AS template,
+       length(e.path) - length(replace(e.path, '{', '')) AS params,
+       length(e.path) AS len,
+       '^(' || regexp_replace(rtrim(v.base_path, '/'), '([][!$()*+.:<=>?\\^{|}-])', '\\\1', 'g') || ')?'
+         || regexp_replace(
+              regexp_replace(e.path, '([][!$()*+.:<=>?\\^{|}-])', '\\\1', 'g'),
+              '\\\{[^/]*?\\\}', '[^/]+', 'g')
+         || '/?$' AS pattern
+FROM apis_endpoint e JOIN apis_apiversion v ON v.id = e.version_id;
+CREATE INDEX ON analytics_endpoint_patterns (version_id, method);
+ANALYZE analytics_endpoint_patterns;
+"""
+
+_ENDPOINT_EXPR = (
+    "CASE WHEN r.endpoint <> '' THEN r.endpoint "
+    "WHEN r.api_version_id IS NULL THEN '' "
+    "ELSE coalesce(m.template, 'other') END"
+)
+_ENDPOINT_JOIN = """
+LEFT JOIN LATERAL (
+    SELECT p.template FROM analytics_endpoint_patterns p
+    WHERE r.endpoint = '' AND p.version_id = r.api_version_id AND p.method = upper(r.method)
+      AND split_part(r.path, '?', 1) ~ p.pattern
+    ORDER BY p.params, p.len DESC, p.template LIMIT 1
+) m ON true
+"""
+_RAW_COLUMNS = (
+    "ts, provider_tenant_id, api_id, api_version_id, endpoint, method, path, consumer_tenant_id, application_id, "
+    "api_key_id, plan_id, status, error, node_id, request_bytes, response_bytes, latency_ms, upstream_latency_ms, "
+    "ai_input_tokens, ai_output_tokens, ai_cost"
+)
+
+
+def _insert_from_raw(level: str, where: str) -> str:
+    """INSERT the groups of ``level`` computed from the raw rows chosen by ``where`` (over ``src``)."""
+    dims = ", ".join(f"r.{d}" if d != "endpoint" else _ENDPOINT_EXPR for d in DIMENSIONS)
+    return f"""
+INSERT INTO {TABLES[level]} ({_COLUMNS})
+SELECT date_trunc('{level}', r.ts, 'UTC'), {dims},
+       count(*),
+       count(*) FILTER (WHERE r.status BETWEEN 400 AND 499),
+       count(*) FILTER (WHERE r.status >= 500),
+       coalesce(sum(r.request_bytes), 0), coalesce(sum(r.response_bytes), 0),
+       coalesce(sum(r.latency_ms), 0), {_hist_from_raw("r.lb")},
+       coalesce(sum(r.upstream_latency_ms), 0), count(r.upstream_latency_ms), {_hist_from_raw("r.ub")},
+       coalesce(sum(r.ai_input_tokens), 0), coalesce(sum(r.ai_output_tokens), 0), coalesce(sum(r.ai_cost), 0)
+FROM (
+    SELECT src.*, {bucket_index_sql("src.latency_ms")} AS lb, {bucket_index_sql("src.upstream_latency_ms")} AS ub
+    FROM ({where}) src
+) r
+{_ENDPOINT_JOIN}
+GROUP BY 1, {", ".join(str(i + 2) for i in range(len(DIMENSIONS)))}
+ON CONFLICT ON CONSTRAINT rollup{level}_unique_dims DO UPDATE SET {_REPLACE}
+"""  # noqa: S608 - table names and expressions are our constants; values are bound parameters
+
+
+def _insert_from_level(level: str, where: str) -> str:
+    """INSERT the groups of ``level`` summed from the finer level's rows chosen by ``where`` (over ``s``)."""
+    return f"""
+INSERT INTO {TABLES[level]} ({_COLUMNS})
+SELECT date_trunc('{level}', s.bucket, 'UTC'), {", ".join(f"s.{d}" for d in DIMENSIONS)},
+       sum(s.calls)::bigint, sum(s.errors_4xx)::bigint, sum(s.errors_5xx)::bigint,
+       sum(s.request_bytes)::bigint, sum(s.response_bytes)::bigint,
+       sum(s.latency_sum), {_hist_sum("s.latency_hist")},
+       sum(s.upstream_latency_sum), sum(s.upstream_count)::bigint, {_hist_sum("s.upstream_hist")},
+       sum(s.ai_input_tokens)::bigint, sum(s.ai_output_tokens)::bigint, sum(s.ai_cost)
+FROM ({where}) s
+GROUP BY 1, {", ".join(str(i + 2) for i in range(len(DIMENSIONS)))}
+ON CONFLICT ON CONSTRAINT rollup{level}_unique_dims DO UPDATE SET {_REPLACE}
+"""  # noqa: S608 - table names and expressions are our constants; values are bound parameters
+
+
+@dataclass
+class RollupResult:
+    """What one run did (returned by the task, logged, and asserted on by the tests)."""
+
+    ran: bool
+    watermark: dt.datetime | None = None
+    late_buckets: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _trim_cutoff(level: str) -> dt.datetime | None:
+    """Buckets of ``level`` before this may already be trimmed by retention (None: kept for ever)."""
+    days = {"minute": settings.ROLLUP_MINUTE_RETENTION_DAYS, "hour": settings.ROLLUP_HOUR_RETENTION_DAYS}.get(level)
+    if not days:
+        return None
+    # One day of slack so the retention task (which runs on its own clock) never trims a bucket
+    # the rollup still sums from.
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=days - 1)
+
+
+def _recompute(cur: CursorWrapper, level: str, open_from: dt.datetime) -> int:
+    """Replace the rows of ``level`` for the open range (``bucket >= open_from``) and its dirty buckets."""
+    table = TABLES[level]
+    unit = f"interval '1 {level}'"
+    params = {"open_from": open_from, "level": level}
+    cur.execute(
+        f"DELETE FROM {table} WHERE bucket >= %(open_from)s OR bucket IN "  # noqa: S608
+        "(SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s)",
+        params,
+    )
+    raw_rows = (
+        f"SELECT {_RAW_COLUMNS} FROM {RAW} WHERE ts >= %(open_from)s AND ts < %(raw_until)s "  # noqa: S608
+        f"UNION ALL SELECT {', '.join('c.' + c.strip() for c in _RAW_COLUMNS.split(','))} "
+        f"FROM analytics_dirtybucket d JOIN {RAW} c ON c.ts >= d.bucket AND c.ts < d.bucket + {unit} "
+        "WHERE d.level = %(level)s AND d.bucket < %(open_from)s AND d.bucket < %(raw_until)s"
+    )
+    source = SOURCE_LEVEL.get(level)
+    if source is None:
+        cur.execute(_insert_from_raw(level, raw_rows), {**params, "raw_until": INFINITY})
+        return cur.rowcount
+    # The finer level is complete from its trim cutoff on (rounded up to a whole bucket); buckets
+    # before that (late data older than the finer level's retention) are summed from raw.
+    cutoff = _trim_cutoff(source)
+    from_source = EPOCH_MIN
+    if cutoff is not None:
+        cur.execute(f"SELECT date_trunc('{level}', %s::timestamptz, 'UTC') + {unit}", [cutoff])
+        (from_source,) = cur.fetchone()
+    src = TABLES[source]
+    level_rows = (
+        f"SELECT * FROM {src} WHERE bucket >= greatest(%(open_from)s, %(from_source)s) "  # noqa: S608
+        f"UNION ALL SELECT f.* FROM analytics_dirtybucket d JOIN {src} f "
+        f"ON f.bucket >= d.bucket AND f.bucket < d.bucket + {unit} "
+        "WHERE d.level = %(level)s AND d.bucket < %(open_from)s AND d.bucket >= %(from_source)s"
+    )
+    cur.execute(_insert_from_level(level, level_rows), {**params, "from_source": from_source})
+    inserted = cur.rowcount
+    if from_source > EPOCH_MIN:
+        cur.execute(_insert_from_raw(level, raw_rows), {**params, "raw_until": from_source})
+        inserted += cur.rowcount
+    return inserted
+
+
+def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResult:
+    """One rollup run (see the module docstring). Returns ``ran=False`` when another run holds the lock.
+
+    ``after_step`` is called inside the transaction after each level ("minute", "hour", "day"):
+    the tests use it to hold a run mid-way or kill its process there.
+    """
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY])
+        if not cur.fetchone()[0]:
+            return RollupResult(ran=False)
+        # Backend status is cached per transaction: drop the cache so the read below is fresh.
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute(
+            """
+            SELECT least(statement_timestamp(), greatest(
+                       statement_timestamp() - make_interval(secs => %(max_lag)s),
+                       coalesce((SELECT min(xact_start) FROM pg_stat_activity
+                                 WHERE datname = current_database() AND pid <> pg_backend_pid()
+                                   AND xact_start IS NOT NULL), 'infinity')))
+                   - make_interval(secs => %(margin)s)
+            """,
+            {"margin": settings.ROLLUP_LATE_MARGIN_SECONDS, "max_lag": settings.ROLLUP_MAX_LAG_SECONDS},
+        )
+        (seen_now,) = cur.fetchone()
+        cur.execute("SELECT upto, seen_upto FROM analytics_watermark WHERE level = 'minute'")
+        row = cur.fetchone()
+        upto, seen_upto = row if row else (None, None)
+        open_from = upto or EPOCH_MIN
+
+        late = 0
+        if upto is not None and seen_upto is not None:
+            cur.execute(
+                f"INSERT INTO analytics_dirtybucket (level, bucket) "  # noqa: S608
+                f"SELECT DISTINCT 'minute', date_trunc('minute', ts, 'UTC') FROM {RAW} "
+                "WHERE received_at >= %s AND ts < %s ON CONFLICT DO NOTHING",
+                [seen_upto, upto],
+            )
+            late = cur.rowcount
+
+        cur.execute(_PATTERNS_SQL)
+        rows: dict[str, int] = {}
+        for level in LEVELS:
+            if level != "minute":
+                # A recomputed finer bucket dirties the coarser bucket that contains it.
+                cur.execute(
+                    "INSERT INTO analytics_dirtybucket (level, bucket) "
+                    "SELECT DISTINCT %(level)s, date_trunc(%(level)s, bucket, 'UTC') FROM analytics_dirtybucket "
+                    "WHERE level = %(finer)s AND bucket < %(open_from)s ON CONFLICT DO NOTHING",
+                    {"level": level, "finer": SOURCE_LEVEL[level], "open_from": open_from},
+                )
+            cur.execute("SELECT date_trunc(%s, %s::timestamptz, 'UTC')", [level, open_from])
+            (level_open_from,) = cur.fetchone()
+            rows[level] = _recompute(cur, level, level_open_from)
+            if after_step:
+                after_step(level)
+
+        cur.execute("SELECT greatest(%s, date_trunc('minute', %s::timestamptz, 'UTC'))", [open_from, seen_now])
+        (new_upto,) = cur.fetchone()
+        cur.execute("DELETE FROM analytics_dirtybucket")
+        cur.execute(
+            """
+            INSERT INTO analytics_watermark (level, upto, seen_upto, updated_at)
+            SELECT l, date_trunc(l, %(upto)s::timestamptz, 'UTC'), %(seen)s, now()
+            FROM unnest(ARRAY['minute', 'hour', 'day']) AS l
+            ON CONFLICT (level) DO UPDATE SET upto = EXCLUDED.upto, seen_upto = EXCLUDED.seen_upto,
+                updated_at = EXCLUDED.updated_at
+            """,
+            {"upto": new_upto, "seen": seen_now},
+        )
+        return RollupResult(ran=True, watermark=new_upto, late_buckets=late, rows=rows)
+
+
+def delete_expired_rollups(*, batch_size: int = 10_000) -> dict[str, int]:
+    """Retention: minute rows older than ROLLUP_MINUTE_RETENTION_DAYS, hour rows older than
+    ROLLUP_HOUR_RETENTION_DAYS (day rows are kept for ever), in batches of short transactions."""
+    deleted: dict[str, int] = {}
+    now = dt.datetime.now(dt.UTC)
+    for level, days in (
+        ("minute", settings.ROLLUP_MINUTE_RETENTION_DAYS),
+        ("hour", settings.ROLLUP_HOUR_RETENTION_DAYS),
+    ):
+        cutoff = now - dt.timedelta(days=days)
+        deleted[level] = 0
+        while True:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute(
+                    f"DELETE FROM {TABLES[level]} WHERE id IN "  # noqa: S608
+                    f"(SELECT id FROM {TABLES[level]} WHERE bucket < %s LIMIT %s)",
+                    [cutoff, batch_size],
+                )
+                count = cur.rowcount
+            deleted[level] += count
+            if count < batch_size:
+                break
+    return deleted

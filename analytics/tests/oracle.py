@@ -1,0 +1,251 @@
+"""Test helpers: raw call records written with plain SQL, and an independent oracle in Python.
+
+The oracle recomputes every rollup level from the raw table row by row in Python (its own
+endpoint matching with ``re``, its own histogram bucketing with ``bisect``), so a bug in the SQL
+rollup cannot hide behind the same bug in the check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+
+from analytics.histogram import BUCKETS, bucket_index
+from analytics.models import DIMENSIONS
+
+RAW_COLUMNS = (
+    "request_id",
+    "ts",
+    "node_id",
+    "source",
+    "api_version_id",
+    "api_id",
+    "provider_tenant_id",
+    "endpoint",
+    "method",
+    "path",
+    "api_key_id",
+    "application_id",
+    "consumer_tenant_id",
+    "plan_id",
+    "status",
+    "latency_ms",
+    "upstream_latency_ms",
+    "request_bytes",
+    "response_bytes",
+    "error",
+    "ai_input_tokens",
+    "ai_output_tokens",
+    "ai_cost",
+)
+
+
+def insert_raw(rows: list[dict[str, Any]]) -> int:
+    """COPY rows into a staging table, then INSERT … ON CONFLICT DO NOTHING (duplicates dropped
+    by the raw primary key, as intake does). Returns the number of rows accepted."""
+    cols = ", ".join(RAW_COLUMNS)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS test_raw_staging "
+            "(LIKE gateways_callrecord INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        cur.execute("TRUNCATE test_raw_staging")
+        with cur.cursor.copy(f"COPY test_raw_staging ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row.get(c) for c in RAW_COLUMNS])
+        cur.execute(
+            f"INSERT INTO gateways_callrecord ({cols}) SELECT {cols} FROM test_raw_staging ON CONFLICT DO NOTHING"
+        )
+        return cur.rowcount
+
+
+class Traffic:
+    """A deterministic synthetic workload over a few APIs, keys and endpoints."""
+
+    def __init__(self, versions: list[dict[str, Any]], seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        # {"id", "api_id", "tenant_id", "base_path", "paths": [(method, template or "", concrete path)]}
+        self.versions = versions
+        self.sent: list[dict[str, Any]] = []
+
+    def record(self, ts: dt.datetime) -> dict[str, Any]:
+        rng = self.rng
+        version = rng.choice([*self.versions, None]) if rng.random() < 0.1 else rng.choice(self.versions)
+        status = rng.choices([200, 201, 204, 400, 404, 429, 500, 502], weights=[60, 8, 4, 5, 6, 5, 3, 2])[0]
+        error = {429: "rate_limited", 502: "upstream_timeout"}.get(status, "")
+        upstream = None if error or rng.random() < 0.1 else round(rng.lognormvariate(3, 1.2), 3)
+        key = rng.choice([None, 1, 2, 3, 4])
+        row: dict[str, Any] = {
+            "request_id": uuid.UUID(int=rng.getrandbits(128)),
+            "ts": ts,
+            "node_id": rng.choice([1, 2]),
+            "source": rng.choice(["native", "kong"]),
+            "status": status,
+            "error": error,
+            "latency_ms": rng.choice([round(rng.lognormvariate(3.5, 1.3), 3), 0.0, 1.0, 60000.0, 75000.0]),
+            "upstream_latency_ms": upstream,
+            "request_bytes": rng.randint(0, 5000),
+            "response_bytes": rng.randint(0, 50000),
+            "api_key_id": key,
+            "application_id": key and 100 + key % 2,
+            "consumer_tenant_id": key and 900 + key % 2,
+            "plan_id": key and 50 + key % 3,
+            "ai_input_tokens": rng.choice([None, rng.randint(1, 4000)]),
+            "ai_output_tokens": rng.choice([None, rng.randint(1, 4000)]),
+            "ai_cost": rng.choice([None, Decimal(rng.randint(1, 10**6)) / Decimal(10**8)]),
+        }
+        if version is None:  # unknown route: no API version, no endpoint
+            row.update(
+                api_version_id=None, api_id=None, provider_tenant_id=None, endpoint="", method="GET", path="/nowhere/x"
+            )
+            row["error"] = "unknown_route"
+            return row
+        method, template, path = rng.choice(version["paths"])
+        full = rng.choice([version["base_path"] + path, path])  # with or without the base path
+        row.update(
+            api_version_id=version["id"],
+            api_id=version["api_id"],
+            provider_tenant_id=version["tenant_id"],
+            method=rng.choice([method, method.lower()]),
+            path=full + rng.choice(["", "?page=2"]),
+            # Our gateway sends the template; Kong / APISIX records are matched at rollup time.
+            endpoint=f"{method} {template}" if row["source"] == "native" and template else "",
+        )
+        return row
+
+    def batch(self, n: int, start: dt.datetime, span: dt.timedelta) -> list[dict[str, Any]]:
+        rows = [self.record(start + span * self.rng.random()) for _ in range(n)]
+        self.sent += rows
+        return rows
+
+
+# --- the oracle -----------------------------------------------------------------------------
+
+
+def _patterns() -> dict[tuple[int, str], list[tuple[int, int, str, re.Pattern[str]]]]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT e.version_id, upper(e.method), e.path, v.base_path "
+            "FROM apis_endpoint e JOIN apis_apiversion v ON v.id = e.version_id"
+        )
+        found: dict[tuple[int, str], list[tuple[int, int, str, re.Pattern[str]]]] = defaultdict(list)
+        for version_id, method, path, base in cur.fetchall():
+            parts = re.split(r"(\{[^/]*?\})", path)
+            body = "".join("[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts)
+            pattern = re.compile("^(" + re.escape(base.rstrip("/")) + ")?" + body + "/?$")
+            found[(version_id, method)].append((path.count("{"), -len(path), f"{method} {path}", pattern))
+    return found
+
+
+def _endpoint(row: dict[str, Any], patterns: dict[tuple[int, str], list[Any]]) -> str:
+    if row["endpoint"]:
+        return row["endpoint"]
+    if row["api_version_id"] is None:
+        return ""
+    path = row["path"].split("?", 1)[0]
+    candidates = sorted(
+        (params, neg_len, template)
+        for params, neg_len, template, pattern in patterns.get((row["api_version_id"], row["method"].upper()), [])
+        if pattern.match(path)
+    )
+    return candidates[0][2] if candidates else "other"
+
+
+def _trunc(ts: dt.datetime, level: str) -> dt.datetime:
+    ts = ts.astimezone(dt.UTC)
+    if level == "minute":
+        return ts.replace(second=0, microsecond=0)
+    if level == "hour":
+        return ts.replace(minute=0, second=0, microsecond=0)
+    return ts.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def expected(level: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Every rollup row of ``level`` as a fresh GROUP BY over the raw table would give it."""
+    patterns = _patterns()
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT ts, provider_tenant_id, api_id, api_version_id, endpoint, method, path, consumer_tenant_id, "
+            "application_id, api_key_id, plan_id, status, error, node_id, request_bytes, response_bytes, "
+            "latency_ms, upstream_latency_ms, ai_input_tokens, ai_output_tokens, ai_cost FROM gateways_callrecord"
+        )
+        names = [c.name for c in cur.description]
+        raw = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in raw:
+        dims = {**row, "endpoint": _endpoint(row, patterns)}
+        key = (_trunc(row["ts"], level), *(dims[d] for d in DIMENSIONS))
+        g = groups.setdefault(
+            key,
+            {
+                "calls": 0,
+                "errors_4xx": 0,
+                "errors_5xx": 0,
+                "request_bytes": 0,
+                "response_bytes": 0,
+                "latency_sum": 0.0,
+                "latency_hist": [0] * BUCKETS,
+                "upstream_latency_sum": 0.0,
+                "upstream_count": 0,
+                "upstream_hist": [0] * BUCKETS,
+                "ai_input_tokens": 0,
+                "ai_output_tokens": 0,
+                "ai_cost": Decimal(0),
+            },
+        )
+        g["calls"] += 1
+        g["errors_4xx"] += 400 <= row["status"] <= 499
+        g["errors_5xx"] += row["status"] >= 500
+        g["request_bytes"] += row["request_bytes"]
+        g["response_bytes"] += row["response_bytes"]
+        g["latency_sum"] += row["latency_ms"]
+        g["latency_hist"][bucket_index(row["latency_ms"])] += 1
+        if row["upstream_latency_ms"] is not None:
+            g["upstream_latency_sum"] += row["upstream_latency_ms"]
+            g["upstream_count"] += 1
+            g["upstream_hist"][bucket_index(row["upstream_latency_ms"])] += 1
+        g["ai_input_tokens"] += row["ai_input_tokens"] or 0
+        g["ai_output_tokens"] += row["ai_output_tokens"] or 0
+        g["ai_cost"] += row["ai_cost"] or 0
+    return {k: _rounded(v) for k, v in groups.items()}
+
+
+def actual(level: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The rows of one rollup table, keyed like :func:`expected`."""
+    table = {"minute": "analytics_rollupminute", "hour": "analytics_rolluphour", "day": "analytics_rollupday"}[level]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT * FROM {table}")
+        names = [c.name for c in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    found = {}
+    for row in rows:
+        key = (row["bucket"].astimezone(dt.UTC), *(row[d] for d in DIMENSIONS))
+        assert key not in found, f"two rows for {key}"
+        found[key] = _rounded({m: row[m] for m in row if m not in {"id", "bucket", *DIMENSIONS}})
+    return found
+
+
+def _rounded(measures: dict[str, Any]) -> dict[str, Any]:
+    # Float sums depend on the order of addition; everything else must match exactly.
+    return {
+        **measures,
+        "latency_sum": round(measures["latency_sum"], 3),
+        "upstream_latency_sum": round(measures["upstream_latency_sum"], 3),
+        "ai_cost": Decimal(measures["ai_cost"]).quantize(Decimal("0.00000001")),
+    }
+
+
+def assert_rollups_exact() -> None:
+    """Every level equals a fresh GROUP BY over raw, row for row, measure for measure."""
+    for level in ("minute", "hour", "day"):
+        want, got = expected(level), actual(level)
+        assert set(got) == set(want), f"{level}: missing {set(want) - set(got)}, extra {set(got) - set(want)}"
+        diffs = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+        assert not diffs, f"{level}: {len(diffs)} rows differ, e.g. {next(iter(diffs.items()))}"

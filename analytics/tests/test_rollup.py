@@ -1,0 +1,193 @@
+"""The rollup is exact: every level equals a fresh GROUP BY over raw after a mixed workload with
+late data and duplicates; a run killed halfway and run again is exact; two runners never double
+count; retention trims minutes and hours but never days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from analytics.histogram import BUCKETS
+from analytics.models import DirtyBucket, RollupDay, RollupHour, RollupMinute, Watermark
+from analytics.rollup import delete_expired_rollups, run_rollup
+from analytics.tasks import rollup_task
+from analytics.tests.oracle import Traffic, actual, assert_rollups_exact, expected, insert_raw
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _snapshot() -> dict[str, Any]:
+    return {level: actual(level) for level in ("minute", "hour", "day")} | {
+        "watermarks": sorted(Watermark.objects.values_list("level", "upto", "seen_upto"))
+    }
+
+
+def _mixed_workload(traffic: Traffic) -> None:
+    """Three batches with runs between them; late records below the watermark; resent duplicates."""
+    now = _now()
+    insert_raw(traffic.batch(1500, now - dt.timedelta(hours=3), dt.timedelta(hours=3)))
+    insert_raw(traffic.batch(200, now - dt.timedelta(hours=27), dt.timedelta(hours=2)))
+    first = run_rollup()
+    assert first.ran and first.rows["minute"] > 0
+    assert Watermark.objects.get(level="minute").upto <= now
+
+    # Fresh traffic, records from two hours ago (a node's buffer after an outage), and a resend.
+    insert_raw(traffic.batch(400, now - dt.timedelta(minutes=2), dt.timedelta(minutes=2)))
+    late = traffic.batch(60, now - dt.timedelta(hours=2), dt.timedelta(minutes=30))
+    assert insert_raw(late) == 60
+    resent = traffic.sent[:50]
+    assert insert_raw(resent) == 0  # the raw primary key drops duplicates: counted once
+    second = run_rollup()
+    assert second.late_buckets > 0  # the late minutes were marked dirty and recomputed
+
+    insert_raw(traffic.batch(40, now - dt.timedelta(hours=26), dt.timedelta(hours=1)))  # late by a day
+    third = run_rollup()
+    assert third.late_buckets > 0
+    assert not DirtyBucket.objects.exists()
+
+
+def test_every_level_equals_a_fresh_group_by_over_raw(committed_db: None, catalog: list[dict[str, Any]]) -> None:
+    _mixed_workload(Traffic(catalog))
+    assert_rollups_exact()
+    # The endpoint matching the oracle agrees with covers each case.
+    endpoints = {key[4] for key in actual("minute")}
+    assert {"GET /orders/{id}", "GET /orders/search", "POST /orders", "GET /customers/{cid}/orders/{oid}"} <= endpoints
+    assert {"other", ""} <= endpoints
+    # Histograms: 29 counters that add up to the calls.
+    for row in RollupHour.objects.all():
+        assert len(row.latency_hist) == BUCKETS and sum(row.latency_hist) == row.calls
+        assert sum(row.upstream_hist) == row.upstream_count
+    # Nothing new: another run changes nothing (idempotent).
+    before = _snapshot()
+    assert rollup_task()["ran"] is True
+    after = _snapshot()
+    assert {k: v for k, v in after.items() if k != "watermarks"} == {
+        k: v for k, v in before.items() if k != "watermarks"
+    }
+
+
+def _run_in_a_process_killed_after(step: str) -> int:
+    """Run the rollup in a separate process that SIGKILLs itself inside the transaction after ``step``."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    code = (
+        "import os, signal, django; django.setup()\n"
+        "from analytics.rollup import run_rollup\n"
+        "def die(step):\n"
+        "    if step == os.environ['KILL_AFTER']:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "run_rollup(after_step=die)\n"
+        "raise SystemExit('not killed')\n"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "KILL_AFTER": step, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, timeout=120, check=False).returncode
+
+
+def test_a_run_killed_halfway_and_run_again_is_exact(committed_db: None, catalog: list[dict[str, Any]]) -> None:
+    traffic = Traffic(catalog, seed=11)
+    now = _now()
+    insert_raw(traffic.batch(800, now - dt.timedelta(hours=2), dt.timedelta(hours=2)))
+    run_rollup()
+    insert_raw(traffic.batch(300, now - dt.timedelta(minutes=5), dt.timedelta(minutes=5)))
+    insert_raw(traffic.batch(40, now - dt.timedelta(minutes=90), dt.timedelta(minutes=20)))  # late
+    before = _snapshot()
+
+    # The worker dies with the minute and hour levels written but not committed.
+    assert _run_in_a_process_killed_after("hour") == -9
+    assert _snapshot() == before  # rolled back: nothing half-done is visible
+    # An exception half-way (a bug, a statement timeout) rolls back the same way.
+    with pytest.raises(RuntimeError):
+        run_rollup(after_step=lambda step: (_ for _ in ()).throw(RuntimeError(step)) if step == "minute" else None)
+    assert _snapshot() == before
+
+    assert run_rollup().late_buckets > 0  # the late records are still found after the crash
+    assert_rollups_exact()
+
+
+def test_concurrent_runners_do_not_double_count(committed_db: None, catalog: list[dict[str, Any]]) -> None:
+    traffic = Traffic(catalog, seed=3)
+    now = _now()
+    insert_raw(traffic.batch(600, now - dt.timedelta(hours=1), dt.timedelta(hours=1)))
+    holding, release = threading.Event(), threading.Event()
+    results: list[Any] = []
+
+    def first_runner() -> None:
+        try:
+            results.append(
+                run_rollup(after_step=lambda step: (holding.set(), release.wait(30)) if step == "day" else None)
+            )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_runner)
+    thread.start()
+    assert holding.wait(30)
+    # While the first run holds the lock (its rows not yet committed), a second one steps aside.
+    second = run_rollup()
+    assert second.ran is False
+    assert rollup_task()["ran"] is False
+    release.set()
+    thread.join(30)
+    assert results and results[0].ran
+    assert_rollups_exact()
+    # Running again right after changes nothing.
+    before = _snapshot()
+    run_rollup()
+    assert {k: v for k, v in _snapshot().items() if k != "watermarks"} == {
+        k: v for k, v in before.items() if k != "watermarks"
+    }
+
+
+@override_settings(ROLLUP_MINUTE_RETENTION_DAYS=14)
+def test_late_data_older_than_the_minute_retention_is_summed_from_raw(
+    committed_db: None, catalog: list[dict[str, Any]]
+) -> None:
+    """An hour whose minutes retention already trimmed is recomputed from raw, not from the
+    one surviving minute (which would lose the calls of the trimmed ones)."""
+    traffic = Traffic(catalog, seed=5)
+    hour = (_now() - dt.timedelta(days=20)).replace(minute=0, second=0, microsecond=0)
+    insert_raw(traffic.batch(30, hour, dt.timedelta(minutes=50)))
+    run_rollup()
+    assert delete_expired_rollups()["minute"] > 0  # those minutes are past retention
+    insert_raw(traffic.batch(5, hour + dt.timedelta(minutes=55), dt.timedelta(minutes=4)))  # late, same hour
+    run_rollup()
+    for level in ("hour", "day"):
+        assert actual(level) == expected(level)
+    assert sum(RollupHour.objects.filter(bucket=hour).values_list("calls", flat=True)) == 35
+
+
+def test_retention_trims_minutes_and_hours_in_batches_and_keeps_days(db: None) -> None:
+    now = _now()
+    row = {"status": 200, "latency_hist": [0] * BUCKETS, "upstream_hist": [0] * BUCKETS}
+    for i in range(5):
+        RollupMinute.objects.create(bucket=now - dt.timedelta(days=15, minutes=i), **row)
+        RollupHour.objects.create(bucket=now - dt.timedelta(days=401, hours=i), **row)
+        RollupDay.objects.create(bucket=now - dt.timedelta(days=3000 + i), **row)
+    RollupMinute.objects.create(bucket=now - dt.timedelta(days=13), **row)
+    RollupHour.objects.create(bucket=now - dt.timedelta(days=399), **row)
+
+    assert delete_expired_rollups(batch_size=2) == {"minute": 5, "hour": 5}
+    assert RollupMinute.objects.count() == 1 and RollupHour.objects.count() == 1
+    assert RollupDay.objects.count() == 5
+
+
+def test_the_beat_schedule_runs_the_rollup_every_interval() -> None:
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["analytics-rollup"]
+    assert entry["task"] == "analytics.tasks.rollup_task" and entry["schedule"] == 30.0
+    assert rollup_task.acks_late is True
+    assert settings.CELERY_BEAT_SCHEDULE["analytics-expire-rollups"]["task"] == "analytics.tasks.expire_rollups_task"
