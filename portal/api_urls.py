@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("apis.api.urls")),
     path("", include("subscriptions.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("gateways.api.urls")),
     path("", include("analytics.api.urls")),
 ]

@@ -53,6 +53,10 @@ MAX_HEADERS_BYTES = 16 * 1024
 _FORM_TYPES = ("application/x-www-form-urlencoded",)
 
 
+#: URL prefixes answered in JSON (the error shape), never with an HTML page.
+JSON_PREFIXES = ("/api/", "/gateway/")
+
+
 def _bad_bytes(raw: bytes) -> bool:
     """NUL, or bytes that are not UTF-8 (lone surrogates encoded as CESU-8 included)."""
     if b"\x00" in raw:
@@ -69,8 +73,8 @@ def _bad_percent_encoded(text: str) -> bool:
 
 
 def reject(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
-    """The error shape under /api/, a plain error page elsewhere."""
-    if request.path_info.startswith("/api/"):
+    """The error shape under /api/ and /gateway/, a plain error page elsewhere."""
+    if request.path_info.startswith(JSON_PREFIXES):
         return JsonResponse(error_body(code, message), status=status)
     # A bare page: this runs before sessions and auth, so the site layout is not available.
     return HttpResponse(f"<!doctype html><title>{status}</title><p>{escape(message)}</p>", status=status)

@@ -412,6 +412,8 @@ MAX_JSON_BODY_BYTES = envint("MAX_JSON_BODY_BYTES", 2 * OPENAPI_MAX_BYTES + 64 *
 # Subscriptions, keys and webhooks.
 MAX_KEYS_PER_APPLICATION = envint("MAX_KEYS_PER_APPLICATION", 10)
 MAX_KEY_ROTATION_GRACE_HOURS = envint("MAX_KEY_ROTATION_GRACE_HOURS", 7 * 24)
+# A gateway node not heard from for longer than this is flagged "silent" on /platform/nodes/.
+GATEWAY_NODE_SILENT_SECONDS = envint("GATEWAY_NODE_SILENT_SECONDS", 120)
 WEBHOOK_TIMEOUT_SECONDS = envint("WEBHOOK_TIMEOUT_SECONDS", 5)
 # A claimed delivery is invisible to other workers for this long; it must outlast one attempt
 # (resolve + the whole bounded send), or two workers could send the same delivery at once.

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from analytics import views as analytics_views
 from core.api.errors import api_not_found
+from gateways.api import urls as gateway_api_urls
 from portal import views
 from portal.middleware import DOCS_CONTENT_SECURITY_POLICY, with_csp
 from subscriptions import views as subscription_views
@@ -16,6 +17,8 @@ urlpatterns = [
     path("onboarding/", tenant_views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", tenant_views.invitation_detail, name="invitation"),
     path("platform/analytics/", analytics_views.platform, name="platform-analytics"),
+    path("platform/nodes/", include("gateways.urls")),
+    path("platform/quarantine/", include("gateways.quarantine_urls")),
     path("platform/approvals/", subscription_views.platform_approvals, name="platform-approvals"),
     path("t/", include("tenants.urls")),
     path("t/", include("subscriptions.urls")),
@@ -40,6 +43,9 @@ urlpatterns = [
         name="redoc",
     ),
     path("api/<path:rest>", api_not_found),
+    # The gateway node protocol: JSON in the error shape, like /api/.
+    path("gateway/v1/", include(gateway_api_urls.protocol_urlpatterns)),
+    path("gateway/<path:rest>", api_not_found),
 ]
 
 handler400 = "portal.views.bad_request"

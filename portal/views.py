@@ -49,7 +49,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """500 handler: the API's JSON error shape under /api/, a plain page elsewhere."""
-    if request.path.startswith("/api/"):
+    if _api(request):
         from core.api.errors import api_server_error
 
         return api_server_error(request)
@@ -60,7 +60,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def _api(request: HttpRequest) -> bool:
-    return request.path_info.startswith("/api/")
+    """JSON answers: the REST API and the gateway node protocol."""
+    from portal.middleware import JSON_PREFIXES
+
+    return request.path_info.startswith(JSON_PREFIXES)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

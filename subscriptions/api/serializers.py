@@ -183,8 +183,23 @@ class KeyRotateSerializer(serializers.Serializer):
 
 
 class VerifySerializer(serializers.Serializer):
-    key = serializers.CharField(help_text="The key as presented by the caller.")
-    base_path = serializers.CharField(help_text="Base path of the API version being called, e.g. /acme/orders/v1")
+    key = serializers.CharField(max_length=200, help_text="The key as presented by the caller.")
+    path = serializers.CharField(
+        required=False,
+        max_length=2048,
+        help_text="The full request path, e.g. /acme/orders/v1/orders/7: the version with the longest "
+        "base path that is a prefix of it (on a segment boundary) serves it.",
+    )
+    base_path = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Older form: the exact base path of the API version, e.g. /acme/orders/v1.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("path") and not attrs.get("base_path"):
+            raise serializers.ValidationError({"path": ["Give the request path (or a base path)."]})
+        return attrs
 
 
 class VerdictSerializer(serializers.Serializer):

@@ -14,6 +14,5 @@ platform_router.register("approvals", views.PlatformApprovalViewSet, basename="p
 
 urlpatterns = [
     path("platform/", include(platform_router.urls)),
-    path("keys/verify/", views.KeyVerifyView.as_view(), name="key-verify"),
     path("tenants/<slug:tenant_slug>/", include(tenant_router.urls)),
 ]

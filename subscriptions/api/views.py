@@ -1,4 +1,4 @@
-"""REST endpoints: applications, subscriptions (both sides), approvals, API keys, key verification."""
+"""REST endpoints: applications, subscriptions (both sides), approvals, API keys."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api.actions import ServiceActionMixin
 from core.errors import InvalidInput, NotFound
@@ -418,40 +417,4 @@ def _created_key(result: tuple[ApiKey, str]) -> dict:
     return s.KeyCreatedSerializer(key).data
 
 
-class KeyVerifyView(ServiceActionMixin, APIView):
-    """What gateways ask; here for platform staff and tests (gateways use the config snapshot)."""
-
-    permission_classes = [IsAdminUser]
-
-    @extend_schema(
-        request=s.VerifySerializer,
-        responses=s.VerdictSerializer,
-        summary="Verify an API key for a base path (platform staff)",
-        examples=[
-            OpenApiExample(
-                "Ask", value={"key": "apk_3fGh7Kq2LmNp_…", "base_path": "/acme/orders/v1"}, request_only=True
-            ),
-            OpenApiExample(
-                "Denied",
-                value={
-                    "allowed": False,
-                    "reason": "revoked",
-                    "key_id": "3fGh7Kq2LmNp",
-                    "application_id": 12,
-                    "consumer_tenant_id": 2,
-                    "subscription_id": None,
-                    "api_id": None,
-                    "api_version_id": None,
-                    "plan_id": None,
-                    "limits": {},
-                },
-                response_only=True,
-            ),
-        ],
-    )
-    def post(self, request: Request) -> Response:
-        return self.run_service(
-            lambda key, base_path: services.key_verify(presented_key=key, base_path=base_path),
-            input=s.VerifySerializer,
-            output=lambda verdict: verdict.as_dict(),
-        )
+# Key verification (POST /api/v1/keys/verify/) lives in gateways.api.views: it accepts node tokens.

@@ -19,4 +19,10 @@ from subscriptions.services.decisions import (  # noqa: F401
 from subscriptions.services.keys import key_create, key_revoke, key_rotate  # noqa: F401
 from subscriptions.services.lifecycle import subscriptions_sync_lifecycle  # noqa: F401
 from subscriptions.services.requests import subscription_cancel, subscription_change_plan, subscription_request  # noqa: F401
-from subscriptions.services.verification import DENY_REASONS, Verdict, key_verify  # noqa: F401
+from subscriptions.services.verification import (  # noqa: F401
+    DENY_REASONS,
+    Verdict,
+    key_verify,
+    route_prefixes,
+    version_for_path,
+)

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from apis.models import ApiVersion, VersionStatus
+from apis.models import ROUTED_STATUSES, ApiVersion, VersionStatus
 from core.crypto import secret_matches, split_prefixed_token
+from core.errors import InvalidInput
 from subscriptions.models import (
     LIVE_STATUSES,
     ApiKey,
@@ -65,6 +66,7 @@ DENY_REASONS = (
     "unknown_key",
     "revoked",
     "expired",
+    "unknown_route",
     "api_retired",
     "no_subscription",
     "subscription_pending",
@@ -72,11 +74,40 @@ DENY_REASONS = (
 )
 
 
-def key_verify(*, presented_key: str, base_path: str) -> Verdict:
-    """Decide whether ``presented_key`` may call the API version routed at ``base_path``.
+def route_prefixes(path: str) -> list[str]:
+    """Every base path that could serve ``path``, longest first, cut on segment boundaries.
 
+    ``/acme/orders/v1/items/7`` → ``/acme/orders/v1/items/7``, ``/acme/orders/v1/items``,
+    ``/acme/orders/v1``, ``/acme/orders``, ``/acme``: a base path ``/acme/ord`` never matches.
+    """
+    path = "/" + path.split("?", 1)[0].strip("/")
+    segments = [s for s in path.split("/") if s]
+    return ["/" + "/".join(segments[:n]) for n in range(len(segments), 0, -1)]
+
+
+def version_for_path(path: str) -> ApiVersion | None:
+    """The routed (published or deprecated) version whose base path is the longest prefix of ``path``.
+
+    One indexed query: the candidate prefixes are computed here, the database matches them
+    against the unique ``base_path`` index. The gateway config snapshot ships the same rule.
+    """
+    candidates = route_prefixes(path)
+    if not candidates:
+        return None
+    found = ApiVersion.objects.unscoped().filter(base_path__in=candidates, status__in=ROUTED_STATUSES)
+    return max(found, key=lambda v: len(v.base_path), default=None)
+
+
+def key_verify(*, presented_key: str, base_path: str | None = None, path: str | None = None) -> Verdict:
+    """Decide whether ``presented_key`` may call the API version serving ``path`` (or at ``base_path``).
+
+    ``path`` is the full request path: the published or deprecated version with the longest
+    base path that is a prefix of it on a segment boundary serves it; none → ``unknown_route``.
+    ``base_path`` (the older form) names the version exactly; a retired one → ``api_retired``.
     One indexed lookup by key id, one SHA-256 and a constant-time compare; no password hasher.
     """
+    if not path and not base_path:
+        raise InvalidInput("Give the request path (or a base path).", field="path")
     parts = split_prefixed_token(presented_key or "", ApiKey.PREFIX)
     if parts is None:
         return Verdict(False, "unknown_key")
@@ -88,9 +119,10 @@ def key_verify(*, presented_key: str, base_path: str) -> Verdict:
     status = key.status
     if status != "active":
         return Verdict(False, status, **who)
-    version = ApiVersion.objects.unscoped().filter(base_path=base_path).first()
+    exact = ApiVersion.objects.unscoped().filter(base_path=base_path)
+    version = version_for_path(path) if path else exact.first()
     if version is None or version.status == VersionStatus.DRAFT:
-        return Verdict(False, "no_subscription", **who)
+        return Verdict(False, "unknown_route", **who)
     if version.status == VersionStatus.RETIRED:
         return Verdict(False, "api_retired", api_id=version.api_id, api_version_id=version.pk, **who)
     subscription = (
@@ -123,6 +155,7 @@ __all__ = [
     "key_revoke",
     "key_rotate",
     "key_verify",
+    "route_prefixes",
     "subscription_approve",
     "subscription_cancel",
     "subscription_change_plan",
@@ -132,4 +165,5 @@ __all__ = [
     "subscription_suspend",
     "subscriptions_bulk_decide",
     "subscriptions_sync_lifecycle",
+    "version_for_path",
 ]

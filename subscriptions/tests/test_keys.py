@@ -82,8 +82,8 @@ def test_verify_reason_codes(active_sub, shop, charlie_m, catalog, alice_m, glob
     assert _verify("garbage", catalog).reason == "unknown_key"
     assert _verify(f"apk_{key.key_id}_wrongsecret", catalog).reason == "unknown_key"
     assert _verify("apk_nosuchkeyid_" + "x" * 32, catalog).reason == "unknown_key"
-    assert services.key_verify(presented_key=plaintext, base_path="/nowhere").reason == "no_subscription"
-    assert _verify(plaintext, catalog, catalog.v2_draft).reason == "no_subscription"
+    assert services.key_verify(presented_key=plaintext, base_path="/nowhere").reason == "unknown_route"
+    assert _verify(plaintext, catalog, catalog.v2_draft).reason == "unknown_route"  # a draft serves nothing
     assert _verify(plaintext, catalog, catalog.v0_retired).reason == "api_retired"
 
     services.subscription_suspend(actor=alice_m, subscription=active_sub, reason="Abuse")

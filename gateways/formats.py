@@ -1,0 +1,465 @@
+"""Call-log record formats: validation and normalisation of native, Kong and APISIX entries.
+
+Every entry becomes either a :class:`Row` (a plain tuple in the staging table's column order,
+never a Django model instance) or a :class:`Reject` with a short machine-readable reason.
+Nothing here raises on bad input: real gateways send odd things (numbers as strings, -1
+latencies, missing ids, seconds instead of milliseconds) and each is either accepted, with
+a warning when something was adjusted, or refused with a reason. The mapping is documented
+in docs/gateway-protocol.md ("Logs").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+#: Namespace of the uuid5 given to entries that carry no usable request id: the same entry
+#: sent twice hashes to the same id, so a gateway's retry is still deduplicated.
+REQUEST_ID_NAMESPACE = uuid.UUID("6f1d3c8e-2b7a-5e4f-9a0b-1c2d3e4f5a6b")
+
+#: Epoch values below this are seconds, at or above it milliseconds (10^11 s is the year
+#: 5138, 10^11 ms is 1973); at or above 10^14 they are microseconds.
+_EPOCH_MS_FROM = 1e11
+_EPOCH_US_FROM = 1e14
+#: Records stamped further ahead than this are refused (a node with a broken clock would
+#: otherwise park them in the default partition for ever).
+MAX_FUTURE = timedelta(days=1)
+_MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
+_APP_REF = re.compile(r"^(?:app[_:-]?)(\d{1,18})$", re.IGNORECASE)
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
+_UA_MAX, _PATH_MAX, _ENDPOINT_MAX = 512, 2048, 300
+
+#: Columns of the staging table, in COPY order.
+STAGING_COLUMNS = (
+    "line",
+    "request_id",
+    "ts",
+    "source",
+    "api_version_id",
+    "prefixes",
+    "endpoint",
+    "method",
+    "path",
+    "key_id",
+    "application_id",
+    "status",
+    "latency_ms",
+    "upstream_latency_ms",
+    "request_bytes",
+    "response_bytes",
+    "client_ip",
+    "user_agent",
+    "error",
+    "ai_provider",
+    "ai_model",
+    "ai_input_tokens",
+    "ai_output_tokens",
+    "ai_cost",
+)
+
+
+class Reject(Exception):
+    """A record refused: ``reason`` is one word-like code (quarantine and the answer show it)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class Parsed(NamedTuple):
+    row: tuple[Any, ...]
+    warnings: list[str]
+
+
+# --- small coercions ----------------------------------------------------------------------
+
+
+def _text(value: Any, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        else:
+            return ""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:limit]
+
+
+def _number(value: Any, field: str) -> float | None:
+    """A finite number from a JSON number or a numeric string; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise Reject(f"invalid_{field}", f"{field} is a boolean")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise Reject(f"invalid_{field}", f"{field} is not a number: {value[:40]!r}") from None
+    else:
+        raise Reject(f"invalid_{field}", f"{field} is not a number")
+    if not math.isfinite(number):
+        raise Reject(f"invalid_{field}", f"{field} is not finite")
+    return number
+
+
+def _int(value: Any, field: str, *, low: int = 0, high: int = 2**62) -> int | None:
+    number = _number(value, field)
+    if number is None:
+        return None
+    if number != int(number) or not low <= number <= high:
+        raise Reject(f"invalid_{field}", f"{field} out of range: {value!r}"[:120])
+    return int(number)
+
+
+def _latency(value: Any, field: str, warnings: list[str], *, scale: float = 1.0) -> float | None:
+    number = _number(value, field)
+    if number is None:
+        return None
+    number *= scale
+    if number < 0:
+        # Gateways log -1 (or other negatives) for a phase that never happened (no upstream
+        # reached on a gateway-generated error): clamped, and said so in the answer.
+        warnings.append(f"negative_{field}_clamped")
+        return 0.0
+    return number
+
+
+def _bytes(value: Any, field: str, warnings: list[str]) -> int:
+    number = _number(value, field)
+    if number is None:
+        return 0
+    if number < 0:
+        warnings.append(f"negative_{field}_clamped")
+        return 0
+    return int(number)
+
+
+def _status(value: Any) -> int:
+    status = _int(value, "status", low=100, high=599)
+    if status is None:
+        raise Reject("missing_status", "status is required")
+    return status
+
+
+def _ip(value: Any, warnings: list[str]) -> str | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        warnings.append("invalid_client_ip_dropped")
+        return None
+
+
+def _epoch(number: float) -> datetime:
+    if number >= _EPOCH_US_FROM:
+        number /= 1_000_000
+    elif number >= _EPOCH_MS_FROM:
+        number /= 1000
+    try:
+        return datetime.fromtimestamp(number, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise Reject("invalid_ts", "timestamp out of range") from None
+
+
+def _ts(value: Any, now: datetime) -> datetime:
+    """RFC 3339 text (naive = UTC) or an epoch number / numeric string in s, ms or µs."""
+    if value is None or value == "":
+        raise Reject("missing_ts", "ts is required")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            ts = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                ts = _epoch(float(text))
+            except ValueError:
+                raise Reject("invalid_ts", f"not an RFC 3339 time: {text[:40]!r}") from None
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=UTC)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        ts = _epoch(float(value))
+    else:
+        raise Reject("invalid_ts", "ts is not a time")
+    if ts < _MIN_TS:
+        raise Reject("invalid_ts", "ts before the year 2000")
+    if ts > now + MAX_FUTURE:
+        raise Reject("ts_in_future", "ts more than a day ahead of the portal's clock")
+    return ts
+
+
+def _request_id(value: Any, fallback: Callable[[], str]) -> uuid.UUID:
+    """The entry's id as a UUID: a UUID as is, any other id hashed; absent → hash of the entry's fields."""
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            return uuid.uuid5(REQUEST_ID_NAMESPACE, "id:" + text[:200])
+    if isinstance(value, int) and not isinstance(value, bool):
+        return uuid.uuid5(REQUEST_ID_NAMESPACE, f"id:{value}")
+    return uuid.uuid5(REQUEST_ID_NAMESPACE, fallback())
+
+
+def path_prefixes(path: str) -> list[str]:
+    """Candidate base paths of a request path, longest first: the SQL picks the longest that exists."""
+    if not path.startswith("/"):
+        return []
+    out = [path]
+    cut = path.rstrip("/")
+    if cut != path and cut:
+        out.append(cut)
+    while cut:
+        cut = cut.rsplit("/", 1)[0]
+        out.append(cut + "/")
+        if cut:
+            out.append(cut)
+    return out[:40]
+
+
+def _split_uri(uri: Any) -> str:
+    text = _text(uri, 4096)
+    if "://" in text:
+        text = "/" + text.split("://", 1)[1].partition("/")[2]
+    return text.split("?", 1)[0].split("#", 1)[0][:_PATH_MAX]
+
+
+def _consumer_ref(value: Any) -> tuple[str, int | None]:
+    """A gateway consumer reference → (key_id, application_id) by the documented convention."""
+    text = _text(value, 100).strip()
+    if not text:
+        return "", None
+    match = _APP_REF.match(text)
+    if match:
+        return "", int(match.group(1))
+    if _KEY_ID.match(text):
+        return text, None
+    return "", None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+# --- the three formats --------------------------------------------------------------------
+
+
+def parse_native(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
+    warnings: list[str] = []
+    get = entry.get
+    path = _text(get("path"), _PATH_MAX)
+    base_path = _text(get("base_path"), 200)
+    method = _text(get("method"), 10).upper()
+    ts = _ts(get("ts"), now)
+    status = _status(get("status"))
+    key_id = _text(get("key_id"), 100)
+    if len(key_id) > 24:
+        raise Reject("invalid_key_id", "key_id longer than 24 characters")
+    request_id = _request_id(
+        get("request_id"), lambda: f"native|{get('ts')}|{method}|{path}|{key_id}|{status}|{get('client_ip')}"
+    )
+    api_version_id = _int(get("api_version_id"), "api_version_id", low=1)
+    prefixes = [base_path] if base_path else path_prefixes(path)
+    ai_cost = get("ai_cost")
+    cost: Decimal | None = None
+    if ai_cost is not None and ai_cost != "":
+        try:
+            cost = Decimal(str(ai_cost))
+        except InvalidOperation:
+            raise Reject("invalid_ai_cost", "ai_cost is not a number") from None
+        if not cost.is_finite() or cost < 0 or cost >= Decimal(10) ** 10:
+            raise Reject("invalid_ai_cost", "ai_cost out of range")
+    row = (
+        line,
+        request_id,
+        ts,
+        "native",
+        api_version_id,
+        prefixes,
+        _text(get("endpoint"), _ENDPOINT_MAX),
+        method,
+        path,
+        key_id,
+        _int(get("application_id"), "application_id", low=1),
+        status,
+        _latency(get("latency_ms"), "latency_ms", warnings) or 0.0,
+        _latency(get("upstream_latency_ms"), "upstream_latency_ms", warnings),
+        _bytes(get("request_bytes"), "request_bytes", warnings),
+        _bytes(get("response_bytes"), "response_bytes", warnings),
+        _ip(get("client_ip"), warnings),
+        _text(get("user_agent"), _UA_MAX),
+        _text(get("error"), 64),
+        _text(get("ai_provider"), 64),
+        _text(get("ai_model"), 128),
+        _int(get("ai_input_tokens"), "ai_input_tokens", high=2**31 - 1),
+        _int(get("ai_output_tokens"), "ai_output_tokens", high=2**31 - 1),
+        cost,
+    )
+    return Parsed(row, warnings)
+
+
+def _gateway_error(status: int, generated: bool) -> str:
+    """The refusal reason of a response the gateway produced itself (no upstream answer)."""
+    if status == 429:
+        return "rate_limited"
+    if not generated:
+        return ""
+    return {401: "bad_key", 403: "bad_key", 404: "unknown_route", 504: "upstream_timeout"}.get(
+        status, "upstream_error" if status in (502, 503) else ""
+    )
+
+
+def parse_kong(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
+    warnings: list[str] = []
+    request, response = _dict(entry.get("request")), _dict(entry.get("response"))
+    headers = _dict(request.get("headers"))
+    latencies = _dict(entry.get("latencies"))
+    path = _split_uri(request.get("uri") or request.get("url"))
+    method = _text(request.get("method"), 10).upper()
+    status = _status(response.get("status"))
+    ts = _ts(entry.get("started_at"), now)
+    consumer = _dict(entry.get("consumer"))
+    key_id, application_id = _consumer_ref(consumer.get("custom_id"))
+    if not key_id and application_id is None:
+        key_id, application_id = _consumer_ref(consumer.get("username"))
+    proxy = _number(latencies.get("proxy"), "upstream_latency_ms")
+    upstream = None if proxy is None or proxy < 0 else proxy
+    if proxy is not None and proxy < 0:
+        warnings.append("no_upstream_latency")
+    generated = entry.get("source") == "kong" or (proxy is not None and proxy < 0)
+    route = _dict(entry.get("route"))
+    request_id = _request_id(
+        request.get("id") or headers.get("x-kong-request-id") or headers.get("x-request-id"),
+        lambda: (
+            f"kong|{entry.get('started_at')}|{entry.get('client_ip')}|{method}|{request.get('uri')}"
+            f"|{route.get('id')}|{status}|{consumer.get('id')}"
+        ),
+    )
+    row = (
+        line,
+        request_id,
+        ts,
+        "kong",
+        None,
+        path_prefixes(path),
+        "",
+        method,
+        path,
+        key_id,
+        application_id,
+        status,
+        _latency(latencies.get("request"), "latency_ms", warnings) or 0.0,
+        upstream,
+        _bytes(request.get("size"), "request_bytes", warnings),
+        _bytes(response.get("size"), "response_bytes", warnings),
+        _ip(entry.get("client_ip"), warnings),
+        _text(headers.get("user-agent"), _UA_MAX),
+        _gateway_error(status, generated),
+        "",
+        "",
+        None,
+        None,
+        None,
+    )
+    return Parsed(row, warnings)
+
+
+def parse_apisix(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
+    warnings: list[str] = []
+    request, response = _dict(entry.get("request")), _dict(entry.get("response"))
+    headers = _dict(request.get("headers"))
+    path = _split_uri(request.get("uri") or request.get("url"))
+    method = _text(request.get("method"), 10).upper()
+    status = _status(response.get("status"))
+    ts = _ts(entry.get("start_time"), now)
+    consumer = _dict(entry.get("consumer"))
+    key_id, application_id = _consumer_ref(consumer.get("username"))
+    # APISIX logs milliseconds ("latency", "upstream_latency"); nginx variables a custom log
+    # format may carry instead ("request_time", "upstream_response_time") are seconds.
+    if entry.get("latency") is not None:
+        latency = _latency(entry.get("latency"), "latency_ms", warnings)
+    else:
+        latency = _latency(entry.get("request_time"), "latency_ms", warnings, scale=1000.0)
+    if entry.get("upstream_latency") is not None:
+        upstream = _latency(entry.get("upstream_latency"), "upstream_latency_ms", warnings)
+    else:
+        upstream = _latency(entry.get("upstream_response_time"), "upstream_latency_ms", warnings, scale=1000.0)
+    generated = not entry.get("upstream") or status in (502, 504)
+    request_id = _request_id(
+        headers.get("x-request-id") or entry.get("request_id") or headers.get("x-apisix-request-id"),
+        lambda: (
+            f"apisix|{entry.get('start_time')}|{entry.get('client_ip')}|{method}|{request.get('uri')}"
+            f"|{entry.get('route_id')}|{status}|{consumer.get('username')}"
+        ),
+    )
+    row = (
+        line,
+        request_id,
+        ts,
+        "apisix",
+        None,
+        path_prefixes(path),
+        "",
+        method,
+        path,
+        key_id,
+        application_id,
+        status,
+        latency or 0.0,
+        upstream,
+        _bytes(request.get("size"), "request_bytes", warnings),
+        _bytes(response.get("size"), "response_bytes", warnings),
+        _ip(entry.get("client_ip"), warnings),
+        _text(headers.get("user-agent"), _UA_MAX),
+        _gateway_error(status, generated),
+        "",
+        "",
+        None,
+        None,
+        None,
+    )
+    return Parsed(row, warnings)
+
+
+PARSERS: dict[str, Callable[[dict[str, Any], int, datetime], Parsed]] = {
+    "native": parse_native,
+    "kong": parse_kong,
+    "apisix": parse_apisix,
+}
+
+
+def detect(entry: dict[str, Any]) -> str:
+    """The format of one entry when the request did not say (``?format=``): by its telltale keys."""
+    if "started_at" in entry or "latencies" in entry:
+        return "kong"
+    if "start_time" in entry or "route_id" in entry or "apisix_latency" in entry:
+        return "apisix"
+    return "native"
+
+
+def sanitize(value: Any) -> Any:
+    """Strip NUL and lone surrogates (from JSON ``\\u`` escapes) that PostgreSQL text cannot hold."""
+    if isinstance(value, str):
+        value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {sanitize(k): sanitize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [sanitize(v) for v in value]
+    return value

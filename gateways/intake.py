@@ -1,0 +1,324 @@
+"""The call-log intake behind ``POST /gateway/v1/logs`` (docs/gateway-protocol.md, "Logs").
+
+Hot path, per batch: bounded inflate → split into entries → validate and normalise each in
+Python (plain tuples) → one transaction: the IngestBatch row, COPY of the valid rows into a
+TEMP staging table, ONE ``INSERT INTO gateways_callrecord SELECT … ON CONFLICT DO NOTHING``
+that enriches them (API version by id or longest base path; key → application, consumer,
+live subscription, plan), the quarantine rows, the counts. ``received = accepted +
+duplicates + rejected`` always holds: every non-blank entry is exactly one of the three.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from core.errors import PayloadTooLarge
+from gateways.formats import PARSERS, STAGING_COLUMNS, Reject, detect, sanitize
+from gateways.models import GatewayNode, IngestBatch, LogFormat, QuarantinedRecord
+
+#: Inflate output is produced at most this many bytes at a time, so a bomb never allocates
+#: more than the cap plus one chunk.
+INFLATE_CHUNK = 256 * 1024
+#: Warnings listed in an answer (the counts are exact regardless).
+MAX_WARNINGS = 100
+
+
+def inflate(body: bytes, *, limit: int) -> bytes:
+    """Gunzip ``body`` without ever holding more than ``limit`` (+ one chunk) inflated bytes.
+
+    Raises PayloadTooLarge the moment the output passes ``limit``; a corrupt stream is an
+    InvalidInput-like 400 (``ValueError``). Concatenated gzip members are inflated in turn.
+    """
+    out: list[bytes] = []
+    total = 0
+    data = body
+    while data:
+        stream = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        while data:
+            try:
+                chunk = stream.decompress(data, INFLATE_CHUNK)
+            except zlib.error as exc:
+                raise ValueError(f"corrupt gzip body: {exc}") from None
+            total += len(chunk)
+            if total > limit:
+                raise PayloadTooLarge(f"The inflated body is larger than {limit} bytes.", code="too_large")
+            out.append(chunk)
+            data = stream.unconsumed_tail
+            if stream.eof:
+                break
+        if not stream.eof:
+            raise ValueError("truncated gzip body")
+        data = stream.unused_data.lstrip(b"\x00")  # some writers pad members with NULs
+    return b"".join(out)
+
+
+@dataclass
+class Entry:
+    line: int
+    raw: str
+    value: Any = None
+    error: str = ""
+    detail: str = ""
+
+
+def split_entries(text: bytes) -> list[Entry]:
+    """A body as entries: a JSON array (or one object) when it parses as one, else NDJSON lines.
+
+    Blank lines are not records. A line holding an array contributes each element under the
+    line's number; a line that is not JSON (truncated, garbage, bad UTF-8) is one rejected
+    entry.
+    """
+    stripped = text.lstrip()
+    if stripped[:1] in (b"[", b"{"):
+        try:
+            whole = json.loads(text)
+        except (ValueError, RecursionError):
+            whole = None
+        else:
+            if b"\\u" in text:
+                whole = sanitize(whole)
+            if isinstance(whole, list):
+                return [Entry(i + 1, "", item) for i, item in enumerate(whole)]
+            if isinstance(whole, dict):
+                return [Entry(1, "", whole)]
+    entries: list[Entry] = []
+    for number, raw_line in enumerate(text.split(b"\n"), start=1):
+        line = raw_line.strip()
+        if not line:
+            continue
+        try:
+            decoded = line.decode("utf-8")
+        except UnicodeDecodeError:
+            entries.append(Entry(number, line.decode("utf-8", "replace"), error="invalid_utf8"))
+            continue
+        try:
+            value = json.loads(decoded)
+        except (ValueError, RecursionError):
+            entries.append(Entry(number, decoded, error="invalid_json"))
+            continue
+        if "\\u" in decoded:
+            value = sanitize(value)
+        if isinstance(value, list):
+            entries.extend(Entry(number, "", item) for item in value)
+        else:
+            entries.append(Entry(number, decoded, value))
+    return entries
+
+
+@dataclass
+class Outcome:
+    """What the node is told; the stored IngestBatch holds the same counts for a retry."""
+
+    batch_id: str
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    replayed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "errors": self.errors,
+            "warnings": self.warnings,
+        }
+
+
+def stored_outcome(batch: IngestBatch) -> Outcome:
+    """The answer of a batch already ingested (a node's retry): its counts and reasons, nothing inserted."""
+    errors = [
+        {"line": line, "reason": reason}
+        for line, reason in batch.quarantined.order_by("line", "id").values_list("line", "reason")
+    ]
+    return Outcome(
+        batch_id=batch.batch_id,
+        received=batch.received,
+        accepted=batch.accepted,
+        duplicates=batch.duplicates,
+        rejected=batch.rejected,
+        errors=errors,
+        replayed=True,
+    )
+
+
+def normalise(
+    entries: list[Entry], fmt: str | None, now: datetime
+) -> tuple[list[tuple[Any, ...]], list[Entry], list[dict[str, Any]], str]:
+    """Valid rows, rejected entries (``error`` set), warnings, and the batch's format."""
+    rows: list[tuple[Any, ...]] = []
+    rejects: list[Entry] = []
+    warnings: list[dict[str, Any]] = []
+    batch_format = fmt or ""
+    for entry in entries:
+        if entry.error:
+            rejects.append(entry)
+            continue
+        if not isinstance(entry.value, dict):
+            entry.error = "not_an_object"
+            rejects.append(entry)
+            continue
+        kind = fmt or detect(entry.value)
+        batch_format = batch_format or kind
+        try:
+            parsed = PARSERS[kind](entry.value, entry.line, now)
+        except Reject as exc:
+            entry.error = exc.reason
+            entry.detail = exc.detail[:300]
+            rejects.append(entry)
+            continue
+        rows.append(parsed.row)
+        for note in parsed.warnings:
+            if len(warnings) < MAX_WARNINGS:
+                warnings.append({"line": entry.line, "reason": note})
+    return rows, rejects, warnings, batch_format or LogFormat.NATIVE
+
+
+STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS gateways_staging (
+    line integer, request_id uuid, ts timestamptz, source varchar(16), api_version_id bigint,
+    prefixes text[], endpoint text, method text, path text, key_id text, application_id bigint,
+    status smallint, latency_ms double precision, upstream_latency_ms double precision,
+    request_bytes bigint, response_bytes bigint, client_ip inet, user_agent text, error text,
+    ai_provider text, ai_model text, ai_input_tokens integer, ai_output_tokens integer,
+    ai_cost numeric(18,8)
+) ON COMMIT DELETE ROWS
+"""
+
+#: The one statement that moves staged rows into the raw table, enriched. The API version is
+#: the one named by id, else the one whose base path is the longest prefix of the path (the
+#: candidate prefixes were computed in Python, so this is an index lookup on the unique
+#: base_path, not a scan). The key gives its application; a record naming only an
+#: application (Kong/APISIX consumer ``app_<id>``) gives that one. The subscription is the
+#: application's live one for the version's API (at most one: a partial unique index).
+INSERT_SQL = """
+INSERT INTO gateways_callrecord (
+    request_id, ts, node_id, batch_id, source, api_version_id, api_id, provider_tenant_id,
+    endpoint, method, path, api_key_id, key_id, application_id, consumer_tenant_id, plan_id,
+    subscription_id, status, latency_ms, upstream_latency_ms, request_bytes, response_bytes,
+    client_ip, user_agent, error, ai_provider, ai_model, ai_input_tokens, ai_output_tokens, ai_cost
+)
+SELECT s.request_id, s.ts, %(node)s, %(batch)s, s.source,
+       coalesce(vid.id, vbp.id), coalesce(vid.api_id, vbp.api_id), coalesce(vid.tenant_id, vbp.tenant_id),
+       left(s.endpoint, 300), left(s.method, 10), left(s.path, 2048), k.id, s.key_id, app.id, app.tenant_id,
+       sub.plan_id, sub.id, s.status, s.latency_ms, s.upstream_latency_ms, s.request_bytes,
+       s.response_bytes, s.client_ip, left(s.user_agent, 512), left(s.error, 64), left(s.ai_provider, 64),
+       left(s.ai_model, 128), s.ai_input_tokens, s.ai_output_tokens, s.ai_cost
+FROM gateways_staging s
+LEFT JOIN apis_apiversion vid ON vid.id = s.api_version_id
+LEFT JOIN LATERAL (
+    SELECT v.id, v.api_id, v.tenant_id FROM apis_apiversion v
+    WHERE vid.id IS NULL AND v.base_path = ANY(s.prefixes)
+    ORDER BY length(v.base_path) DESC LIMIT 1
+) vbp ON true
+LEFT JOIN subscriptions_apikey k ON k.key_id = s.key_id AND s.key_id <> ''
+LEFT JOIN subscriptions_application app ON app.id = coalesce(k.application_id, s.application_id)
+LEFT JOIN subscriptions_subscription sub
+       ON sub.application_id = app.id AND sub.api_id = coalesce(vid.api_id, vbp.api_id)
+      AND sub.status IN ('active', 'suspended')
+ON CONFLICT DO NOTHING
+"""
+
+
+def _copy_rows(rows: list[tuple[Any, ...]]) -> None:
+    with connection.cursor() as wrapper:
+        cur = wrapper.cursor
+        cur.execute(STAGING_DDL)
+        # Empty already after any commit (ON COMMIT DELETE ROWS); this covers an enclosing
+        # transaction that has not committed yet (a caller's atomic block, the test suite).
+        cur.execute("DELETE FROM gateways_staging")
+        columns = ", ".join(STAGING_COLUMNS)
+        with cur.copy(f"COPY gateways_staging ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _insert(node_id: int, batch_pk: int) -> int:
+    with connection.cursor() as cur:
+        cur.execute(INSERT_SQL, {"node": node_id, "batch": batch_pk})
+        return cur.rowcount
+
+
+def ingest(
+    *,
+    node: GatewayNode,
+    body: bytes,
+    fmt: str | None,
+    batch_id: str | None,
+    body_bytes: int,
+    now: datetime | None = None,
+) -> Outcome:
+    """Ingest one decoded (inflated) body as ``node``; returns the answer, after commit.
+
+    With a ``batch_id`` already stored for this node, nothing is inserted and the stored
+    counts are returned. Database errors (OperationalError, InterfaceError) propagate: the
+    view answers 503 and the node retries the same batch.
+    """
+    now = now or datetime.now(UTC)
+    if batch_id:
+        existing = IngestBatch.objects.filter(node=node, batch_id=batch_id).first()
+        if existing is not None:
+            return stored_outcome(existing)
+    entries = split_entries(body)
+    if len(entries) > settings.GATEWAY_LOGS_MAX_RECORDS:
+        raise PayloadTooLarge(f"More than {settings.GATEWAY_LOGS_MAX_RECORDS} records in one batch.")
+    rows, rejects, warnings, batch_format = normalise(entries, fmt, now)
+    outcome = Outcome(batch_id=batch_id or f"auto-{uuid.uuid4()}", received=len(entries), warnings=warnings)
+    try:
+        with transaction.atomic():
+            batch = IngestBatch.objects.create(
+                node=node, batch_id=outcome.batch_id, format=batch_format, received=len(entries), bytes=body_bytes
+            )
+            accepted = 0
+            if rows:
+                _copy_rows(rows)
+                accepted = _insert(node.pk, batch.pk)
+            outcome.accepted = accepted
+            outcome.duplicates = len(rows) - accepted
+            outcome.rejected = len(rejects)
+            QuarantinedRecord.objects.bulk_create(
+                [
+                    QuarantinedRecord(
+                        batch=batch,
+                        node=node,
+                        line=entry.line,
+                        reason=entry.error[:64],
+                        detail=entry.detail.replace("\x00", ""),
+                        raw=(entry.raw or _dump(entry.value))[: QuarantinedRecord.RAW_MAX_CHARS].replace("\x00", ""),
+                        created_at=now,
+                    )
+                    for entry in rejects
+                ]
+            )
+            IngestBatch.objects.filter(pk=batch.pk).update(
+                accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected
+            )
+    except IntegrityError:
+        # The same batch id committed by a concurrent request (a node retrying too early):
+        # that one's counts are the answer; this one inserted nothing (rolled back).
+        existing = IngestBatch.objects.filter(node=node, batch_id=outcome.batch_id).first()
+        if existing is None:
+            raise
+        return stored_outcome(existing)
+    outcome.errors = [{"line": entry.line, "reason": entry.error} for entry in rejects]
+    return outcome
+
+
+def _dump(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)[: QuarantinedRecord.RAW_MAX_CHARS]
+    except (TypeError, ValueError):
+        return repr(value)[: QuarantinedRecord.RAW_MAX_CHARS]

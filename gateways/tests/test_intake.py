@@ -1,0 +1,273 @@
+"""POST /gateway/v1/logs: counts, dedupe, quarantine, gzip and its bombs, 401/413/503, enrichment."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tracemalloc
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+from rest_framework.test import APIClient
+
+from gateways.models import CallRecord, IngestBatch, QuarantinedRecord
+
+URL = "/gateway/v1/logs"
+
+
+@pytest.fixture
+def staff(db):
+    from tenants.tests.factories import UserFactory
+
+    return UserFactory(is_staff=True, email="ops@platform.example")
+
+
+@pytest.fixture
+def node_token(staff):
+    from gateways import services
+
+    node, token = services.node_create(actor=staff, name="edge-1")
+    return node, token
+
+
+def post(
+    token: str, body: bytes | str, *, content_type: str = "application/x-ndjson", url: str = URL, **headers: str
+) -> Any:
+    client = APIClient()
+    if isinstance(body, str):
+        body = body.encode()
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    return client.generic("POST", url, body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {token}", **extra)
+
+
+def record(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "request_id": str(uuid.uuid4()),
+        "ts": datetime.now(UTC).isoformat(),
+        "method": "GET",
+        "path": "/nowhere/x",
+        "status": 200,
+        "latency_ms": 12.5,
+        "request_bytes": 100,
+        "response_bytes": 900,
+        "client_ip": "203.0.113.9",
+        "user_agent": "test/1",
+    }
+    base.update(overrides)
+    return base
+
+
+def ndjson(records: list[dict[str, Any]]) -> str:
+    return "\n".join(json.dumps(r) for r in records) + "\n"
+
+
+def counts(response: Any) -> tuple[int, int, int, int]:
+    body = response.json()
+    assert body["received"] == body["accepted"] + body["duplicates"] + body["rejected"]
+    return body["received"], body["accepted"], body["duplicates"], body["rejected"]
+
+
+def test_a_batch_is_stored_and_a_retried_batch_is_counted_once(node_token):
+    node, token = node_token
+    records = [record() for _ in range(3)]
+    first = post(token, ndjson(records), X_Batch_Id="batch-1")
+    assert first.status_code == 200, first.content
+    assert counts(first) == (3, 3, 0, 0)
+    assert first.json()["batch_id"] == "batch-1"
+    again = post(token, ndjson(records), X_Batch_Id="batch-1")
+    assert again.status_code == 200
+    assert counts(again) == (3, 3, 0, 0)  # the stored answer, nothing inserted twice
+    assert CallRecord.objects.count() == 3
+    assert IngestBatch.objects.filter(node=node).count() == 1
+    row = CallRecord.objects.get(request_id=records[0]["request_id"])
+    assert (row.node_id, row.source, row.status, row.latency_ms) == (node.pk, "native", 200, 12.5)
+
+
+def test_the_same_request_id_in_another_batch_is_a_duplicate(node_token):
+    _node, token = node_token
+    rec = record()
+    assert counts(post(token, ndjson([rec]), X_Batch_Id="a")) == (1, 1, 0, 0)
+    response = post(token, ndjson([rec, rec, record()]), X_Batch_Id="b")
+    assert counts(response) == (3, 1, 2, 0)
+    assert CallRecord.objects.count() == 2
+
+
+def test_malformed_records_are_quarantined_with_a_reason_never_a_500(node_token):
+    node, token = node_token
+    lines = [
+        json.dumps(record()),
+        "",  # blank: not a record
+        '{"request_id": "x", "ts": "2026-',  # truncated
+        json.dumps(record(status="abc")),
+        json.dumps(record(ts="yesterday")),
+        json.dumps(record(status=None)),
+        "[1, 2]",  # an array of non-objects on one line
+        json.dumps(record(latency_ms="NaN")),
+        json.dumps(record(user_agent="nul\u0000and\ud800surrogate", status="201")),  # cleaned, accepted
+        b"\xff\xfe not utf-8".decode("latin-1"),
+        json.dumps(record(ts=(datetime.now(UTC) + timedelta(days=3)).isoformat())),
+    ]
+    response = post(token, "\n".join(lines))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert counts(response) == (11, 2, 0, 9)
+    reasons = {(e["line"], e["reason"]) for e in body["errors"]}
+    assert reasons == {
+        (3, "invalid_json"),
+        (4, "invalid_status"),
+        (5, "invalid_ts"),
+        (6, "missing_status"),
+        (7, "not_an_object"),
+        (8, "invalid_latency_ms"),
+        (10, "invalid_json"),
+        (11, "ts_in_future"),
+    } | {(7, "not_an_object")}
+    assert len(body["errors"]) == 9
+    stored = QuarantinedRecord.objects.filter(node=node)
+    assert stored.count() == 9
+    assert stored.get(line=3).raw.startswith('{"request_id": "x"')
+    assert CallRecord.objects.get(status=201).user_agent == "nuland?surrogate"
+
+
+def test_a_json_array_a_single_object_and_numbers_as_strings(node_token):
+    _node, token = node_token
+    array = [record(status="404", latency_ms="7", request_bytes="12"), record(latency_ms=-3)]
+    response = post(token, json.dumps(array), content_type="application/json")
+    assert counts(response) == (2, 2, 0, 0)
+    assert response.json()["warnings"] == [{"line": 2, "reason": "negative_latency_ms_clamped"}]
+    single = post(token, json.dumps(record(request_id=None)), content_type="application/json")
+    assert counts(single) == (1, 1, 0, 0)
+    assert sorted(CallRecord.objects.values_list("status", flat=True)) == [200, 200, 404]
+    assert CallRecord.objects.filter(status=200, latency_ms=0).exists()
+
+
+def test_gzip_bodies_are_inflated(node_token):
+    _node, token = node_token
+    body = gzip.compress(ndjson([record() for _ in range(50)]).encode())
+    response = post(token, body, Content_Encoding="gzip", X_Batch_Id="gz")
+    assert counts(response) == (50, 50, 0, 0)
+    assert IngestBatch.objects.get(batch_id="gz").bytes == len(body)
+    corrupt = post(token, body[:-20], Content_Encoding="gzip")
+    assert corrupt.status_code == 400 and corrupt.json()["error"]["code"] == "invalid_gzip"
+
+
+def test_a_gzip_bomb_is_refused_without_being_inflated(node_token, settings):
+    _node, token = node_token
+    settings.GATEWAY_LOGS_MAX_INFLATED_BYTES = 2 * 1024 * 1024
+    # 200 MB of zeros compress to ~200 KB: under the compressed limit, far over the inflated one.
+    bomb = gzip.compress(b"\n" * (200 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < settings.GATEWAY_LOGS_MAX_BYTES
+    tracemalloc.start()
+    try:
+        response = post(token, bomb, Content_Encoding="gzip")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    # Never more than the cap plus a chunk (plus the body and test client copies).
+    assert peak < settings.GATEWAY_LOGS_MAX_INFLATED_BYTES + 4 * len(bomb) + 2 * 1024 * 1024
+    assert IngestBatch.objects.count() == 0
+
+
+def test_an_oversize_body_is_413(node_token, settings):
+    _node, token = node_token
+    settings.GATEWAY_LOGS_MAX_BYTES = 1000
+    response = post(token, ndjson([record() for _ in range(20)]))
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    settings.GATEWAY_LOGS_MAX_BYTES = 10_000_000
+    settings.GATEWAY_LOGS_MAX_RECORDS = 5
+    assert post(token, ndjson([record() for _ in range(6)])).status_code == 413
+
+
+def test_a_bad_or_revoked_token_is_401(node_token, staff):
+    from gateways import services
+
+    node, token = node_token
+    assert post("gwn_nope_nope", ndjson([record()])).status_code == 401
+    assert APIClient().post(URL, ndjson([record()]), content_type="application/x-ndjson").status_code == 401
+    services.node_revoke(actor=staff, node=node)
+    response = post(token, ndjson([record()]))
+    assert response.status_code == 401
+    assert "error" in response.json()
+    assert CallRecord.objects.count() == 0
+
+
+def test_database_unavailable_is_503_with_retry_after_and_nothing_committed(node_token, monkeypatch):
+    from gateways import intake
+
+    _node, token = node_token
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("connection to server lost")
+
+    monkeypatch.setattr(intake, "_copy_rows", down)
+    response = post(token, ndjson([record()]), X_Batch_Id="retry-me")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert response.json()["error"]["code"] == "unavailable"
+    assert IngestBatch.objects.count() == 0
+    monkeypatch.undo()
+    assert counts(post(token, ndjson([record()]), X_Batch_Id="retry-me")) == (1, 1, 0, 0)
+
+
+def test_unknown_format_is_400(node_token):
+    _node, token = node_token
+    client = APIClient()
+    response = client.generic(
+        "POST", URL + "?format=nginx", "{}", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert response.status_code == 400 and response.json()["error"]["fields"] == {"format": ["unknown"]}
+
+
+def test_records_are_enriched_with_provider_consumer_application_key_and_plan(node_token, acme, alice, globex, charlie):
+    from subscriptions import services
+    from subscriptions.tests.factories import ApplicationFactory, make_catalog, membership
+
+    catalog = make_catalog(acme)
+    app = ApplicationFactory(tenant=globex)
+    actor = membership(charlie, globex)
+    subscription = services.subscription_request(actor=actor, application=app, plan=catalog.free)
+    key, _plaintext = services.key_create(actor=actor, application=app, name="ci")
+    base = catalog.v1.base_path
+    records = [
+        record(path=f"{base}/orders/42", key_id=key.key_id),  # by longest base path
+        record(api_version_id=catalog.v1.pk, path="/elsewhere", key_id=key.key_id),  # by id
+        record(path="/unknown/path", key_id="nosuchkey"),  # nothing matches: kept, not enriched
+        record(base_path=base, path="/orders", application_id=app.pk),  # application without a key
+    ]
+    _node, token = node_token
+    assert counts(post(token, ndjson(records))) == (4, 4, 0, 0)
+    rows = {str(r.request_id): r for r in CallRecord.objects.all()}
+    for rec in (records[0], records[1]):
+        row = rows[rec["request_id"]]
+        assert (row.api_version_id, row.api_id, row.provider_tenant_id) == (catalog.v1.pk, catalog.api.pk, acme.pk)
+        assert (row.api_key_id, row.application_id, row.consumer_tenant_id) == (key.pk, app.pk, globex.pk)
+        assert (row.subscription_id, row.plan_id) == (subscription.pk, catalog.free.pk)
+    lost = rows[records[2]["request_id"]]
+    assert (lost.api_version_id, lost.api_key_id, lost.key_id, lost.application_id) == (None, None, "nosuchkey", None)
+    by_app = rows[records[3]["request_id"]]
+    assert (by_app.api_version_id, by_app.application_id, by_app.plan_id) == (catalog.v1.pk, app.pk, catalog.free.pk)
+
+
+def test_longest_base_path_wins(node_token, acme):
+    from apis.models import ApiVersion
+    from subscriptions.tests.factories import make_catalog
+
+    catalog = make_catalog(acme)
+    deeper = ApiVersion.objects.create(
+        tenant=acme, api=catalog.api, label="v1-beta", base_path=catalog.v1.base_path + "/beta", status="published"
+    )
+    _node, token = node_token
+    a, b, c = (
+        record(path=catalog.v1.base_path + "/beta/x"),
+        record(path=catalog.v1.base_path + "/betamax"),
+        record(path=catalog.v1.base_path),
+    )
+    post(token, ndjson([a, b, c]))
+    got = {str(r.request_id): r.api_version_id for r in CallRecord.objects.all()}
+    assert got == {a["request_id"]: deeper.pk, b["request_id"]: catalog.v1.pk, c["request_id"]: catalog.v1.pk}
