@@ -573,6 +573,7 @@ def quota_usage(application: Application, *, now: datetime | None = None) -> lis
 EXPLORER_MAX_SPAN = timedelta(days=31)
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+EXPORT_PAGE_SIZE = 2000
 CALL_COLUMNS = (
     "request_id, ts, received_at, node_id, source, api_version_id, api_id, provider_tenant_id, endpoint, method, "
     "path, api_key_id, key_id, application_id, consumer_tenant_id, plan_id, subscription_id, status, latency_ms, "
@@ -655,14 +656,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def calls(
-    scope: Scope, flt: CallFilter, *, after: str = "", size: int = PAGE_SIZE
+    scope: Scope, flt: CallFilter, *, after: str = "", size: int = PAGE_SIZE, max_size: int = MAX_PAGE_SIZE
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of call records, newest first, and the cursor of the next page (None at the end).
 
     Keyset pagination on (ts, request_id): stable while records keep arriving, and each page
     costs the same however deep it is.
     """
-    size = max(1, min(size, MAX_PAGE_SIZE))
+    size = max(1, min(size, max_size))
     where, params = _call_where(scope, flt)
     if after:
         ts, request_id = decode_cursor(after)
@@ -686,9 +687,10 @@ def iter_calls(scope: Scope, flt: CallFilter, *, limit: int | None = None) -> It
     limit = limit if limit is not None else settings.ANALYTICS_EXPORT_MAX_ROWS
     sent, after = 0, ""
     while sent < limit:
-        rows, after_cursor = calls(scope, flt, after=after, size=min(MAX_PAGE_SIZE * 10, limit - sent))
-        for row in rows:
-            yield row
+        rows, after_cursor = calls(
+            scope, flt, after=after, size=min(EXPORT_PAGE_SIZE, limit - sent), max_size=EXPORT_PAGE_SIZE
+        )
+        yield from rows
         sent += len(rows)
         if after_cursor is None:
             return

@@ -94,7 +94,7 @@ def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, flo
                 exp(3 + random() * 2.5) AS lat
             FROM generate_series(1, %(rows)s) g
         ) s
-        """,
+        """,  # noqa: S608 - only our own integers are formatted in
         {"now": now, "rows": args.rows},
     )
     timings["seed_raw_s"] = time.perf_counter() - started
@@ -135,7 +135,7 @@ def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, flo
         )
     timings["seed_rollups_s"] = time.perf_counter() - started
     for table in ("analytics_rollupminute", "analytics_rolluphour", "analytics_rollupday"):
-        cursor.execute(f"ANALYZE {table}")  # noqa: S608
+        cursor.execute(f"ANALYZE {table}")
     return timings
 
 
@@ -204,12 +204,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             fn()
             samples.append((time.perf_counter() - started) * 1000)
         samples.sort()
-        p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+        p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
         p50 = statistics.median(samples)
         results.append({"query": name, "p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "ok": p95 < 100})
         print(f"{name:<45} {p50:8.1f} {p95:8.1f}  {'yes' if p95 < 100 else 'NO'}")
     worst = max(results, key=lambda r: r["p95_ms"])
-    print(f"\n{sum(r['ok'] for r in results)}/{len(results)} under 100 ms; worst {worst['query']}: {worst['p95_ms']} ms")
+    print(
+        f"\n{sum(r['ok'] for r in results)}/{len(results)} under 100 ms; worst {worst['query']}: {worst['p95_ms']} ms"
+    )
     return {"rows": args.rows, "counts": counts, "timings": timings, "target_ms": 100, "results": results}
 
 

@@ -8,6 +8,15 @@ from rest_framework import serializers
 
 from analytics import selectors
 from core.filters import MAX_ID
+from core.limits import max_length
+from gateways.models import CallRecord
+
+#: An opaque cursor is ~100 characters; anything much longer is not one of ours.
+MAX_CURSOR_LENGTH = 500
+#: HTTP status codes a gateway can record.
+FIRST_STATUS, LAST_STATUS = 100, 599
+#: status_class: 1 (1xx) … 5 (5xx).
+LAST_STATUS_CLASS = 5
 
 SIDES = [("provider", "Calls to your APIs"), ("consumer", "Calls made by your applications")]
 
@@ -57,12 +66,20 @@ class TopQuery(AnalyticsQuery):
 
 
 class CallQuery(_FromTo, ScopeFields):
-    status = serializers.IntegerField(required=False, min_value=100, max_value=599)
-    status_class = serializers.IntegerField(required=False, min_value=1, max_value=5, help_text="e.g. 5 for 5xx.")
-    path = serializers.CharField(required=False, max_length=2048, help_text="Path prefix.", allow_blank=True)
+    status = serializers.IntegerField(required=False, min_value=FIRST_STATUS, max_value=LAST_STATUS)
+    status_class = serializers.IntegerField(
+        required=False, min_value=1, max_value=LAST_STATUS_CLASS, help_text="e.g. 5 for 5xx."
+    )
+    path = serializers.CharField(
+        required=False, max_length=max_length(CallRecord, "path"), help_text="Path prefix.", allow_blank=True
+    )
     request_id = serializers.UUIDField(required=False)
-    error = serializers.CharField(required=False, max_length=64, allow_blank=True, help_text="Refusal reason.")
-    cursor = serializers.CharField(required=False, max_length=500, allow_blank=True, help_text="next_cursor of a page.")
+    error = serializers.CharField(
+        required=False, max_length=max_length(CallRecord, "error"), allow_blank=True, help_text="Refusal reason."
+    )
+    cursor = serializers.CharField(
+        required=False, max_length=MAX_CURSOR_LENGTH, allow_blank=True, help_text="next_cursor of a page."
+    )
     page_size = serializers.IntegerField(
         required=False, default=selectors.PAGE_SIZE, min_value=1, max_value=selectors.MAX_PAGE_SIZE
     )
