@@ -352,7 +352,7 @@ def _timeseries_rows(scope: Scope, window: Window) -> list[tuple[Any, ...]]:
         f"WHERE bucket >= %s AND bucket < %s AND {where} GROUP BY 1 ORDER BY 1"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [window.step, _ORIGIN, window.start, window.end, *params])
+        cursor.execute(sql, [f"{int(window.step.total_seconds())} seconds", _ORIGIN, window.start, window.end, *params])
         return cursor.fetchall()
 
 
@@ -521,7 +521,7 @@ def quota_usage(application: Application, *, now: datetime | None = None) -> lis
     today = _day_start(now)
     month = today.replace(day=1)
     subscriptions = list(
-        Subscription.objects.for_consumer(application.tenant)  # type: ignore[attr-defined]
+        Subscription.objects.for_consumer(application.tenant)
         .filter(application=application, status=SubscriptionStatus.ACTIVE)
         .select_related("plan", "api", "version")
         .order_by("api__name", "pk")

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -225,7 +226,7 @@ def _bad_request(error: InvalidInput) -> HttpResponse:
 
 @tenant_view(Perm.TENANT_VIEW)
 @require_GET
-def calls_csv(request: TenantRequest) -> HttpResponse:
+def calls_csv(request: TenantRequest) -> HttpResponseBase:
     try:
         data = _strict(s.CallQuery, request.GET)
     except InvalidInput as error:
@@ -235,7 +236,7 @@ def calls_csv(request: TenantRequest) -> HttpResponse:
 
 @tenant_view(Perm.TENANT_VIEW)
 @require_GET
-def timeseries_csv(request: TenantRequest) -> HttpResponse:
+def timeseries_csv(request: TenantRequest) -> HttpResponseBase:
     try:
         data = _strict(s.AnalyticsQuery, request.GET)
     except InvalidInput as error:

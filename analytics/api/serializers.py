@@ -140,7 +140,7 @@ class TimeseriesSerializer(serializers.Serializer):
 
 class TopItemSerializer(StatsSerializer):
     key = serializers.DictField(help_text="The dimension's columns, e.g. {api_id, endpoint}.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
 
 
 class TopSerializer(serializers.Serializer):
@@ -163,7 +163,7 @@ class ComparisonSerializer(serializers.Serializer):
 
 class EndpointChangeSerializer(ComparisonSerializer):
     key = serializers.DictField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     score = serializers.FloatField()
     highlight = serializers.BooleanField()
 
@@ -180,7 +180,7 @@ class CallRecordSerializer(serializers.Serializer):
     request_id = serializers.UUIDField()
     ts = serializers.DateTimeField()
     received_at = serializers.DateTimeField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     api_id = serializers.IntegerField(allow_null=True)
     api_version_id = serializers.IntegerField(allow_null=True)
     endpoint = serializers.CharField()

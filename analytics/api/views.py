@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,7 +39,7 @@ def scope_from(tenant: Tenant, data: dict[str, Any]) -> selectors.Scope:
     )
 
 
-class _AnalyticsView(TenantScopedAPIMixin, APIView):
+class _AnalyticsView(TenantScopedAPIMixin, APIView):  # type: ignore[misc]
     # Only GET is routed; the other methods pass the membership check and the URL object
     # lookup (so a foreign id is a 404 whatever the method) and then get DRF's 405.
     required_perms = dict.fromkeys(("get", "post", "put", "patch", "delete"), Perm.TENANT_VIEW)
@@ -104,6 +105,7 @@ class CallListView(_AnalyticsView):
         tags=TAG,
         parameters=[TENANT_PARAM, s.CallQuery],
         responses=s.CallPageSerializer,
+        operation_id="tenants_analytics_calls_list",
         summary="Call records, newest first (cursor pagination; at most 31 days per query)",
     )
     def get(self, request: Request, tenant_slug: str) -> Response:
@@ -116,10 +118,16 @@ class CallListView(_AnalyticsView):
 
 class CallDetailView(_AnalyticsView):
     query_class = s.CallSideQuery
+    serializer_class = s.CallDetailSerializer  # tells the schema generator what the path id names
 
     @extend_schema(
         tags=TAG,
-        parameters=[TENANT_PARAM, s.CallSideQuery],
+        parameters=[
+            TENANT_PARAM,
+            OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The call's id."),
+            s.CallSideQuery,
+        ],
+        operation_id="tenants_analytics_call_detail",
         responses=s.CallDetailSerializer,
         summary="One call record",
     )
