@@ -61,10 +61,11 @@ class TimeseriesView(_AnalyticsView):
     def get(self, request: Request, tenant_slug: str) -> Response:
         data = self.query(request)
         scope, window = scope_from(self.tenant, data), data["window"]
+        stats = selectors.timeseries_stats(scope, window)
         body = {
             "window": window,
-            "totals": selectors.totals(scope, window).as_dict(),
-            "points": selectors.timeseries(scope, window),
+            "totals": selectors.Stats.sum(point for _, point in stats).as_dict(),
+            "points": [{"t": moment, **point.as_dict()} for moment, point in stats],
         }
         return Response(s.TimeseriesSerializer(body).data)
 
