@@ -203,6 +203,17 @@ class Window:
     def span(self) -> timedelta:
         return self.end - self.start
 
+    @property
+    def step_label(self) -> str:
+        """The chart step for people: "1 min", "15 min", "1 h", "6 h", "1 day", "7 days"."""
+        minutes = int(self.step.total_seconds() // 60)
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 24 * 60:
+            return f"{minutes // 60} h"
+        days = minutes // (24 * 60)
+        return "1 day" if days == 1 else f"{days} days"
+
     def previous(self) -> Window:
         """The window of the same length just before this one (trends)."""
         return Window(self.start - self.span, self.start, self.level, self.step, self.range_key)
