@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -143,6 +144,8 @@ def _bytes(value: Any, field: str, warnings: list[str]) -> int:
     if number < 0:
         warnings.append(f"negative_{field}_clamped")
         return 0
+    if number >= 2**62:
+        raise Reject(f"invalid_{field}", f"{field} out of range")
     return int(number)
 
 
@@ -156,11 +159,16 @@ def _status(value: Any) -> int:
 def _ip(value: Any, warnings: list[str]) -> str | None:
     if not value or not isinstance(value, str):
         return None
+    # inet_pton (C) validates what PostgreSQL's inet accepts; it normalises the text itself.
     try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        warnings.append("invalid_client_ip_dropped")
-        return None
+        socket.inet_pton(socket.AF_INET6 if ":" in value else socket.AF_INET, value)
+    except OSError:
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            warnings.append("invalid_client_ip_dropped")
+            return None
+    return value
 
 
 def _epoch(number: float) -> datetime:

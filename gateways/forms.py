@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django import forms
 
+from core.limits import max_length
+from gateways.models import GatewayNode
+
 
 class NodeForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="e.g. edge-eu-1")
-    description = forms.CharField(max_length=500, required=False)
+    name = forms.CharField(max_length=max_length(GatewayNode, "name"), help_text="e.g. edge-eu-1")
+    description = forms.CharField(max_length=max_length(GatewayNode, "description"), required=False)

@@ -177,7 +177,8 @@ class LogsView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        node: GatewayNode = request.auth
+        node = request.auth
+        assert isinstance(node, GatewayNode)  # IsGatewayNode let the request in
         fmt = request.query_params.get("format") or None
         if fmt is not None and fmt not in LogFormat.values:
             return Response(

@@ -111,8 +111,9 @@ class Snapshot:
 
 
 def current_version() -> int:
-    """The config version now (one primary-key read)."""
-    return ConfigState.objects.values_list("version", flat=True).get(pk=1)
+    """The config version now (one primary-key read; the row is recreated if someone deleted it)."""
+    found = ConfigState.objects.values_list("version", flat=True).filter(pk=1).first()
+    return found if found is not None else ConfigState.objects.get_or_create(pk=1)[0].version
 
 
 def build_snapshot() -> Snapshot:
@@ -159,13 +160,13 @@ class _Cache:
 cache = _Cache()
 
 
-def snapshot() -> Snapshot:
-    """The snapshot of the current version: from the cache, or built (and cached) once.
+def snapshot(version: int | None = None) -> Snapshot:
+    """The snapshot of the current version (``version`` if the caller just read it): cached, or built once.
 
     Tests roll back their transactions, so a version number can come back with other data:
     the test suite clears this cache between tests (gateways/tests/conftest.py).
     """
-    found = cache.get(current_version())
+    found = cache.get(current_version() if version is None else version)
     if found is not None:
         return found
     built = build_snapshot()

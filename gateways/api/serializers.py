@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apis.models import Plan
+from core.limits import max_length
 from gateways.models import GatewayNode
 from gateways.services import MAX_REPORTED
 
@@ -53,15 +54,19 @@ class NodeCreatedSerializer(NodeSerializer):
 
 
 class NodeCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    name = serializers.CharField(max_length=max_length(GatewayNode, "name"))
+    description = serializers.CharField(
+        max_length=max_length(GatewayNode, "description"), required=False, allow_blank=True, default=""
+    )
 
 
 # --- The node protocol ---------------------------------------------------------------
 
 
 class HeartbeatSerializer(serializers.Serializer):
-    software_version = serializers.CharField(max_length=100, allow_blank=True, help_text="e.g. portal-gw/1.4.2")
+    software_version = serializers.CharField(
+        max_length=max_length(GatewayNode, "software_version"), allow_blank=True, help_text="e.g. portal-gw/1.4.2"
+    )
     applied_config_version = serializers.IntegerField(
         min_value=0, max_value=MAX_REPORTED, allow_null=True, help_text="Null before the first config was applied."
     )
@@ -74,7 +79,7 @@ class HeartbeatAnswerSerializer(serializers.Serializer):
     config_version = serializers.IntegerField(help_text="The current config version: fetch the config if newer.")
 
 
-class UpstreamSerializer(serializers.Serializer):
+class RouteUpstreamSerializer(serializers.Serializer):
     url = serializers.URLField()
     weight = serializers.IntegerField()
 
@@ -88,17 +93,17 @@ class RouteSerializer(serializers.Serializer):
     api_version_id = serializers.IntegerField()
     api_id = serializers.IntegerField()
     provider_tenant_id = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     base_path = serializers.CharField(help_text="Longest prefix (on a segment boundary) of the request path wins.")
     status = serializers.ChoiceField(choices=["published", "deprecated"])
-    upstreams = UpstreamSerializer(many=True, help_text="Weighted targets.")
+    upstreams = RouteUpstreamSerializer(many=True, help_text="Weighted targets.")
     connect_timeout_ms = serializers.IntegerField()
     read_timeout_ms = serializers.IntegerField()
     sunset_date = serializers.DateField(allow_null=True, help_text="Set on deprecated versions only.")
     endpoints = EndpointTemplateSerializer(many=True)
 
 
-class LimitsSerializer(serializers.Serializer):
+class RouteLimitsSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         return {name: serializers.IntegerField(allow_null=True) for name in Plan.LIMIT_FIELDS}
 
@@ -111,7 +116,7 @@ class CredentialSubscriptionSerializer(serializers.Serializer):
     api_id = serializers.IntegerField()
     api_version_id = serializers.IntegerField(help_text="The one version this subscription covers.")
     plan_id = serializers.IntegerField()
-    limits = LimitsSerializer()
+    limits = RouteLimitsSerializer()
 
 
 class CredentialSerializer(serializers.Serializer):

@@ -3,9 +3,11 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from apis.models import ApiVersion
 from core.limits import max_length
 from subscriptions.models import ApiKey, Application, KeyStatus, Subscription, SubscriptionEvent, SubscriptionStatus
 from subscriptions.services import DENY_REASONS
+from subscriptions.services.verification import MAX_REQUEST_PATH
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
@@ -186,13 +188,13 @@ class VerifySerializer(serializers.Serializer):
     key = serializers.CharField(max_length=200, help_text="The key as presented by the caller.")
     path = serializers.CharField(
         required=False,
-        max_length=2048,
+        max_length=MAX_REQUEST_PATH,
         help_text="The full request path, e.g. /acme/orders/v1/orders/7: the version with the longest "
         "base path that is a prefix of it (on a segment boundary) serves it.",
     )
     base_path = serializers.CharField(
         required=False,
-        max_length=200,
+        max_length=max_length(ApiVersion, "base_path"),
         help_text="Older form: the exact base path of the API version, e.g. /acme/orders/v1.",
     )
 

@@ -74,6 +74,10 @@ DENY_REASONS = (
 )
 
 
+#: Longest request path key verification accepts (the raw call table's ``path`` column too).
+MAX_REQUEST_PATH = 2048
+
+
 def route_prefixes(path: str) -> list[str]:
     """Every base path that could serve ``path``, longest first, cut on segment boundaries.
 
@@ -131,7 +135,7 @@ def key_verify(*, presented_key: str, base_path: str | None = None, path: str | 
         .filter(application_id=key.application_id, api_id=version.api_id, status__in=LIVE_STATUSES)
         .first()
     )
-    where = {"api_id": version.api_id, "api_version_id": version.pk}
+    where: dict[str, Any] = {"api_id": version.api_id, "api_version_id": version.pk}
     if subscription is None or subscription.version_id != version.pk:
         return Verdict(False, "no_subscription", **where, **who)
     sub = {"subscription_id": subscription.pk, "plan_id": subscription.plan_id}

@@ -134,6 +134,6 @@ def _traffic_module() -> Any:
     root = str(settings.BASE_DIR)
     if root not in sys.path:
         sys.path.insert(0, root)
-    from bench import traffic  # type: ignore[import-not-found]
+    from bench import traffic
 
     return traffic
