@@ -182,3 +182,13 @@ def test_rest_endpoints(api, alice, charlie, traffic):
     assert api.get(f"/api/v1/tenants/globex/analytics/calls/{traffic['ids'][0]}/?side=provider").status_code == 404
     consumer = api.get("/api/v1/tenants/globex/analytics/timeseries/?side=consumer").json()
     assert consumer["totals"]["calls"] == 40
+
+
+def test_bad_range_on_a_page_is_explained_not_a_500(client, alice, traffic):
+    client.force_login(alice)
+    for query in ["range=custom", "range=2w", "range=custom&from=2026-01-02T00:00Z&to=2026-01-01T00:00Z"]:
+        response = client.get(f"/t/acme/analytics/apis/orders/?{query}")
+        assert response.status_code == 200, query
+        assert b"alert-warning" in response.content, query
+    response = client.get("/t/acme/analytics/apis/orders/?range=custom&from=2026-01-01T00:00Z&to=2026-01-03T00:00Z")
+    assert b"hour rollups, one point per 1 h" in response.content
