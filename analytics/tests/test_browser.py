@@ -46,7 +46,8 @@ def test_dashboards_draw_their_charts(transactional_db, live_server, browser, ac
         page.screenshot(path=f"var/analytics-{width}-{url.split('/')[4] or 'overview'}.png", full_page=True)
         overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
         wide = page.evaluate(
-            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+            "[...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
             ".slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)"
         )
         assert overflow <= 1, (url, overflow, wide)
