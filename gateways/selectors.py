@@ -36,19 +36,8 @@ def node(pk: int) -> GatewayNode | None:
     return GatewayNode.objects.filter(pk=pk).first()
 
 
-def raw_table_exists() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('gateways_callrecord') IS NOT NULL")
-        return bool(cursor.fetchone()[0])
-
-
-def traffic_last_hour(node_ids: list[int], *, now: datetime | None = None) -> dict[int, Traffic] | None:
-    """``{node id: Traffic}`` over the last hour (nodes without calls are absent).
-
-    None when the raw call table does not exist (yet): the page shows "—", not a 500.
-    """
-    if not raw_table_exists():
-        return None
+def traffic_last_hour(node_ids: list[int], *, now: datetime | None = None) -> dict[int, Traffic]:
+    """``{node id: Traffic}`` over the last hour (nodes without calls are absent)."""
     if not node_ids:
         return {}
     since = (now or timezone.now()) - timedelta(hours=1)
@@ -75,7 +64,7 @@ def annotate(found: list[GatewayNode]) -> list[GatewayNode]:
     traffic = traffic_last_hour([n.pk for n in found], now=now)
     for item in found:
         item.silent = is_silent(item, now=now)  # type: ignore[attr-defined]
-        known = None if traffic is None else traffic.get(item.pk, Traffic(0, 0))
-        item.calls_last_hour = None if known is None else known.calls  # type: ignore[attr-defined]
-        item.errors_last_hour = None if known is None else known.errors  # type: ignore[attr-defined]
+        known = traffic.get(item.pk, Traffic(0, 0))
+        item.calls_last_hour = known.calls  # type: ignore[attr-defined]
+        item.errors_last_hour = known.errors  # type: ignore[attr-defined]
     return found

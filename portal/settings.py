@@ -225,6 +225,8 @@ ROLLUP_LATE_MARGIN_SECONDS = envint("ROLLUP_LATE_MARGIN_SECONDS", 10)
 # A transaction open longer than this (a forgotten psql session) no longer holds the late-data
 # scan back; intake transactions take milliseconds.
 ROLLUP_MAX_LAG_SECONDS = envint("ROLLUP_MAX_LAG_SECONDS", 600)
+# work_mem of the rollup transaction: the hash aggregate of one run's groups stays in memory.
+ROLLUP_WORK_MEM = env("ROLLUP_WORK_MEM", "128MB") or "128MB"
 # Transactional outbox (core/outbox.py): at-least-once, receivers dedupe on the delivery id.
 OUTBOX_MAX_ATTEMPTS = envint("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = envint("OUTBOX_RETRY_BASE_SECONDS", 30)

@@ -64,7 +64,7 @@ def test_non_staff_cannot_see_or_use_the_nodes_page(client, alice, node_and_toke
     assert node.revoked_at is None
 
 
-def test_the_page_shows_health_traffic_and_flags_silent_nodes(client, staff, callrecord_table, settings):
+def test_the_page_shows_health_traffic_and_flags_silent_nodes(client, staff, settings):
     from django.db import connection
 
     from gateways import services
@@ -104,19 +104,6 @@ def test_the_page_shows_health_traffic_and_flags_silent_nodes(client, staff, cal
     assert data["quiet"]["silent"] is True and data["busy"]["silent"] is False
     assert (data["busy"]["calls_last_hour"], data["busy"]["errors_last_hour"]) == (4, 2)
     assert data["quiet"]["calls_last_hour"] == 0
-
-
-def test_without_the_call_table_traffic_shows_a_dash(client, staff, node_and_token):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('gateways_callrecord') IS NULL")
-        if not cursor.fetchone()[0]:
-            pytest.skip("the call table exists (intake's migration is in)")
-    client.force_login(staff)
-    row = client.get("/platform/nodes/").content.decode().split('data-node="edge-1"')[1].split("</tr>")[0]
-    assert '<td class="text-end calls">—</td>' in row
-    assert _staff_api(staff).get(URL).json()["results"][0]["calls_last_hour"] is None
 
 
 # --- REST ----------------------------------------------------------------------------
