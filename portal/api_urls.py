@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("subscriptions.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("gateways.api.urls")),
+    path("", include("analytics.api.urls")),
 ]

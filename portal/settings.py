@@ -214,6 +214,8 @@ GATEWAY_PARTITIONS_AHEAD = envint("GATEWAY_PARTITIONS_AHEAD", 3)
 GATEWAY_LOGS_MAX_BYTES = envint("GATEWAY_LOGS_MAX_BYTES", 10 * 1024 * 1024)
 GATEWAY_LOGS_MAX_INFLATED_BYTES = envint("GATEWAY_LOGS_MAX_INFLATED_BYTES", 64 * 1024 * 1024)
 GATEWAY_LOGS_MAX_RECORDS = envint("GATEWAY_LOGS_MAX_RECORDS", 10000)
+# Analytics: most call records one CSV export streams (the explorer shows more page by page).
+ANALYTICS_EXPORT_MAX_ROWS = envint("ANALYTICS_EXPORT_MAX_ROWS", 100000)
 # Usage analytics rollups (analytics/rollup.py, docs/analytics.md). Day rollups are kept for ever.
 ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 14)
 ROLLUP_HOUR_RETENTION_DAYS = envint("ROLLUP_HOUR_RETENTION_DAYS", 400)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from analytics import views as analytics_views
 from core.api.errors import api_not_found
 from gateways.api import urls as gateway_api_urls
 from portal import views
@@ -15,12 +16,14 @@ urlpatterns = [
     path("platform/", views.platform_overview, name="platform"),
     path("onboarding/", tenant_views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", tenant_views.invitation_detail, name="invitation"),
+    path("platform/analytics/", analytics_views.platform, name="platform-analytics"),
     path("platform/nodes/", include("gateways.urls")),
     path("platform/quarantine/", include("gateways.quarantine_urls")),
     path("platform/approvals/", subscription_views.platform_approvals, name="platform-approvals"),
     path("t/", include("tenants.urls")),
     path("t/", include("subscriptions.urls")),
     path("t/", include("notifications.urls")),
+    path("t/", include("analytics.urls")),
     path("", include("apis.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -32,6 +32,7 @@ PK_OBJECTS = {
     "tenants:invitation-": "invitation",
     "tenants:token-": "token",
     "subscriptions:application": "application",
+    "analytics:app": "application",
     "subscriptions:key-": "application",
     "subscriptions:subscription": "subscription",
     "notifications:webhook": "webhook",
@@ -54,6 +55,7 @@ OTHER_KWARGS = {
     "key_pk": lambda w: w.key.pk,
     "verb": lambda w: "cancel",
     "action": lambda w: "archive",
+    "request_id": lambda w: w.call_request_id,
 }
 #: URL names where ``action`` is a version transition rather than a plan action.
 VERSION_ACTION = {"apis:version-transition": "deprecate"}

@@ -7,6 +7,7 @@ subscribes to Acme, so both sides of a subscription exist without involving Glob
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -40,6 +41,7 @@ class World:
     webhook: Webhook
     delivery: WebhookDelivery
     notification: Notification
+    call_request_id: uuid.UUID  # a call to Acme's API by Acme's own application
 
 
 def build_world(acme: Tenant, globex: Tenant, alice: User, charlie: User) -> World:
@@ -68,6 +70,7 @@ def build_world(acme: Tenant, globex: Tenant, alice: User, charlie: User) -> Wor
     delivery = WebhookDelivery.objects.create(tenant=acme, webhook=webhook, event="webhook.test", payload={})
     notification = Notification.objects.create(tenant=acme, user=alice, kind="test", title="Hello Alice")
     _, charlie_token = tenant_services.token_create(actor=charlie_m, name="stranger")
+    call_request_id = _record_call(acme_catalog.api, application, key)
     return World(
         acme=acme,
         globex=globex,
@@ -87,4 +90,20 @@ def build_world(acme: Tenant, globex: Tenant, alice: User, charlie: User) -> Wor
         webhook=webhook,
         delivery=delivery,
         notification=notification,
+        call_request_id=call_request_id,
     )
+
+
+def _record_call(api: object, application: Application, key: ApiKey) -> uuid.UUID:
+    """One raw call record, provider and consumer both Acme, as the gateway intake stores it."""
+    from django.db import connection
+
+    request_id = uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO gateways_callrecord (request_id, ts, node_id, source, api_id, provider_tenant_id, "
+            "api_key_id, application_id, consumer_tenant_id, status, path) "
+            "VALUES (%s, now(), 1, 'native', %s, %s, %s, %s, %s, 200, '/acme/orders/v1/orders')",
+            [request_id, api.pk, application.tenant_id, key.pk, application.pk, application.tenant_id],  # type: ignore[attr-defined]
+        )
+    return request_id

@@ -1,0 +1,741 @@
+"""Reads behind the analytics pages and REST endpoints.
+
+Dashboards read the rollup tables only (``analytics_rollupminute`` / ``…hour`` / ``…day``,
+see docs/analytics.md); the call-log explorer and its export read the raw table
+``gateways_callrecord`` and always bound ``ts`` so PostgreSQL prunes partitions.
+
+Scoping goes through one helper, ``scope_for``: a provider sees rows whose
+``provider_tenant_id`` is its tenant, a consumer rows whose ``consumer_tenant_id`` is its
+tenant, staff (``platform_scope``) everything. Every id a caller filters on (API, version,
+application, key) is checked against what that side may name, else ``NotFound``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from analytics.histogram import BUCKETS
+from analytics.histogram import percentile as _histogram_percentile
+from apis.models import Api, ApiVersion
+from core.errors import InvalidInput, NotFound
+from subscriptions import selectors as subscription_selectors
+from subscriptions.models import ApiKey, Application, Subscription, SubscriptionStatus
+from tenants.models import Tenant
+
+HIST_SIZE = BUCKETS  # 28 bounds + the overflow bucket
+
+Side = Literal["provider", "consumer", "platform"]
+Level = Literal["minute", "hour", "day"]
+TABLES: dict[str, str] = {
+    "minute": "analytics_rollupminute",
+    "hour": "analytics_rolluphour",
+    "day": "analytics_rollupday",
+}
+RAW_TABLE = "gateways_callrecord"
+
+
+def percentile(hist: Sequence[int], p: float) -> float | None:
+    """Latency (ms) at quantile ``p`` (0–1) of a merged histogram; None without calls.
+
+    The rule is analytics.histogram's (upper bound of the bucket; the overflow reads 60,000 ms).
+    """
+    return _histogram_percentile(hist, p * 100)
+
+
+# --- Scope ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows a caller may see, narrowed by the filters they chose (all already checked)."""
+
+    side: Side
+    tenant_id: int | None = None
+    api_id: int | None = None
+    api_version_id: int | None = None
+    application_id: int | None = None
+    api_key_id: int | None = None
+    node_id: int | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The SQL condition (columns shared by the raw and rollup tables) and its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.side == "provider":
+            clauses.append("provider_tenant_id = %s")
+            params.append(self.tenant_id)
+        elif self.side == "consumer":
+            clauses.append("consumer_tenant_id = %s")
+            params.append(self.tenant_id)
+        elif self.side != "platform":  # pragma: no cover - Literal guards this
+            raise ValueError(self.side)
+        for column in ("api_id", "api_version_id", "application_id", "api_key_id", "node_id"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        return " AND ".join(clauses) or "TRUE", params
+
+
+def _missing(what: str, field_name: str) -> NotFound:
+    return NotFound(f"No such {what}.", code=f"{field_name}_not_found", field=field_name)
+
+
+def scope_for(
+    tenant: Tenant,
+    side: Side,
+    *,
+    api_id: int | None = None,
+    api_version_id: int | None = None,
+    application_id: int | None = None,
+    api_key_id: int | None = None,
+) -> Scope:
+    """The one scoping helper for tenant callers: checks every filter id, else ``NotFound``.
+
+    Provider side: the API / version must be the tenant's own; an application or key must
+    belong to a consumer subscribed to one of its APIs (the provider already sees those in
+    its approvals). Consumer side: the application / key must be the tenant's own; an API or
+    version must be one it subscribes to. Anything else is 404, like any foreign id.
+    """
+    if side not in ("provider", "consumer"):
+        raise InvalidInput("Choose provider or consumer.", code="invalid", field="side")
+    provided = subscription_selectors.provider_subscriptions(tenant)
+    consumed = subscription_selectors.consumer_subscriptions(tenant)
+    if api_id is not None:
+        found = (
+            Api.objects.for_tenant(tenant).filter(pk=api_id).exists()
+            if side == "provider"
+            else consumed.filter(api_id=api_id).exists()
+        )
+        if not found:
+            raise _missing("API", "api")
+    if api_version_id is not None:
+        found = (
+            ApiVersion.objects.for_tenant(tenant).filter(pk=api_version_id).exists()
+            if side == "provider"
+            else consumed.filter(version_id=api_version_id).exists()
+        )
+        if not found:
+            raise _missing("version", "version")
+    if application_id is not None:
+        found = (
+            provided.filter(application_id=application_id).exists()
+            if side == "provider"
+            else Application.objects.for_tenant(tenant).filter(pk=application_id).exists()
+        )
+        if not found:
+            raise _missing("application", "application")
+    if api_key_id is not None:
+        if side == "provider":
+            owner = ApiKey.objects.unscoped().filter(pk=api_key_id).values_list("application_id", flat=True).first()
+            # The key's application must be one of this provider's consumers (checked scoped).
+            found = owner is not None and provided.filter(application_id=owner).exists()
+        else:
+            found = ApiKey.objects.for_tenant(tenant).filter(pk=api_key_id).exists()
+        if not found:
+            raise _missing("key", "key")
+    return Scope(
+        side=side,
+        tenant_id=tenant.pk,
+        api_id=api_id,
+        api_version_id=api_version_id,
+        application_id=application_id,
+        api_key_id=api_key_id,
+    )
+
+
+def platform_scope(*, node_id: int | None = None, api_id: int | None = None) -> Scope:
+    """Everything (platform staff on /platform/ pages only)."""
+    return Scope(side="platform", node_id=node_id, api_id=api_id)
+
+
+# --- Time windows -----------------------------------------------------------------------
+
+RANGES: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+#: Display steps, finest first; a window uses the finest one that keeps the chart ≤ MAX_POINTS.
+STEPS = [
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(days=1),
+    timedelta(days=7),
+]
+MAX_POINTS = 200
+MAX_SPAN = timedelta(days=400)
+#: Rollup granularity: minute rows up to a day, hour rows up to 14 days, day rows beyond.
+MINUTE_UP_TO = timedelta(hours=24)
+HOUR_UP_TO = timedelta(days=14)
+_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday at midnight UTC: day and week steps align
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    return _ORIGIN + ((moment - _ORIGIN) // step) * step
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open interval [start, end) read from one rollup level, charted in ``step`` buckets."""
+
+    start: datetime
+    end: datetime
+    level: Level
+    step: timedelta
+    range_key: str = "custom"
+
+    @property
+    def span(self) -> timedelta:
+        return self.end - self.start
+
+    @property
+    def step_label(self) -> str:
+        """The chart step for people: "1 min", "15 min", "1 h", "6 h", "1 day", "7 days"."""
+        minutes = int(self.step.total_seconds() // 60)
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 24 * 60:
+            return f"{minutes // 60} h"
+        days = minutes // (24 * 60)
+        return "1 day" if days == 1 else f"{days} days"
+
+    def previous(self) -> Window:
+        """The window of the same length just before this one (trends)."""
+        return Window(self.start - self.span, self.start, self.level, self.step, self.range_key)
+
+    def buckets(self) -> list[datetime]:
+        points, moment = [], self.start
+        while moment < self.end:
+            points.append(moment)
+            moment += self.step
+        return points
+
+
+def window_for(
+    range_key: str = "24h", *, start: datetime | None = None, end: datetime | None = None, now: datetime | None = None
+) -> Window:
+    """The window for a preset (1h, 24h, 7d, 30d) or a custom from/to.
+
+    Edges are aligned down to the rollup level (minute / hour / UTC day) so a bucket is read
+    whole or not at all; the end includes the current, partly filled bucket.
+    """
+    now = now or timezone.now()
+    if range_key == "custom":
+        if start is None or end is None:
+            raise InvalidInput("A custom range needs both from and to.", code="invalid", field="from")
+        if end <= start:
+            raise InvalidInput("“to” must be after “from”.", code="invalid", field="to")
+        if end - start > MAX_SPAN:
+            raise InvalidInput(f"A range spans at most {MAX_SPAN.days} days.", code="invalid", field="from")
+    elif range_key in RANGES:
+        end = now
+        start = now - RANGES[range_key]
+    else:
+        raise InvalidInput("Choose 1h, 24h, 7d, 30d or custom.", code="invalid", field="range")
+    span = end - start
+    level: Level = "minute" if span <= MINUTE_UP_TO else "hour" if span <= HOUR_UP_TO else "day"
+    unit = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}[level]
+    step = next((s for s in STEPS if s >= unit and span / s <= MAX_POINTS), STEPS[-1])
+    aligned_start = _floor(start, step)
+    if range_key == "custom":  # round the end up to a whole bucket
+        aligned_end = end if _floor(end, unit) == end else _floor(end, unit) + unit
+    else:  # presets end with the current, partly filled bucket
+        aligned_end = _floor(end, unit) + unit
+    return Window(aligned_start, aligned_end, level, step, range_key)
+
+
+# --- Rollup queries ---------------------------------------------------------------------
+
+_HIST_SUMS = ", ".join(f"sum(latency_hist[{i}])" for i in range(1, HIST_SIZE + 1))
+_MEASURES = (
+    "sum(calls), sum(errors_4xx), sum(errors_5xx), coalesce(sum(calls) FILTER (WHERE error <> ''), 0), "
+    f"sum(latency_sum), sum(request_bytes), sum(response_bytes), {_HIST_SUMS}"
+)
+_N_MEASURES = 7 + HIST_SIZE
+
+
+@dataclass
+class Stats:
+    """Measures summed over some rollup rows, with the latency read from the merged histogram."""
+
+    calls: int = 0
+    errors_4xx: int = 0
+    errors_5xx: int = 0
+    refused: int = 0
+    latency_sum: float = 0.0
+    request_bytes: int = 0
+    response_bytes: int = 0
+    hist: list[int] = field(default_factory=lambda: [0] * HIST_SIZE)
+
+    @classmethod
+    def from_row(cls, values: Sequence[Any]) -> Stats:
+        calls, e4, e5, refused, lat, rq, rs = (v or 0 for v in values[:7])
+        return cls(
+            int(calls), int(e4), int(e5), int(refused), float(lat), int(rq), int(rs), [int(v or 0) for v in values[7:]]
+        )
+
+    @classmethod
+    def sum(cls, parts: Iterable[Stats]) -> Stats:
+        """The measures of several groups together (histograms merge element-wise)."""
+        total = cls()
+        for part in parts:
+            total.calls += part.calls
+            total.errors_4xx += part.errors_4xx
+            total.errors_5xx += part.errors_5xx
+            total.refused += part.refused
+            total.latency_sum += part.latency_sum
+            total.request_bytes += part.request_bytes
+            total.response_bytes += part.response_bytes
+            total.hist = [a + b for a, b in zip(total.hist, part.hist, strict=True)]
+        return total
+
+    @property
+    def errors(self) -> int:
+        return self.errors_4xx + self.errors_5xx
+
+    @property
+    def error_rate(self) -> float | None:
+        """4xx + 5xx over calls (0–1); None without calls."""
+        return self.errors / self.calls if self.calls else None
+
+    @property
+    def avg_ms(self) -> float | None:
+        return self.latency_sum / self.calls if self.calls else None
+
+    def p(self, q: float) -> float | None:
+        return percentile(self.hist, q)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "errors_4xx": self.errors_4xx,
+            "errors_5xx": self.errors_5xx,
+            "refused": self.refused,
+            "error_rate": self.error_rate,
+            "avg_ms": self.avg_ms,
+            "p50_ms": self.p(0.50),
+            "p95_ms": self.p(0.95),
+            "p99_ms": self.p(0.99),
+            "request_bytes": self.request_bytes,
+            "response_bytes": self.response_bytes,
+        }
+
+
+def _rollup_query(
+    scope: Scope, window: Window, select: str, *, group: str = "", extra: str = "", order: str = "", limit: int = 0
+) -> list[tuple[Any, ...]]:
+    where, params = scope.where()
+    sql = f"SELECT {select} FROM {TABLES[window.level]} WHERE bucket >= %s AND bucket < %s AND {where}"  # noqa: S608 - identifiers are ours
+    if extra:
+        sql += f" AND {extra}"
+    if group:
+        sql += f" GROUP BY {group}"
+    if order:
+        sql += f" ORDER BY {order}"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [window.start, window.end, *params])
+        return cursor.fetchall()
+
+
+def totals(scope: Scope, window: Window) -> Stats:
+    """Every measure over the whole window."""
+    rows = _rollup_query(scope, window, _MEASURES)
+    return Stats.from_row(rows[0]) if rows else Stats()
+
+
+def timeseries_stats(scope: Scope, window: Window) -> list[tuple[datetime, Stats]]:
+    """One (bucket start, Stats) per ``window.step``, gaps filled with empty Stats."""
+    by_time = {row[0]: Stats.from_row(row[1:]) for row in _timeseries_rows(scope, window)}
+    return [(moment, by_time.get(moment, Stats())) for moment in window.buckets()]
+
+
+def timeseries(scope: Scope, window: Window) -> list[dict[str, Any]]:
+    """One point per ``window.step`` (gaps filled with zeros): calls, errors, refused, latency."""
+    return [{"t": moment, **stats.as_dict()} for moment, stats in timeseries_stats(scope, window)]
+
+
+def _timeseries_rows(scope: Scope, window: Window) -> list[tuple[Any, ...]]:
+    where, params = scope.where()
+    sql = (
+        f"SELECT date_bin(%s::interval, bucket, %s) AS t, {_MEASURES} FROM {TABLES[window.level]} "  # noqa: S608
+        f"WHERE bucket >= %s AND bucket < %s AND {where} GROUP BY 1 ORDER BY 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f"{int(window.step.total_seconds())} seconds", _ORIGIN, window.start, window.end, *params])
+        return cursor.fetchall()
+
+
+#: Top-N dimensions: the columns grouped on (the label is resolved afterwards).
+DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "endpoints": ("api_id", "endpoint"),
+    "apis": ("api_id",),
+    "versions": ("api_version_id",),
+    "consumers": ("consumer_tenant_id", "application_id"),
+    "applications": ("application_id",),
+    "keys": ("api_key_id",),
+    "statuses": ("status",),
+    "errors": ("error",),
+    "nodes": ("node_id",),
+}
+MAX_TOP = 100
+
+
+def top(scope: Scope, window: Window, by: str, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The ``limit`` busiest values of a dimension, with their measures and a readable label.
+
+    ``errors`` lists gateway-refused calls by reason (rows whose ``error`` is set).
+    """
+    if by not in DIMENSIONS:
+        raise InvalidInput(f"Choose one of: {', '.join(DIMENSIONS)}.", code="invalid", field="by")
+    columns = DIMENSIONS[by]
+    group = ", ".join(columns)
+    rows = _rollup_query(
+        scope,
+        window,
+        f"{group}, {_MEASURES}",
+        group=group,
+        extra="error <> ''" if by == "errors" else "",
+        order=f"2 DESC, {group}" if len(columns) == 1 else f"{len(columns) + 1} DESC, {group}",
+        limit=max(1, min(limit, MAX_TOP)),
+    )
+    items = []
+    for row in rows:
+        key = dict(zip(columns, row[: len(columns)], strict=True))
+        stats = Stats.from_row(row[len(columns) :])
+        items.append({"key": key, **stats.as_dict()})
+    _label(by, items)
+    return items
+
+
+def _names(model: Any, ids: set[int], attr: str = "name") -> dict[int, str]:
+    if not ids:
+        return {}
+    manager = model.objects
+    # The ids come from rows the caller's scope already allowed; only their names are read.
+    qs = manager.unscoped() if hasattr(manager, "unscoped") else manager.all()
+    return {pk: str(value) for pk, value in qs.filter(pk__in=ids).values_list("pk", attr)}
+
+
+def _label(by: str, items: list[dict[str, Any]]) -> None:
+    from gateways.models import GatewayNode
+
+    def ids(column: str) -> set[int]:
+        return {item["key"][column] for item in items if item["key"].get(column) is not None}
+
+    apis = _names(Api, ids("api_id")) if by in ("endpoints", "apis") else {}
+    versions = _names(ApiVersion, ids("api_version_id"), "label") if by == "versions" else {}
+    apps = _names(Application, ids("application_id")) if by in ("consumers", "applications") else {}
+    tenants = _names(Tenant, ids("consumer_tenant_id")) if by == "consumers" else {}
+    keys = _names(ApiKey, ids("api_key_id")) if by == "keys" else {}
+    nodes = _names(GatewayNode, ids("node_id")) if by == "nodes" else {}
+    for item in items:
+        key = item["key"]
+        if by == "endpoints":
+            item["label"] = f"{apis.get(key['api_id'], '—')} · {key['endpoint'] or 'other'}"
+        elif by == "apis":
+            item["label"] = apis.get(key["api_id"], "unknown route")
+        elif by == "versions":
+            item["label"] = versions.get(key["api_version_id"], "unknown route")
+        elif by == "consumers":
+            item["label"] = (
+                f"{tenants.get(key['consumer_tenant_id'], '—')} · {apps.get(key['application_id'], 'no key')}"
+            )
+        elif by == "applications":
+            item["label"] = apps.get(key["application_id"], "no key")
+        elif by == "keys":
+            item["label"] = keys.get(key["api_key_id"], "no key")
+        elif by == "nodes":
+            item["label"] = nodes.get(key["node_id"], f"node {key['node_id']}")
+        else:
+            item["label"] = str(key[by[:-2] if by == "statuses" else "error"])
+
+
+# --- Trends -----------------------------------------------------------------------------
+
+#: An endpoint is highlighted when its p95 moved by this share or its error rate by this many points.
+P95_CHANGE = 0.20
+ERROR_RATE_CHANGE = 0.01
+
+
+def _relative(now: float | None, before: float | None) -> float | None:
+    if now is None or before is None or before == 0:
+        return None
+    return (now - before) / before
+
+
+def compare(current: Stats, previous: Stats) -> dict[str, Any]:
+    """This period against the previous one: calls (relative), error rate (points), p95 (relative)."""
+    cur_rate, prev_rate = current.error_rate, previous.error_rate
+    return {
+        "calls": current.calls,
+        "previous_calls": previous.calls,
+        "calls_change": _relative(current.calls, previous.calls),
+        "error_rate": cur_rate,
+        "previous_error_rate": prev_rate,
+        "error_rate_change": None if cur_rate is None or prev_rate is None else cur_rate - prev_rate,
+        "p95_ms": current.p(0.95),
+        "previous_p95_ms": previous.p(0.95),
+        "p95_change": _relative(current.p(0.95), previous.p(0.95)),
+    }
+
+
+def _endpoint_stats(scope: Scope, window: Window) -> dict[tuple[Any, str], Stats]:
+    rows = _rollup_query(scope, window, f"api_id, endpoint, {_MEASURES}", group="api_id, endpoint")
+    return {(row[0], row[1]): Stats.from_row(row[2:]) for row in rows}
+
+
+def trends(scope: Scope, window: Window, *, limit: int = 10) -> dict[str, Any]:
+    """Totals against the previous window of the same length, and the endpoints that changed most.
+
+    Endpoints are ranked by the size of their p95 change (relative) plus their error-rate change
+    (in points, weighted ×10 so one point of errors counts like a 10 % slowdown); those over
+    ``P95_CHANGE`` or ``ERROR_RATE_CHANGE`` are flagged ``highlight``. New endpoints (no calls
+    before) and vanished ones are listed with ``calls_change`` None.
+    """
+    previous = window.previous()
+    now_by_endpoint, before_by_endpoint = _endpoint_stats(scope, window), _endpoint_stats(scope, previous)
+    # The totals are the sum of the endpoints' (two queries saved over the same rows).
+    summary = compare(Stats.sum(now_by_endpoint.values()), Stats.sum(before_by_endpoint.values()))
+    changes = []
+    for key in set(now_by_endpoint) | set(before_by_endpoint):
+        change = compare(now_by_endpoint.get(key, Stats()), before_by_endpoint.get(key, Stats()))
+        p95 = abs(change["p95_change"] or 0)
+        rate = abs(change["error_rate_change"] or 0)
+        change.update(
+            key={"api_id": key[0], "endpoint": key[1]},
+            score=p95 + 10 * rate,
+            highlight=p95 >= P95_CHANGE or rate >= ERROR_RATE_CHANGE,
+        )
+        changes.append(change)
+    changes.sort(key=lambda c: (-c["score"], -c["calls"], str(c["key"])))
+    changes = changes[:limit]
+    _label("endpoints", changes)
+    return {"current": summary, "endpoints": changes, "previous_start": previous.start, "previous_end": previous.end}
+
+
+# --- Quota usage (consumer) -------------------------------------------------------------
+
+
+def _day_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def quota_usage(application: Application, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Calls of each live subscription of ``application`` this UTC day and month, against its plan.
+
+    Quotas count UTC calendar periods (apis.models.Plan) and only calls the gateway served
+    (refused calls have ``error`` set and do not use quota). Today comes from minute rollups;
+    the earlier days of the month from day rollups, so the two never overlap.
+    """
+    now = now or timezone.now()
+    today = _day_start(now)
+    month = today.replace(day=1)
+    subscriptions = list(
+        Subscription.objects.for_consumer(application.tenant)
+        .filter(application=application, status=SubscriptionStatus.ACTIVE)
+        .select_related("plan", "api", "version")
+        .order_by("api__name", "pk")
+    )
+    if not subscriptions:
+        return []
+    api_ids = [s.api_id for s in subscriptions]
+    sql = (
+        "SELECT api_id, sum(calls) FILTER (WHERE bucket >= %s) FROM {table} "
+        "WHERE application_id = %s AND consumer_tenant_id = %s AND api_id = ANY(%s) "
+        "AND bucket >= %s AND bucket < %s AND error = '' GROUP BY api_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.format(table=TABLES["minute"]),
+            [today, application.pk, application.tenant_id, api_ids, today, today + timedelta(days=1)],
+        )
+        day_calls = {row[0]: int(row[1] or 0) for row in cursor.fetchall()}
+        cursor.execute(
+            sql.format(table=TABLES["day"]),
+            [month, application.pk, application.tenant_id, api_ids, month, today],
+        )
+        month_before_today = {row[0]: int(row[1] or 0) for row in cursor.fetchall()}
+    usage = []
+    for subscription in subscriptions:
+        plan = subscription.plan
+        day = day_calls.get(subscription.api_id, 0)
+        month_total = month_before_today.get(subscription.api_id, 0) + day
+        usage.append(
+            {
+                "subscription": subscription,
+                "api": subscription.api.name,
+                "plan": plan.name,
+                "day_calls": day,
+                "day_quota": plan.quota_per_day,
+                "day_share": day / plan.quota_per_day if plan.quota_per_day else None,
+                "month_calls": month_total,
+                "month_quota": plan.quota_per_month,
+                "month_share": month_total / plan.quota_per_month if plan.quota_per_month else None,
+                "day_start": today,
+                "month_start": month,
+            }
+        )
+    return usage
+
+
+# --- Call-log explorer (raw table) -------------------------------------------------------
+
+EXPLORER_MAX_SPAN = timedelta(days=31)
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+EXPORT_PAGE_SIZE = 2000
+CALL_COLUMNS = (
+    "request_id, ts, received_at, node_id, source, api_version_id, api_id, provider_tenant_id, endpoint, method, "
+    "path, api_key_id, key_id, application_id, consumer_tenant_id, plan_id, subscription_id, status, latency_ms, "
+    "upstream_latency_ms, request_bytes, response_bytes, client_ip, user_agent, error, ai_provider, ai_model, "
+    "ai_input_tokens, ai_output_tokens, ai_cost"
+)
+CALL_FIELDS = [name.strip() for name in CALL_COLUMNS.split(",")]
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """Explorer filters beyond the scope (ids in the scope were checked by ``scope_for``)."""
+
+    start: datetime
+    end: datetime
+    status: int | None = None
+    status_class: int | None = None  # 2, 3, 4 or 5
+    path: str = ""  # prefix
+    request_id: uuid.UUID | None = None
+    error: str = ""
+
+
+def call_filter(
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+    **filters: Any,
+) -> CallFilter:
+    """Bound the time range (default the last 24 hours, at most 31 days) so partitions are pruned."""
+    now = now or timezone.now()
+    end = end or now
+    start = start or end - timedelta(hours=24)
+    if end <= start:
+        raise InvalidInput("“to” must be after “from”.", code="invalid", field="to")
+    if end - start > EXPLORER_MAX_SPAN:
+        raise InvalidInput(
+            f"The call log spans at most {EXPLORER_MAX_SPAN.days} days at a time.", code="invalid", field="from"
+        )
+    return CallFilter(start=start, end=end, **{k: v for k, v in filters.items() if v not in (None, "")})
+
+
+def _call_where(scope: Scope, flt: CallFilter) -> tuple[str, list[Any]]:
+    where, params = scope.where()
+    clauses, values = [where, "ts >= %s", "ts < %s"], [*params, flt.start, flt.end]
+    if flt.status is not None:
+        clauses.append("status = %s")
+        values.append(flt.status)
+    if flt.status_class is not None:
+        clauses.append("status >= %s AND status < %s")
+        values += [flt.status_class * 100, flt.status_class * 100 + 100]
+    if flt.path:
+        escaped = flt.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append("path LIKE %s")
+        values.append(escaped + "%")
+    if flt.request_id is not None:
+        clauses.append("request_id = %s")
+        values.append(flt.request_id)
+    if flt.error:
+        clauses.append("error = %s")
+        values.append(flt.error)
+    return " AND ".join(clauses), values
+
+
+def encode_cursor(ts: datetime, request_id: uuid.UUID) -> str:
+    raw = json.dumps({"ts": ts.isoformat(), "id": str(request_id)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (ts, request_id) a page continues after; a tampered cursor is a 400, never a 500."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        ts = datetime.fromisoformat(data["ts"])
+        if ts.tzinfo is None:
+            raise ValueError("naive")
+        return ts, uuid.UUID(data["id"])
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        raise InvalidInput("This cursor is not valid.", code="invalid", field="cursor") from None
+
+
+def calls(
+    scope: Scope, flt: CallFilter, *, after: str = "", size: int = PAGE_SIZE, max_size: int = MAX_PAGE_SIZE
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of call records, newest first, and the cursor of the next page (None at the end).
+
+    Keyset pagination on (ts, request_id): stable while records keep arriving, and each page
+    costs the same however deep it is.
+    """
+    size = max(1, min(size, max_size))
+    where, params = _call_where(scope, flt)
+    if after:
+        ts, request_id = decode_cursor(after)
+        where += " AND (ts, request_id) < (%s, %s)"
+        params += [ts, request_id]
+    sql = f"SELECT {CALL_COLUMNS} FROM {RAW_TABLE} WHERE {where} ORDER BY ts DESC, request_id DESC LIMIT %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, size + 1])
+        rows = [dict(zip(CALL_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = encode_cursor(rows[-1]["ts"], rows[-1]["request_id"]) if more else None
+    return rows, next_cursor
+
+
+def iter_calls(scope: Scope, flt: CallFilter, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every matching record, newest first, fetched in keyset pages (bounded memory, short queries).
+
+    Used by the CSV export; stops after ``limit`` rows (``ANALYTICS_EXPORT_MAX_ROWS``).
+    """
+    limit = limit if limit is not None else settings.ANALYTICS_EXPORT_MAX_ROWS
+    sent, after = 0, ""
+    while sent < limit:
+        rows, after_cursor = calls(
+            scope, flt, after=after, size=min(EXPORT_PAGE_SIZE, limit - sent), max_size=EXPORT_PAGE_SIZE
+        )
+        yield from rows
+        sent += len(rows)
+        if after_cursor is None:
+            return
+        after = after_cursor
+
+
+def call_detail(scope: Scope, request_id: uuid.UUID) -> dict[str, Any]:
+    """One call record the scope may see, else ``NotFound`` (also for another tenant's call)."""
+    where, params = scope.where()
+    sql = f"SELECT {CALL_COLUMNS} FROM {RAW_TABLE} WHERE request_id = %s AND {where} ORDER BY ts DESC LIMIT 1"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [request_id, *params])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("No such call.", code="call_not_found")
+    record = dict(zip(CALL_FIELDS, row, strict=True))
+    apis = _names(Api, {record["api_id"]} - {None})
+    apps = _names(Application, {record["application_id"]} - {None})
+    record["api_name"] = apis.get(record["api_id"], "")
+    record["application_name"] = apps.get(record["application_id"], "")
+    return record

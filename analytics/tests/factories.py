@@ -1,0 +1,82 @@
+"""Insert raw call records and rollup rows with plain SQL (as the intake and rollup jobs would)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from analytics.histogram import BOUNDS_MS
+from analytics.selectors import HIST_SIZE
+
+
+def hist_of(*latencies: float) -> list[int]:
+    """The contract's histogram of some latencies (bucket = first bound ≥ x, else overflow)."""
+    hist = [0] * HIST_SIZE
+    for x in latencies:
+        index = next((i for i, bound in enumerate(BOUNDS_MS) if x <= bound), HIST_SIZE - 1)
+        hist[index] += 1
+    return hist
+
+
+def rollup(
+    level: str,
+    bucket: datetime,
+    *,
+    calls: int = 1,
+    status: int = 200,
+    latency_ms: float = 10.0,
+    error: str = "",
+    **dims: Any,
+) -> None:
+    """One rollup row of ``calls`` identical calls."""
+    e4 = calls if 400 <= status < 500 else 0
+    e5 = calls if status >= 500 else 0
+    hist = [count * calls for count in hist_of(latency_ms)]
+    columns = {
+        "bucket": bucket,
+        "status": status,
+        "error": error,
+        "endpoint": dims.pop("endpoint", ""),
+        "calls": calls,
+        "errors_4xx": e4,
+        "errors_5xx": e5,
+        "request_bytes": 100 * calls,
+        "response_bytes": 1000 * calls,
+        "latency_sum": latency_ms * calls,
+        "latency_hist": hist,
+        "upstream_latency_sum": 0,
+        "upstream_count": 0,
+        "upstream_hist": [0] * HIST_SIZE,
+        "ai_input_tokens": 0,
+        "ai_output_tokens": 0,
+        "ai_cost": 0,
+        **dims,
+    }
+    names = ", ".join(columns)
+    marks = ", ".join(["%s"] * len(columns))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO analytics_rollup{level} ({names}) VALUES ({marks})", list(columns.values()))
+
+
+def call(ts: datetime, *, status: int = 200, path: str = "/orders/1", **fields: Any) -> uuid.UUID:
+    """One raw call record; returns its request id."""
+    request_id = fields.pop("request_id", None) or uuid.uuid4()
+    columns = {
+        "request_id": request_id,
+        "ts": ts,
+        "node_id": fields.pop("node_id", 1),
+        "source": "native",
+        "status": status,
+        "path": path,
+        "method": "GET",
+        "latency_ms": fields.pop("latency_ms", 12.5),
+        **fields,
+    }
+    names = ", ".join(columns)
+    marks = ", ".join(["%s"] * len(columns))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO gateways_callrecord ({names}) VALUES ({marks})", list(columns.values()))
+    return request_id
