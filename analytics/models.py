@@ -29,27 +29,10 @@ DIMENSIONS = (
 )
 
 
-class Rollup(models.Model):
-    """One bucket × one combination of dimensions, with its additive measures.
-
-    Dimension columns hold plain ids (no foreign keys): rollups outlive deleted APIs, keys and
-    tenants, and the tables are written in bulk by SQL. ``endpoint`` is the OpenAPI template
-    ("GET /orders/{id}"), ``'other'`` when the path matched none of the version's templates, and
-    ``''`` when the call matched no API version at all (e.g. ``unknown_route``).
-    """
+class RollupMeasures(models.Model):
+    """A time bucket and the additive measures every rollup and summary row carries."""
 
     bucket = models.DateTimeField(help_text="Start of the minute / hour / UTC day.")
-    provider_tenant_id = models.BigIntegerField(null=True)
-    api_id = models.BigIntegerField(null=True)
-    api_version_id = models.BigIntegerField(null=True)
-    endpoint = models.CharField(max_length=300, default="", db_default="")
-    consumer_tenant_id = models.BigIntegerField(null=True)
-    application_id = models.BigIntegerField(null=True)
-    api_key_id = models.BigIntegerField(null=True)
-    plan_id = models.BigIntegerField(null=True)
-    status = models.SmallIntegerField()
-    error = models.CharField(max_length=64, default="", db_default="", help_text="'' or the gateway's refusal reason.")
-    node_id = models.BigIntegerField(null=True)
 
     calls = models.BigIntegerField(default=0, db_default=0)
     errors_4xx = models.BigIntegerField(default=0, db_default=0)
@@ -66,6 +49,34 @@ class Rollup(models.Model):
     ai_input_tokens = models.BigIntegerField(default=0, db_default=0)
     ai_output_tokens = models.BigIntegerField(default=0, db_default=0)
     ai_cost = models.DecimalField(max_digits=20, decimal_places=8, default=0, db_default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M}: {self.calls} calls"
+
+
+class Rollup(RollupMeasures):
+    """One bucket × one combination of dimensions, with its additive measures.
+
+    Dimension columns hold plain ids (no foreign keys): rollups outlive deleted APIs, keys and
+    tenants, and the tables are written in bulk by SQL. ``endpoint`` is the OpenAPI template
+    ("GET /orders/{id}"), ``'other'`` when the path matched none of the version's templates, and
+    ``''`` when the call matched no API version at all (e.g. ``unknown_route``).
+    """
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    endpoint = models.CharField(max_length=300, default="", db_default="")
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    api_key_id = models.BigIntegerField(null=True)
+    plan_id = models.BigIntegerField(null=True)
+    status = models.SmallIntegerField()
+    error = models.CharField(max_length=64, default="", db_default="", help_text="'' or the gateway's refusal reason.")
+    node_id = models.BigIntegerField(null=True)
 
     class Meta:
         abstract = True
@@ -114,6 +125,197 @@ class RollupDay(Rollup):
         indexes = [
             models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="rollupday_provider"),
             models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="rollupday_consumer"),
+        ]
+
+
+#: Summary rollups: narrower copies of the hour and day levels that keep only some dimensions,
+#: narrowest first. Each is the hour / day rollup grouped by its dimensions (analytics.rollup keeps
+#: them in the same run and transaction); dashboards read the narrowest one that has every
+#: dimension a query filters or groups by (analytics.selectors.table_for).
+SUMMARIES: dict[str, tuple[str, ...]] = {
+    "tenant": ("provider_tenant_id", "error"),
+    "node": ("provider_tenant_id", "node_id", "status", "error"),
+    "provider": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "status", "error"),
+    "consumer": (
+        "provider_tenant_id",
+        "api_id",
+        "api_version_id",
+        "consumer_tenant_id",
+        "application_id",
+        "api_key_id",
+        "plan_id",
+        "status",
+        "error",
+    ),
+}
+
+
+class TenantSummary(RollupMeasures):
+    """Calls per provider tenant (platform- and provider-wide series and totals)."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class TenantSummaryHour(TenantSummary):
+    """``tenant`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["tenant"]], name="tenantsummaryhour_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "bucket"], name="tenantsummaryhour_provider"),
+        ]
+
+
+class TenantSummaryDay(TenantSummary):
+    """``tenant`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["tenant"]], name="tenantsummaryday_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "bucket"], name="tenantsummaryday_provider"),
+        ]
+
+
+class NodeSummary(RollupMeasures):
+    """Calls per provider tenant, node and status (statuses, nodes)."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    node_id = models.BigIntegerField(null=True)
+    status = models.SmallIntegerField()
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class NodeSummaryHour(NodeSummary):
+    """``node`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["node"]], name="nodesummaryhour_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "bucket"], name="nodesummaryhour_provider"),
+        ]
+
+
+class NodeSummaryDay(NodeSummary):
+    """``node`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["node"]], name="nodesummaryday_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "bucket"], name="nodesummaryday_provider"),
+        ]
+
+
+class ProviderSummary(RollupMeasures):
+    """Calls per API, version, endpoint and status (the provider's views, without who called)."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    endpoint = models.CharField(max_length=300, default="", db_default="")
+    status = models.SmallIntegerField()
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class ProviderSummaryHour(ProviderSummary):
+    """``provider`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["provider"]], name="providersummaryhour_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="providersummaryhour_provider"),
+        ]
+
+
+class ProviderSummaryDay(ProviderSummary):
+    """``provider`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["provider"]], name="providersummaryday_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="providersummaryday_provider"),
+        ]
+
+
+class ConsumerSummary(RollupMeasures):
+    """Calls per API and caller (application, key, plan) and status, without endpoint and node."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    api_key_id = models.BigIntegerField(null=True)
+    plan_id = models.BigIntegerField(null=True)
+    status = models.SmallIntegerField()
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class ConsumerSummaryHour(ConsumerSummary):
+    """``consumer`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["consumer"]], name="consumersummaryhour_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["consumer_tenant_id", "application_id", "bucket"], name="consumersummaryhour_consumer"
+            ),
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="consumersummaryhour_provider"),
+        ]
+
+
+class ConsumerSummaryDay(ConsumerSummary):
+    """``consumer`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["consumer"]], name="consumersummaryday_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="consumersummaryday_consumer"),
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="consumersummaryday_provider"),
         ]
 
 

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from analytics.histogram import BUCKETS, bucket_index_sql
-from analytics.models import DIMENSIONS
+from analytics.models import DIMENSIONS, SUMMARIES
 
 #: pg_try_advisory_xact_lock key of the rollup runner ("analytics rollup" in ASCII, truncated).
 LOCK_KEY = 0x616E_616C_7974_6963
@@ -40,6 +40,13 @@ LEVELS = ("minute", "hour", "day")
 TABLES = {"minute": "analytics_rollupminute", "hour": "analytics_rolluphour", "day": "analytics_rollupday"}
 SOURCE_LEVEL = {"hour": "minute", "day": "hour"}
 RAW = "gateways_callrecord"
+
+
+def summary_table(shape: str, level: str) -> str:
+    """``analytics_<shape>summary<level>`` (hour and day levels only)."""
+    return f"analytics_{shape}summary{level}"
+
+
 #: "Since the beginning" / "until the end" as timestamps psycopg can carry both ways.
 EPOCH_MIN = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 INFINITY = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -214,6 +221,44 @@ ON CONFLICT ON CONSTRAINT rollup{level}_unique_dims DO UPDATE SET {_REPLACE}
 """  # noqa: S608 - table names and expressions are our constants; values are bound parameters
 
 
+def _recompute_summaries(cur: CursorWrapper, level: str, open_from: dt.datetime) -> int:
+    """Replace the summary rows of ``level`` for the buckets just recomputed in the full rollup.
+
+    Each summary is the ``level`` rollup grouped by fewer dimensions, so it is recomputed from
+    those rows (whole buckets, deleted then inserted: the same replace-never-increment rule).
+    """
+    params = {"open_from": open_from, "level": level}
+    source = (
+        f"SELECT * FROM {TABLES[level]} WHERE bucket >= %(open_from)s "  # noqa: S608
+        f"UNION ALL SELECT r.* FROM analytics_dirtybucket d JOIN {TABLES[level]} r ON r.bucket = d.bucket "
+        "WHERE d.level = %(level)s AND d.bucket < %(open_from)s"
+    )
+    inserted = 0
+    for shape, dims in SUMMARIES.items():
+        table = summary_table(shape, level)
+        cur.execute(
+            f"DELETE FROM {table} WHERE bucket >= %(open_from)s OR bucket IN "  # noqa: S608
+            "(SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s)",
+            params,
+        )
+        cur.execute(
+            f"""
+            INSERT INTO {table} (bucket, {", ".join(dims)}, {", ".join(_MEASURES)})
+            SELECT s.bucket, {", ".join(f"s.{d}" for d in dims)},
+                   sum(s.calls)::bigint, sum(s.errors_4xx)::bigint, sum(s.errors_5xx)::bigint,
+                   sum(s.request_bytes)::bigint, sum(s.response_bytes)::bigint,
+                   sum(s.latency_sum), {_hist_sum("s.latency_hist")},
+                   sum(s.upstream_latency_sum), sum(s.upstream_count)::bigint, {_hist_sum("s.upstream_hist")},
+                   sum(s.ai_input_tokens)::bigint, sum(s.ai_output_tokens)::bigint, sum(s.ai_cost)
+            FROM ({source}) s
+            GROUP BY {", ".join(str(i + 1) for i in range(len(dims) + 1))}
+            """,  # noqa: S608 - table names and expressions are our constants; values are bound parameters
+            params,
+        )
+        inserted += cur.rowcount
+    return inserted
+
+
 @dataclass
 class RollupResult:
     """What one run did (returned by the task, logged, and asserted on by the tests)."""
@@ -333,6 +378,8 @@ def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResu
             cur.execute("SELECT date_trunc(%s, %s::timestamptz, 'UTC')", [level, open_from])
             (level_open_from,) = cur.fetchone()
             rows[level] = _recompute(cur, level, level_open_from)
+            if level != "minute":
+                rows[f"{level} summaries"] = _recompute_summaries(cur, level, level_open_from)
             if after_step:
                 after_step(level)
 
@@ -357,21 +404,23 @@ def delete_expired_rollups(*, batch_size: int = 10_000) -> dict[str, int]:
     ROLLUP_HOUR_RETENTION_DAYS (day rows are kept for ever), in batches of short transactions."""
     deleted: dict[str, int] = {}
     now = dt.datetime.now(dt.UTC)
-    for level, days in (
-        ("minute", settings.ROLLUP_MINUTE_RETENTION_DAYS),
-        ("hour", settings.ROLLUP_HOUR_RETENTION_DAYS),
+    hour_cutoff = now - dt.timedelta(days=settings.ROLLUP_HOUR_RETENTION_DAYS)
+    for name, table, cutoff in (
+        ("minute", TABLES["minute"], now - dt.timedelta(days=settings.ROLLUP_MINUTE_RETENTION_DAYS)),
+        ("hour", TABLES["hour"], hour_cutoff),
+        # The hour summaries live as long as the hour rollups they are grouped from.
+        *((f"{shape} summary hour", summary_table(shape, "hour"), hour_cutoff) for shape in SUMMARIES),
     ):
-        cutoff = now - dt.timedelta(days=days)
-        deleted[level] = 0
+        deleted[name] = 0
         while True:
             with transaction.atomic(), connection.cursor() as cur:
                 cur.execute(
-                    f"DELETE FROM {TABLES[level]} WHERE id IN "  # noqa: S608
-                    f"(SELECT id FROM {TABLES[level]} WHERE bucket < %s LIMIT %s)",
+                    f"DELETE FROM {table} WHERE id IN "  # noqa: S608
+                    f"(SELECT id FROM {table} WHERE bucket < %s LIMIT %s)",
                     [cutoff, batch_size],
                 )
                 count = cur.rowcount
-            deleted[level] += count
+            deleted[name] += count
             if count < batch_size:
                 break
     return deleted

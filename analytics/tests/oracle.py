@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from analytics.histogram import BUCKETS, bucket_index
-from analytics.models import DIMENSIONS
+from analytics.models import DIMENSIONS, SUMMARIES
 
 RAW_COLUMNS = (
     "request_id",
@@ -167,8 +167,9 @@ def _trunc(ts: dt.datetime, level: str) -> dt.datetime:
     return ts.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def expected(level: str) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Every rollup row of ``level`` as a fresh GROUP BY over the raw table would give it."""
+def expected(level: str, dims: tuple[str, ...] = DIMENSIONS) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Every rollup row of ``level`` (grouped by ``dims``: all of them, or a summary's) as a fresh
+    GROUP BY over the raw table would give it."""
     patterns = _patterns()
     with connection.cursor() as cur:
         cur.execute(
@@ -180,8 +181,8 @@ def expected(level: str) -> dict[tuple[Any, ...], dict[str, Any]]:
         raw = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in raw:
-        dims = {**row, "endpoint": _endpoint(row, patterns)}
-        key = (_trunc(row["ts"], level), *(dims[d] for d in DIMENSIONS))
+        values = {**row, "endpoint": _endpoint(row, patterns)}
+        key = (_trunc(row["ts"], level), *(values[d] for d in dims))
         g = groups.setdefault(
             key,
             {
@@ -217,18 +218,21 @@ def expected(level: str) -> dict[tuple[Any, ...], dict[str, Any]]:
     return {k: _rounded(v) for k, v in groups.items()}
 
 
-def actual(level: str) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """The rows of one rollup table, keyed like :func:`expected`."""
+def actual(level: str, shape: str = "") -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The rows of one rollup table (or of the ``shape`` summary of ``level``), keyed like :func:`expected`."""
     table = {"minute": "analytics_rollupminute", "hour": "analytics_rolluphour", "day": "analytics_rollupday"}[level]
+    dims = DIMENSIONS
+    if shape:
+        table, dims = f"analytics_{shape}summary{level}", SUMMARIES[shape]
     with connection.cursor() as cur:
         cur.execute(f"SELECT * FROM {table}")
         names = [c.name for c in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     found = {}
     for row in rows:
-        key = (row["bucket"].astimezone(dt.UTC), *(row[d] for d in DIMENSIONS))
+        key = (row["bucket"].astimezone(dt.UTC), *(row[d] for d in dims))
         assert key not in found, f"two rows for {key}"
-        found[key] = _rounded({m: row[m] for m in row if m not in {"id", "bucket", *DIMENSIONS}})
+        found[key] = _rounded({m: row[m] for m in row if m not in {"id", "bucket", *dims}})
     return found
 
 
@@ -243,9 +247,14 @@ def _rounded(measures: dict[str, Any]) -> dict[str, Any]:
 
 
 def assert_rollups_exact() -> None:
-    """Every level equals a fresh GROUP BY over raw, row for row, measure for measure."""
-    for level in ("minute", "hour", "day"):
-        want, got = expected(level), actual(level)
-        assert set(got) == set(want), f"{level}: missing {set(want) - set(got)}, extra {set(got) - set(want)}"
+    """Every level, and every summary of the hour and day levels, equals a fresh GROUP BY over raw,
+    row for row, measure for measure."""
+    cases = [(level, "") for level in ("minute", "hour", "day")]
+    cases += [(level, shape) for level in ("hour", "day") for shape in SUMMARIES]
+    for level, shape in cases:
+        want, got = expected(level, SUMMARIES[shape] if shape else DIMENSIONS), actual(level, shape)
+        name = f"{shape} summary {level}" if shape else level
+        assert got, f"{name}: no rows"
+        assert set(got) == set(want), f"{name}: missing {set(want) - set(got)}, extra {set(got) - set(want)}"
         diffs = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
-        assert not diffs, f"{level}: {len(diffs)} rows differ, e.g. {next(iter(diffs.items()))}"
+        assert not diffs, f"{name}: {len(diffs)} rows differ, e.g. {next(iter(diffs.items()))}"

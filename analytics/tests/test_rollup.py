@@ -17,7 +17,16 @@ from django.db import connection
 from django.test import override_settings
 
 from analytics.histogram import BUCKETS
-from analytics.models import DirtyBucket, RollupDay, RollupHour, RollupMinute, Watermark
+from analytics.models import (
+    SUMMARIES,
+    DirtyBucket,
+    ProviderSummaryDay,
+    ProviderSummaryHour,
+    RollupDay,
+    RollupHour,
+    RollupMinute,
+    Watermark,
+)
 from analytics.rollup import delete_expired_rollups, run_rollup
 from analytics.tasks import rollup_task
 from analytics.tests.oracle import Traffic, actual, assert_rollups_exact, expected, insert_raw
@@ -178,10 +187,20 @@ def test_retention_trims_minutes_and_hours_in_batches_and_keeps_days(db: None) -
         RollupDay.objects.create(bucket=now - dt.timedelta(days=3000 + i), **row)
     RollupMinute.objects.create(bucket=now - dt.timedelta(days=13), **row)
     RollupHour.objects.create(bucket=now - dt.timedelta(days=399), **row)
+    # Hour summaries are trimmed with the hour rollups; day summaries are kept like the day rollups.
+    for days in (401, 402, 399):
+        ProviderSummaryHour.objects.create(bucket=now - dt.timedelta(days=days), **row)
+    ProviderSummaryDay.objects.create(bucket=now - dt.timedelta(days=3000), **row)
 
-    assert delete_expired_rollups(batch_size=2) == {"minute": 5, "hour": 5}
+    assert delete_expired_rollups(batch_size=2) == {
+        "minute": 5,
+        "hour": 5,
+        **{f"{shape} summary hour": 0 for shape in SUMMARIES},
+        "provider summary hour": 2,
+    }
     assert RollupMinute.objects.count() == 1 and RollupHour.objects.count() == 1
     assert RollupDay.objects.count() == 5
+    assert ProviderSummaryHour.objects.count() == 1 and ProviderSummaryDay.objects.count() == 1
 
 
 def test_the_beat_schedule_runs_the_rollup_every_interval() -> None:
