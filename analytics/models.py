@@ -135,6 +135,7 @@ class RollupDay(Rollup):
 SUMMARIES: dict[str, tuple[str, ...]] = {
     "tenant": ("provider_tenant_id", "error"),
     "node": ("provider_tenant_id", "node_id", "status", "error"),
+    "endpoint": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "error"),
     "provider": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "status", "error"),
     "consumer": (
         "provider_tenant_id",
@@ -225,6 +226,47 @@ class NodeSummaryDay(NodeSummary):
         ]
         indexes = [
             models.Index(fields=["provider_tenant_id", "bucket"], name="nodesummaryday_provider"),
+        ]
+
+
+class EndpointSummary(RollupMeasures):
+    """Calls per API, version and endpoint (endpoint tops and trends), without status and caller."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    endpoint = models.CharField(max_length=300, default="", db_default="")
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class EndpointSummaryHour(EndpointSummary):
+    """``endpoint`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["endpoint"]], name="endpointsummaryhour_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="endpointsummaryhour_provider"),
+        ]
+
+
+class EndpointSummaryDay(EndpointSummary):
+    """``endpoint`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["endpoint"]], name="endpointsummaryday_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="endpointsummaryday_provider"),
         ]
 
 

@@ -222,25 +222,35 @@ ON CONFLICT ON CONSTRAINT rollup{level}_unique_dims DO UPDATE SET {_REPLACE}
 
 
 def _recompute_summaries(cur: CursorWrapper, level: str, open_from: dt.datetime) -> int:
-    """Replace the summary rows of ``level`` for the buckets just recomputed in the full rollup.
-
-    Each summary is the ``level`` rollup grouped by fewer dimensions, so it is recomputed from
-    those rows (whole buckets, deleted then inserted: the same replace-never-increment rule).
-    """
-    params = {"open_from": open_from, "level": level}
+    """Replace the summary rows of ``level`` for the buckets just recomputed in the full rollup
+    (the open range and the dirty buckets)."""
     source = (
         f"SELECT * FROM {TABLES[level]} WHERE bucket >= %(open_from)s "  # noqa: S608
         f"UNION ALL SELECT r.* FROM analytics_dirtybucket d JOIN {TABLES[level]} r ON r.bucket = d.bucket "
         "WHERE d.level = %(level)s AND d.bucket < %(open_from)s"
     )
+    chosen = "bucket >= %(open_from)s OR bucket IN (SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s)"
+    return _replace_summaries(cur, level, source, chosen, {"open_from": open_from, "level": level})
+
+
+def refresh_summaries(level: str, buckets: list[dt.datetime]) -> int:
+    """Recompute the summaries of some ``level`` buckets from the full rollup rows (tests, repairs)."""
+    with transaction.atomic(), connection.cursor() as cur:
+        source = f"SELECT * FROM {TABLES[level]} WHERE bucket = ANY(%(buckets)s)"  # noqa: S608
+        return _replace_summaries(cur, level, source, "bucket = ANY(%(buckets)s)", {"buckets": buckets})
+
+
+def _replace_summaries(cur: CursorWrapper, level: str, source: str, chosen: str, params: dict[str, object]) -> int:
+    """Delete the summary rows of ``level`` whose bucket is ``chosen`` and insert them again from
+    the full rollup rows ``source``.
+
+    Each summary is the ``level`` rollup grouped by fewer dimensions, so it is recomputed from
+    those rows (whole buckets, deleted then inserted: the same replace-never-increment rule).
+    """
     inserted = 0
     for shape, dims in SUMMARIES.items():
         table = summary_table(shape, level)
-        cur.execute(
-            f"DELETE FROM {table} WHERE bucket >= %(open_from)s OR bucket IN "  # noqa: S608
-            "(SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s)",
-            params,
-        )
+        cur.execute(f"DELETE FROM {table} WHERE {chosen}", params)  # noqa: S608
         cur.execute(
             f"""
             INSERT INTO {table} (bucket, {", ".join(dims)}, {", ".join(_MEASURES)})

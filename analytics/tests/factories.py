@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection
 
 from analytics.histogram import BOUNDS_MS
+from analytics.rollup import refresh_summaries
 from analytics.selectors import HIST_SIZE
 
 
@@ -59,6 +60,8 @@ def rollup(
     marks = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO analytics_rollup{level} ({names}) VALUES ({marks})", list(columns.values()))
+    if level != "minute":  # the rollup keeps the summaries of hours and days with them
+        refresh_summaries(level, [bucket])
 
 
 def call(ts: datetime, *, status: int = 200, path: str = "/orders/1", **fields: Any) -> uuid.UUID:
