@@ -210,3 +210,53 @@ def test_the_beat_schedule_runs_the_rollup_every_interval() -> None:
     assert entry["task"] == "analytics.tasks.rollup_task" and entry["schedule"] == 30.0
     assert rollup_task.acks_late is True
     assert settings.CELERY_BEAT_SCHEDULE["analytics-expire-rollups"]["task"] == "analytics.tasks.expire_rollups_task"
+
+
+def test_dashboards_read_the_same_numbers_from_the_summaries(
+    committed_db: None, catalog: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every dashboard read of an hour or day window gives the same figures from the summary it
+    picks as from the full rollup (SUMMARIES emptied: the chooser falls back to the full table)."""
+    from analytics import selectors
+
+    _mixed_workload(Traffic(catalog, seed=5))
+    tenant_id, api_id = catalog[0]["tenant_id"], catalog[0]["api_id"]
+    scopes = [
+        selectors.platform_scope(),
+        selectors.platform_scope(node_id=1),
+        selectors.Scope("provider", tenant_id),
+        selectors.Scope("provider", tenant_id, api_id=api_id),
+        selectors.Scope("consumer", 900),
+        selectors.Scope("consumer", 901, application_id=101),
+    ]
+
+    now = _now()
+
+    def reads() -> list[Any]:
+        found: list[Any] = []
+        for range_key in ("7d", "30d"):
+            window = selectors.window_for(range_key, now=now)
+            for scope in scopes:
+                found += [selectors.totals(scope, window), selectors.timeseries(scope, window)]
+                found += [selectors.top(scope, window, by, limit=3) for by in selectors.DIMENSIONS]
+                found.append(selectors.trends(scope, window))
+        return found
+
+    def plain(value: Any, loose: bool) -> Any:
+        # Float sums may differ in the last bits with the order of addition; all else is exact.
+        if isinstance(value, float):
+            return pytest.approx(value, rel=1e-12) if loose else value
+        if isinstance(value, dict):
+            return {k: plain(v, loose) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v, loose) for v in value]
+        if isinstance(value, selectors.Stats):
+            return plain(vars(value), loose)
+        return value
+
+    summaries = plain(reads(), loose=True)
+    assert selectors.table_for(scopes[0], "hour") == "analytics_tenantsummaryhour"
+    assert selectors.totals(scopes[0], selectors.window_for("7d")).calls > 0
+    monkeypatch.setattr(selectors, "SUMMARIES", {})
+    assert selectors.table_for(scopes[0], "hour") == "analytics_rolluphour"
+    assert plain(reads(), loose=False) == summaries

@@ -200,3 +200,21 @@ def test_call_filters_and_detail(acme, globex, catalog):
     assert selectors.call_detail(scope, hit)["api_name"] == "Orders API"
     with pytest.raises(NotFound):
         selectors.call_detail(selectors.scope_for(globex, "provider"), hit)
+
+
+def test_queries_read_the_narrowest_table_with_their_dimensions() -> None:
+    from analytics.selectors import Scope, platform_scope, table_for
+
+    provider, consumer = Scope("provider", 1), Scope("consumer", 2)
+    assert table_for(platform_scope(), "hour") == "analytics_tenantsummaryhour"
+    assert table_for(provider, "day") == "analytics_tenantsummaryday"
+    assert table_for(platform_scope(), "day", ("status",)) == "analytics_nodesummaryday"
+    assert table_for(platform_scope(node_id=3), "hour") == "analytics_nodesummaryhour"
+    assert table_for(provider, "hour", ("api_id", "endpoint")) == "analytics_endpointsummaryhour"
+    assert table_for(Scope("provider", 1, api_id=4), "hour", ("status",)) == "analytics_providersummaryhour"
+    assert table_for(consumer, "day") == "analytics_consumersummaryday"
+    assert table_for(provider, "day", ("consumer_tenant_id", "application_id")) == "analytics_consumersummaryday"
+    # Key × endpoint, node × API: only the full rollup has both; minutes have no summaries.
+    assert table_for(Scope("consumer", 2, api_key_id=5), "hour", ("api_id", "endpoint")) == "analytics_rolluphour"
+    assert table_for(platform_scope(node_id=1, api_id=2), "day") == "analytics_rollupday"
+    assert table_for(platform_scope(), "minute") == "analytics_rollupminute"
