@@ -135,6 +135,8 @@ class RollupDay(Rollup):
 SUMMARIES: dict[str, tuple[str, ...]] = {
     "tenant": ("provider_tenant_id", "error"),
     "node": ("provider_tenant_id", "node_id", "status", "error"),
+    "application": ("consumer_tenant_id", "application_id", "error"),
+    "caller": ("provider_tenant_id", "consumer_tenant_id", "application_id", "error"),
     "endpoint": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "error"),
     "provider": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "status", "error"),
     "consumer": (
@@ -186,6 +188,89 @@ class TenantSummaryDay(TenantSummary):
         ]
         indexes = [
             models.Index(fields=["provider_tenant_id", "bucket"], name="tenantsummaryday_provider"),
+        ]
+
+
+class ApplicationSummary(RollupMeasures):
+    """Calls per application (top applications and consumers over wide scopes)."""
+
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class ApplicationSummaryHour(ApplicationSummary):
+    """``application`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["application"]],
+                name="applicationsummaryhour_unique_dims",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["consumer_tenant_id", "bucket"], name="appsummaryhour_consumer"),
+        ]
+
+
+class ApplicationSummaryDay(ApplicationSummary):
+    """``application`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["application"]],
+                name="applicationsummaryday_unique_dims",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["consumer_tenant_id", "bucket"], name="appsummaryday_consumer"),
+        ]
+
+
+class CallerSummary(RollupMeasures):
+    """Calls per provider and application (a provider's top consumers)."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class CallerSummaryHour(CallerSummary):
+    """``caller`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["caller"]], name="callersummaryhour_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "bucket"], name="callersummaryhour_provider"),
+        ]
+
+
+class CallerSummaryDay(CallerSummary):
+    """``caller`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bucket", *SUMMARIES["caller"]], name="callersummaryday_unique_dims", nulls_distinct=False
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["provider_tenant_id", "bucket"], name="callersummaryday_provider"),
         ]
 
 

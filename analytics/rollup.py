@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -233,14 +234,18 @@ def _recompute_summaries(cur: CursorWrapper, level: str, open_from: dt.datetime)
     return _replace_summaries(cur, level, source, chosen, {"open_from": open_from, "level": level})
 
 
-def refresh_summaries(level: str, buckets: list[dt.datetime]) -> int:
-    """Recompute the summaries of some ``level`` buckets from the full rollup rows (tests, repairs)."""
+def refresh_summaries(level: str, buckets: list[dt.datetime], shapes: tuple[str, ...] = ()) -> int:
+    """Recompute the summaries (all, or ``shapes``) of some ``level`` buckets from the full
+    rollup rows (tests, repairs, a new summary's backfill)."""
     with transaction.atomic(), connection.cursor() as cur:
         source = f"SELECT * FROM {TABLES[level]} WHERE bucket = ANY(%(buckets)s)"  # noqa: S608
-        return _replace_summaries(cur, level, source, "bucket = ANY(%(buckets)s)", {"buckets": buckets})
+        chosen = "bucket = ANY(%(buckets)s)"
+        return _replace_summaries(cur, level, source, chosen, {"buckets": buckets}, shapes)
 
 
-def _replace_summaries(cur: CursorWrapper, level: str, source: str, chosen: str, params: dict[str, object]) -> int:
+def _replace_summaries(
+    cur: CursorWrapper, level: str, source: str, chosen: str, params: dict[str, Any], shapes: tuple[str, ...] = ()
+) -> int:
     """Delete the summary rows of ``level`` whose bucket is ``chosen`` and insert them again from
     the full rollup rows ``source``.
 
@@ -249,6 +254,8 @@ def _replace_summaries(cur: CursorWrapper, level: str, source: str, chosen: str,
     """
     inserted = 0
     for shape, dims in SUMMARIES.items():
+        if shapes and shape not in shapes:
+            continue
         table = summary_table(shape, level)
         cur.execute(f"DELETE FROM {table} WHERE {chosen}", params)  # noqa: S608
         cur.execute(

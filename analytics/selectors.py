@@ -362,6 +362,55 @@ def table_for(scope: Scope, level: Level, columns: Iterable[str] = ()) -> str:
     return TABLES[level]
 
 
+_UNITS: dict[str, timedelta] = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+_COARSER: dict[str, Level] = {"minute": "hour", "hour": "day"}
+#: The measure columns ``_MEASURES`` reads.
+_READ = "calls, errors_4xx, errors_5xx, latency_sum, request_bytes, response_bytes, latency_hist"
+
+
+def pieces(start: datetime, end: datetime, level: Level) -> list[tuple[Level, datetime, datetime]]:
+    """[start, end) as runs of whole buckets of the coarsest level that fits, finer at the edges.
+
+    E.g. a 7-day window of hours reads the whole UTC days inside it from the day rollups and
+    only the hours at both ends from the hour rollups: the same calls, far fewer rows.
+    """
+    coarser = _COARSER.get(level)
+    if coarser is not None:
+        unit = _UNITS[coarser]
+        inner_start = _floor(start, unit)
+        if inner_start < start:
+            inner_start += unit
+        inner_end = _floor(end, unit)
+        if inner_start < inner_end:
+            return [
+                *([(level, start, inner_start)] if start < inner_start else []),
+                *pieces(inner_start, inner_end, coarser),
+                *([(level, inner_end, end)] if inner_end < end else []),
+            ]
+    return [(level, start, end)]
+
+
+def _source(
+    scope: Scope, window: Window, columns: Iterable[str] = (), *, extra: str = "", split: bool = True
+) -> tuple[str, list[Any]]:
+    """A subquery of the rollup rows in the window the scope may see (``extra`` added), and its
+    parameters: the bucket, the dimensions the query needs and the measures.
+
+    Totals, tops and trends (``split``) read whole coarser buckets where the window has them
+    (``pieces``); a time series reads the window's own level, which its step needs.
+    """
+    where, params = scope.where()
+    cond = f"{where} AND {extra}" if extra else where
+    needed = ", ".join(sorted(scope.columns() | set(columns) | {"error"}))
+    runs = pieces(window.start, window.end, window.level) if split else [(window.level, window.start, window.end)]
+    parts, values = [], []
+    for level, start, end in runs:
+        table = table_for(scope, level, columns)
+        parts.append(f"SELECT bucket, {needed}, {_READ} FROM {table} WHERE bucket >= %s AND bucket < %s AND {cond}")  # noqa: S608
+        values += [start, end, *params]
+    return " UNION ALL ".join(parts), values
+
+
 def _rollup_query(
     scope: Scope,
     window: Window,
@@ -373,11 +422,8 @@ def _rollup_query(
     order: str = "",
     limit: int = 0,
 ) -> list[tuple[Any, ...]]:
-    where, params = scope.where()
-    table = table_for(scope, window.level, columns)
-    sql = f"SELECT {select} FROM {table} WHERE bucket >= %s AND bucket < %s AND {where}"  # noqa: S608 - identifiers are ours
-    if extra:
-        sql += f" AND {extra}"
+    source, params = _source(scope, window, columns, extra=extra)
+    sql = f"SELECT {select} FROM ({source}) s"  # noqa: S608 - identifiers are ours
     if group:
         sql += f" GROUP BY {group}"
     if order:
@@ -385,7 +431,7 @@ def _rollup_query(
     if limit:
         sql += f" LIMIT {int(limit)}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [window.start, window.end, *params])
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
@@ -407,13 +453,10 @@ def timeseries(scope: Scope, window: Window) -> list[dict[str, Any]]:
 
 
 def _timeseries_rows(scope: Scope, window: Window) -> list[tuple[Any, ...]]:
-    where, params = scope.where()
-    sql = (
-        f"SELECT date_bin(%s::interval, bucket, %s) AS t, {_MEASURES} FROM {table_for(scope, window.level)} "  # noqa: S608
-        f"WHERE bucket >= %s AND bucket < %s AND {where} GROUP BY 1 ORDER BY 1"
-    )
+    source, params = _source(scope, window, split=False)
+    sql = f"SELECT date_bin(%s::interval, bucket, %s) AS t, {_MEASURES} FROM ({source}) s GROUP BY 1 ORDER BY 1"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [f"{int(window.step.total_seconds())} seconds", _ORIGIN, window.start, window.end, *params])
+        cursor.execute(sql, [f"{int(window.step.total_seconds())} seconds", _ORIGIN, *params])
         return cursor.fetchall()
 
 
@@ -446,11 +489,9 @@ def _top_rows(
     wide scope has thousands of groups, and summing every histogram to keep ten was most of the
     time. The join compares ids with NULL as -1 (ids are positive) so it can hash.
     """
-    where, params = scope.where()
-    table = table_for(scope, window.level, columns)
+    source, params = _source(scope, window, columns, extra=extra)
     keys = [f"k{i}" for i in range(len(columns))]
     group = ", ".join(columns)
-    cond = f"bucket >= %s AND bucket < %s AND {where}" + (f" AND {extra}" if extra else "")
     join = " AND ".join(
         f"t.{c} = r.{k}" if c in _NOT_NULL else f"coalesce(t.{c}, -1) = coalesce(r.{k}, -1)"
         for c, k in zip(columns, keys, strict=True)
@@ -458,13 +499,12 @@ def _top_rows(
     ordered = ", ".join(f"r.{k}" for k in keys)
     sql = (
         f"WITH ranked ({', '.join(keys)}) AS MATERIALIZED ("  # noqa: S608 - identifiers are ours
-        f"SELECT {group} FROM {table} WHERE {cond} GROUP BY {group} ORDER BY sum(calls) DESC, {group} LIMIT %s) "
-        f"SELECT {ordered}, {_MEASURES} FROM {table} t JOIN ranked r ON {join} WHERE {cond} "
+        f"SELECT {group} FROM ({source}) s GROUP BY {group} ORDER BY sum(calls) DESC, {group} LIMIT %s) "
+        f"SELECT {ordered}, {_MEASURES} FROM ({source}) t JOIN ranked r ON {join} "
         f"GROUP BY {ordered} ORDER BY sum(calls) DESC, {ordered}"
     )
-    bounds = [window.start, window.end, *params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*bounds, max(1, min(limit, MAX_TOP)), *bounds])
+        cursor.execute(sql, [*params, max(1, min(limit, MAX_TOP)), *params])
         return cursor.fetchall()
 
 

@@ -30,9 +30,11 @@ def rollup(
     status: int = 200,
     latency_ms: float = 10.0,
     error: str = "",
+    coarser: bool = True,
     **dims: Any,
 ) -> None:
-    """One rollup row of ``calls`` identical calls."""
+    """One rollup row of ``calls`` identical calls, added to the buckets of the coarser levels
+    that contain it too (``coarser``) and to their summaries, as the rollup would."""
     e4 = calls if 400 <= status < 500 else 0
     e5 = calls if status >= 500 else 0
     hist = [count * calls for count in hist_of(latency_ms)]
@@ -60,6 +62,22 @@ def rollup(
     marks = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO analytics_rollup{level} ({names}) VALUES ({marks})", list(columns.values()))
+        levels = ["minute", "hour", "day"]
+        for up in levels[levels.index(level) + 1 :] if coarser else []:
+            add = ", ".join(
+                f"{m} = t.{m} + EXCLUDED.{m}"
+                for m in columns
+                if m not in ("bucket", "status", "error", "endpoint", "latency_hist", "upstream_hist", *dims)
+            )
+            cursor.execute(
+                f"INSERT INTO analytics_rollup{up} AS t ({names}) VALUES (date_trunc('{up}', %s::timestamptz, 'UTC'), "
+                f"{', '.join(['%s'] * (len(columns) - 1))}) ON CONFLICT ON CONSTRAINT rollup{up}_unique_dims DO UPDATE "
+                f"SET {add}, latency_hist = "
+                "ARRAY(SELECT a + b FROM unnest(t.latency_hist, EXCLUDED.latency_hist) u(a, b))",
+                list(columns.values()),
+            )
+            cursor.execute(f"SELECT date_trunc('{up}', %s::timestamptz, 'UTC')", [bucket])
+            refresh_summaries(up, [cursor.fetchone()[0]])
     if level != "minute":  # the rollup keeps the summaries of hours and days with them
         refresh_summaries(level, [bucket])
 

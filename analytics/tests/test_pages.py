@@ -29,14 +29,11 @@ def traffic(acme, globex, alice, charlie):
         "api_key_id": key.pk,
         "plan_id": catalog.free.pk,
     }
-    for level, bucket in [
-        ("minute", now.replace(second=0, microsecond=0) - timedelta(hours=1)),
-        ("hour", now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)),
-        ("day", now.replace(hour=0, minute=0, second=0, microsecond=0)),
-    ]:
-        rollup(level, bucket, calls=34, endpoint="GET /orders/{id}", **dims)
-        rollup(level, bucket, calls=4, status=500, latency_ms=800, endpoint="GET /orders/{id}", **dims)
-        rollup(level, bucket, calls=2, status=429, error="rate_limited", endpoint="GET /orders", **dims)
+    # Minute rows; the factory adds them to their hour and day as the rollup would.
+    bucket = now.replace(second=0, microsecond=0) - timedelta(hours=1)
+    rollup("minute", bucket, calls=34, endpoint="GET /orders/{id}", **dims)
+    rollup("minute", bucket, calls=4, status=500, latency_ms=800, endpoint="GET /orders/{id}", **dims)
+    rollup("minute", bucket, calls=2, status=429, error="rate_limited", endpoint="GET /orders", **dims)
     ids = [
         call(now - timedelta(minutes=m), path=f"/acme/orders/v1/orders/{m}", **{**dims, "key_id": key.key_id})
         for m in range(1, 6)

@@ -151,9 +151,10 @@ def test_quota_usage_counts_utc_day_and_month_against_the_plan(acme, globex, cat
     SubscriptionFactory(application=app, plan=catalog.free, version=catalog.v1, status=SubscriptionStatus.ACTIVE)
     dims = {"application_id": app.pk, "consumer_tenant_id": globex.pk, "api_id": catalog.api.pk}
     today = NOW.replace(hour=0, minute=30)
-    rollup("minute", today, calls=120, **dims)
-    rollup("minute", today, calls=30, status=429, error="quota_exceeded", **dims)  # refused: no quota used
-    rollup("minute", today - timedelta(hours=1), calls=999, **dims)  # yesterday: not today
+    # Each level on its own here: the day rows say what the earlier days held.
+    rollup("minute", today, calls=120, coarser=False, **dims)
+    rollup("minute", today, calls=30, status=429, error="quota_exceeded", coarser=False, **dims)  # refused
+    rollup("minute", today - timedelta(hours=1), calls=999, coarser=False, **dims)  # yesterday: not today
     rollup("day", datetime(2026, 3, 1, tzinfo=UTC), calls=1000, **dims)
     rollup("day", datetime(2026, 3, 14, tzinfo=UTC), calls=500, **dims)
     rollup("day", datetime(2026, 3, 15, tzinfo=UTC), calls=120, **dims)  # today's partial day row: not twice
@@ -212,8 +213,10 @@ def test_queries_read_the_narrowest_table_with_their_dimensions() -> None:
     assert table_for(platform_scope(node_id=3), "hour") == "analytics_nodesummaryhour"
     assert table_for(provider, "hour", ("api_id", "endpoint")) == "analytics_endpointsummaryhour"
     assert table_for(Scope("provider", 1, api_id=4), "hour", ("status",)) == "analytics_providersummaryhour"
-    assert table_for(consumer, "day") == "analytics_consumersummaryday"
-    assert table_for(provider, "day", ("consumer_tenant_id", "application_id")) == "analytics_consumersummaryday"
+    assert table_for(consumer, "day") == "analytics_applicationsummaryday"
+    assert table_for(consumer, "day", ("api_id", "status")) == "analytics_consumersummaryday"
+    assert table_for(provider, "day", ("consumer_tenant_id", "application_id")) == "analytics_callersummaryday"
+    assert table_for(platform_scope(), "day", ("application_id",)) == "analytics_applicationsummaryday"
     # Key × endpoint, node × API: only the full rollup has both; minutes have no summaries.
     assert table_for(Scope("consumer", 2, api_key_id=5), "hour", ("api_id", "endpoint")) == "analytics_rolluphour"
     assert table_for(platform_scope(node_id=1, api_id=2), "day") == "analytics_rollupday"
