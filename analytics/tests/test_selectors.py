@@ -221,3 +221,23 @@ def test_queries_read_the_narrowest_table_with_their_dimensions() -> None:
     assert table_for(Scope("consumer", 2, api_key_id=5), "hour", ("api_id", "endpoint")) == "analytics_rolluphour"
     assert table_for(platform_scope(node_id=1, api_id=2), "day") == "analytics_rollupday"
     assert table_for(platform_scope(), "minute") == "analytics_rollupminute"
+
+
+def test_long_windows_read_whole_coarser_buckets_inside_and_the_finer_level_at_the_edges() -> None:
+    from analytics.selectors import pieces
+
+    start, end = datetime(2026, 3, 8, 10, 0, tzinfo=UTC), datetime(2026, 3, 15, 11, 0, tzinfo=UTC)
+    assert pieces(start, end, "hour") == [
+        ("hour", start, datetime(2026, 3, 9, tzinfo=UTC)),
+        ("day", datetime(2026, 3, 9, tzinfo=UTC), datetime(2026, 3, 15, tzinfo=UTC)),
+        ("hour", datetime(2026, 3, 15, tzinfo=UTC), end),
+    ]
+    start, end = datetime(2026, 3, 14, 10, 45, tzinfo=UTC), datetime(2026, 3, 15, 10, 38, tzinfo=UTC)
+    assert pieces(start, end, "minute") == [
+        ("minute", start, datetime(2026, 3, 14, 11, tzinfo=UTC)),
+        ("hour", datetime(2026, 3, 14, 11, tzinfo=UTC), datetime(2026, 3, 15, 10, tzinfo=UTC)),
+        ("minute", datetime(2026, 3, 15, 10, tzinfo=UTC), end),
+    ]
+    # Less than one coarser bucket: the window's own level only.
+    short = (datetime(2026, 3, 15, 10, 5, tzinfo=UTC), datetime(2026, 3, 15, 10, 50, tzinfo=UTC))
+    assert pieces(*short, "minute") == [("minute", *short)]
