@@ -176,10 +176,9 @@ def _scope(request: TenantRequest, data: dict[str, Any]) -> selectors.Scope:
 @tenant_view(Perm.TENANT_VIEW)
 @require_GET
 def calls(request: TenantRequest) -> HttpResponse:
-    params = request.GET
+    params: QueryDict = request.GET.copy()
     if "side" not in params and not Api.objects.for_tenant(request.tenant).exists():
         # An organisation that publishes no API can only mean its own applications' calls.
-        params = params.copy()
         params["side"] = "consumer"
     data, problems = _parse(s.CallQuery, params)
     scope = _scope(request, data)
