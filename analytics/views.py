@@ -22,6 +22,7 @@ from rest_framework import serializers as drf
 from analytics import exports, selectors
 from analytics.api import serializers as s
 from apis import selectors as api_selectors
+from apis.models import Api
 from core.errors import InvalidInput, NotFound
 from subscriptions import selectors as subscription_selectors
 from tenants.roles import Perm
@@ -175,7 +176,11 @@ def _scope(request: TenantRequest, data: dict[str, Any]) -> selectors.Scope:
 @tenant_view(Perm.TENANT_VIEW)
 @require_GET
 def calls(request: TenantRequest) -> HttpResponse:
-    data, problems = _parse(s.CallQuery, request.GET)
+    params: QueryDict = request.GET.copy()
+    if "side" not in params and not Api.objects.for_tenant(request.tenant).exists():
+        # An organisation that publishes no API can only mean its own applications' calls.
+        params["side"] = "consumer"
+    data, problems = _parse(s.CallQuery, params)
     scope = _scope(request, data)
     try:
         rows, next_cursor = selectors.calls(scope, data["filter"], after=data.get("cursor", ""), size=data["page_size"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apis.models import Api, Plan
 from subscriptions import services
-from subscriptions.models import Application, Subscription
+from subscriptions.models import ApiKey, Application, Subscription
 from tenants.models import Membership, Tenant
 
 #: (provider slug, API slug, plan name, use case)
@@ -36,4 +36,11 @@ def seed_subscriptions(consumer: Membership) -> int:
         if Subscription.objects.for_consumer(consumer.tenant).live().filter(application=application, api=api).exists():
             continue
         services.subscription_request(actor=consumer, application=application, plan=plan, use_case=use_case)
+    # A live key, so demo traffic (manage.py gateway_send_samples) is attributed to the
+    # storefront on the consumer's dashboards. Its secret is not needed for that: only the
+    # key id travels in call records; a real caller creates its own key and sees it once.
+    has_key = ApiKey.objects.for_tenant(consumer.tenant).filter(application=application).exists()
+    live = Subscription.objects.for_consumer(consumer.tenant).filter(application=application, status="active")
+    if not has_key and live.exists():
+        services.key_create(actor=consumer, application=application, name="demo traffic")
     return Subscription.objects.for_consumer(consumer.tenant).live().filter(application=application).count()

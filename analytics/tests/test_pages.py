@@ -189,3 +189,11 @@ def test_bad_range_on_a_page_is_explained_not_a_500(client, alice, traffic):
         assert b"alert-warning" in response.content, query
     response = client.get("/t/acme/analytics/apis/orders/?range=custom&from=2026-01-01T00:00Z&to=2026-01-03T00:00Z")
     assert b"hour rollups, one point per 1 h" in response.content
+
+
+def test_an_organisation_without_apis_sees_its_own_applications_calls_by_default(client, charlie, traffic):
+    # Globex publishes no API: "calls to our APIs" would always be empty.
+    client.force_login(charlie)
+    body = client.get("/t/globex/analytics/calls/").content.decode()
+    assert str(traffic["ids"][0]) in body
+    assert '<option value="consumer" selected>' in body
