@@ -30,6 +30,7 @@ from analytics.models import (
 from analytics.rollup import delete_expired_rollups, run_rollup
 from analytics.tasks import rollup_task
 from analytics.tests.oracle import Traffic, actual, assert_rollups_exact, expected, insert_raw
+from portal.tests.support import subprocess_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,8 +91,7 @@ def test_every_level_equals_a_fresh_group_by_over_raw(committed_db: None, catalo
 
 def _run_in_a_process_killed_after(step: str) -> int:
     """Run the rollup in a separate process that SIGKILLs itself inside the transaction after ``step``."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    url = subprocess_database_url()
     code = (
         "import os, signal, django; django.setup()\n"
         "from analytics.rollup import run_rollup\n"

