@@ -13,6 +13,16 @@ from django.db import models
 
 from analytics.histogram import BUCKETS
 
+
+def unique_dims(table: str, dims: tuple[str, ...] | list[str]) -> models.UniqueConstraint:
+    """One row per bucket and dimension set; NULL dimensions count as equal (upserts rely on it)."""
+    return models.UniqueConstraint(fields=["bucket", *dims], name=f"{table}_unique_dims", nulls_distinct=False)
+
+
+def index(name: str, *fields: str) -> models.Index:
+    return models.Index(fields=list(fields), name=name)
+
+
 #: The dimensions of a rollup row, in the order of the unique constraint (after ``bucket``).
 DIMENSIONS = (
     "provider_tenant_id",
@@ -89,14 +99,10 @@ class RollupMinute(Rollup):
     """Calls per minute; kept ``ROLLUP_MINUTE_RETENTION_DAYS`` (14)."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *DIMENSIONS], name="rollupminute_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("rollupminute", DIMENSIONS)]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="rollupminute_provider"),
-            models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="rollupminute_consumer"),
+            index("rollupminute_provider", "provider_tenant_id", "api_id", "bucket"),
+            index("rollupminute_consumer", "consumer_tenant_id", "application_id", "bucket"),
         ]
 
 
@@ -104,14 +110,10 @@ class RollupHour(Rollup):
     """Calls per hour, summed from the minute rows; kept ``ROLLUP_HOUR_RETENTION_DAYS`` (400)."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *DIMENSIONS], name="rolluphour_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("rolluphour", DIMENSIONS)]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="rolluphour_provider"),
-            models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="rolluphour_consumer"),
+            index("rolluphour_provider", "provider_tenant_id", "api_id", "bucket"),
+            index("rolluphour_consumer", "consumer_tenant_id", "application_id", "bucket"),
         ]
 
 
@@ -119,12 +121,10 @@ class RollupDay(Rollup):
     """Calls per UTC day, summed from the hour rows; kept for ever."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["bucket", *DIMENSIONS], name="rollupday_unique_dims", nulls_distinct=False),
-        ]
+        constraints = [unique_dims("rollupday", DIMENSIONS)]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="rollupday_provider"),
-            models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="rollupday_consumer"),
+            index("rollupday_provider", "provider_tenant_id", "api_id", "bucket"),
+            index("rollupday_consumer", "consumer_tenant_id", "application_id", "bucket"),
         ]
 
 
@@ -167,13 +167,9 @@ class TenantSummaryHour(TenantSummary):
     """``tenant`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["tenant"]], name="tenantsummaryhour_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("tenantsummaryhour", SUMMARIES["tenant"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "bucket"], name="tenantsummaryhour_provider"),
+            index("tenantsummaryhour_provider", "provider_tenant_id", "bucket"),
         ]
 
 
@@ -181,13 +177,9 @@ class TenantSummaryDay(TenantSummary):
     """``tenant`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["tenant"]], name="tenantsummaryday_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("tenantsummaryday", SUMMARIES["tenant"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "bucket"], name="tenantsummaryday_provider"),
+            index("tenantsummaryday_provider", "provider_tenant_id", "bucket"),
         ]
 
 
@@ -206,15 +198,9 @@ class ApplicationSummaryHour(ApplicationSummary):
     """``application`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["application"]],
-                name="applicationsummaryhour_unique_dims",
-                nulls_distinct=False,
-            ),
-        ]
+        constraints = [unique_dims("applicationsummaryhour", SUMMARIES["application"])]
         indexes = [
-            models.Index(fields=["consumer_tenant_id", "bucket"], name="appsummaryhour_consumer"),
+            index("appsummaryhour_consumer", "consumer_tenant_id", "bucket"),
         ]
 
 
@@ -222,15 +208,9 @@ class ApplicationSummaryDay(ApplicationSummary):
     """``application`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["application"]],
-                name="applicationsummaryday_unique_dims",
-                nulls_distinct=False,
-            ),
-        ]
+        constraints = [unique_dims("applicationsummaryday", SUMMARIES["application"])]
         indexes = [
-            models.Index(fields=["consumer_tenant_id", "bucket"], name="appsummaryday_consumer"),
+            index("appsummaryday_consumer", "consumer_tenant_id", "bucket"),
         ]
 
 
@@ -250,13 +230,9 @@ class CallerSummaryHour(CallerSummary):
     """``caller`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["caller"]], name="callersummaryhour_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("callersummaryhour", SUMMARIES["caller"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "bucket"], name="callersummaryhour_provider"),
+            index("callersummaryhour_provider", "provider_tenant_id", "bucket"),
         ]
 
 
@@ -264,13 +240,9 @@ class CallerSummaryDay(CallerSummary):
     """``caller`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["caller"]], name="callersummaryday_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("callersummaryday", SUMMARIES["caller"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "bucket"], name="callersummaryday_provider"),
+            index("callersummaryday_provider", "provider_tenant_id", "bucket"),
         ]
 
 
@@ -290,13 +262,9 @@ class NodeSummaryHour(NodeSummary):
     """``node`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["node"]], name="nodesummaryhour_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("nodesummaryhour", SUMMARIES["node"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "bucket"], name="nodesummaryhour_provider"),
+            index("nodesummaryhour_provider", "provider_tenant_id", "bucket"),
         ]
 
 
@@ -304,13 +272,9 @@ class NodeSummaryDay(NodeSummary):
     """``node`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["node"]], name="nodesummaryday_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("nodesummaryday", SUMMARIES["node"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "bucket"], name="nodesummaryday_provider"),
+            index("nodesummaryday_provider", "provider_tenant_id", "bucket"),
         ]
 
 
@@ -331,13 +295,9 @@ class EndpointSummaryHour(EndpointSummary):
     """``endpoint`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["endpoint"]], name="endpointsummaryhour_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("endpointsummaryhour", SUMMARIES["endpoint"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="endpointsummaryhour_provider"),
+            index("endpointsummaryhour_provider", "provider_tenant_id", "api_id", "bucket"),
         ]
 
 
@@ -345,13 +305,9 @@ class EndpointSummaryDay(EndpointSummary):
     """``endpoint`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["endpoint"]], name="endpointsummaryday_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("endpointsummaryday", SUMMARIES["endpoint"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="endpointsummaryday_provider"),
+            index("endpointsummaryday_provider", "provider_tenant_id", "api_id", "bucket"),
         ]
 
 
@@ -373,13 +329,9 @@ class ProviderSummaryHour(ProviderSummary):
     """``provider`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["provider"]], name="providersummaryhour_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("providersummaryhour", SUMMARIES["provider"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="providersummaryhour_provider"),
+            index("providersummaryhour_provider", "provider_tenant_id", "api_id", "bucket"),
         ]
 
 
@@ -387,13 +339,9 @@ class ProviderSummaryDay(ProviderSummary):
     """``provider`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["provider"]], name="providersummaryday_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("providersummaryday", SUMMARIES["provider"])]
         indexes = [
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="providersummaryday_provider"),
+            index("providersummaryday_provider", "provider_tenant_id", "api_id", "bucket"),
         ]
 
 
@@ -418,16 +366,10 @@ class ConsumerSummaryHour(ConsumerSummary):
     """``consumer`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["consumer"]], name="consumersummaryhour_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("consumersummaryhour", SUMMARIES["consumer"])]
         indexes = [
-            models.Index(
-                fields=["consumer_tenant_id", "application_id", "bucket"], name="consumersummaryhour_consumer"
-            ),
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="consumersummaryhour_provider"),
+            index("consumersummaryhour_consumer", "consumer_tenant_id", "application_id", "bucket"),
+            index("consumersummaryhour_provider", "provider_tenant_id", "api_id", "bucket"),
         ]
 
 
@@ -435,14 +377,10 @@ class ConsumerSummaryDay(ConsumerSummary):
     """``consumer`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["bucket", *SUMMARIES["consumer"]], name="consumersummaryday_unique_dims", nulls_distinct=False
-            ),
-        ]
+        constraints = [unique_dims("consumersummaryday", SUMMARIES["consumer"])]
         indexes = [
-            models.Index(fields=["consumer_tenant_id", "application_id", "bucket"], name="consumersummaryday_consumer"),
-            models.Index(fields=["provider_tenant_id", "api_id", "bucket"], name="consumersummaryday_provider"),
+            index("consumersummaryday_consumer", "consumer_tenant_id", "application_id", "bucket"),
+            index("consumersummaryday_provider", "provider_tenant_id", "api_id", "bucket"),
         ]
 
 
