@@ -329,6 +329,55 @@ def _gateway_error(status: int, generated: bool) -> str:
     )
 
 
+def _gateway_row(
+    source: str,
+    line: int,
+    request_id: uuid.UUID,
+    ts: datetime,
+    method: str,
+    path: str,
+    key_id: str,
+    application_id: int | None,
+    status: int,
+    latency: float | None,
+    upstream: float | None,
+    entry: dict[str, Any],
+    request: dict[str, Any],
+    response: dict[str, Any],
+    headers: dict[str, Any],
+    generated: bool,
+    warnings: list[str],
+) -> Parsed:
+    """The staging row of a Kong or APISIX entry (their shared fields; no endpoint template, no AI fields)."""
+    row = (
+        line,
+        request_id,
+        ts,
+        source,
+        None,
+        path_prefixes(path),
+        "",
+        method,
+        path,
+        key_id,
+        application_id,
+        status,
+        latency or 0.0,
+        upstream,
+        _bytes(request.get("size"), "request_bytes", warnings),
+        _bytes(response.get("size"), "response_bytes", warnings),
+        _ip(entry.get("client_ip"), warnings),
+        _text(headers.get("user-agent"), _UA_MAX),
+        _gateway_error(status, generated),
+        "",
+        "",
+        None,
+        None,
+        None,
+    )
+    return Parsed(row, warnings)
+
+
 def parse_kong(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
     warnings: list[str] = []
     request, response = _dict(entry.get("request")), _dict(entry.get("response"))
@@ -355,33 +404,11 @@ def parse_kong(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
             f"|{route.get('id')}|{status}|{consumer.get('id')}"
         ),
     )
-    row = (
-        line,
-        request_id,
-        ts,
-        "kong",
-        None,
-        path_prefixes(path),
-        "",
-        method,
-        path,
-        key_id,
-        application_id,
-        status,
-        _latency(latencies.get("request"), "latency_ms", warnings) or 0.0,
-        upstream,
-        _bytes(request.get("size"), "request_bytes", warnings),
-        _bytes(response.get("size"), "response_bytes", warnings),
-        _ip(entry.get("client_ip"), warnings),
-        _text(headers.get("user-agent"), _UA_MAX),
-        _gateway_error(status, generated),
-        "",
-        "",
-        None,
-        None,
-        None,
-    )
-    return Parsed(row, warnings)
+    latency = _latency(latencies.get("request"), "latency_ms", warnings)
+    return _gateway_row(
+        "kong", line, request_id, ts, method, path, key_id, application_id, status, latency, upstream,
+        entry, request, response, headers, generated, warnings,
+    )  # fmt: skip
 
 
 def parse_apisix(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
@@ -412,33 +439,10 @@ def parse_apisix(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
             f"|{entry.get('route_id')}|{status}|{consumer.get('username')}"
         ),
     )
-    row = (
-        line,
-        request_id,
-        ts,
-        "apisix",
-        None,
-        path_prefixes(path),
-        "",
-        method,
-        path,
-        key_id,
-        application_id,
-        status,
-        latency or 0.0,
-        upstream,
-        _bytes(request.get("size"), "request_bytes", warnings),
-        _bytes(response.get("size"), "response_bytes", warnings),
-        _ip(entry.get("client_ip"), warnings),
-        _text(headers.get("user-agent"), _UA_MAX),
-        _gateway_error(status, generated),
-        "",
-        "",
-        None,
-        None,
-        None,
-    )
-    return Parsed(row, warnings)
+    return _gateway_row(
+        "apisix", line, request_id, ts, method, path, key_id, application_id, status, latency, upstream,
+        entry, request, response, headers, generated, warnings,
+    )  # fmt: skip
 
 
 PARSERS: dict[str, Callable[[dict[str, Any], int, datetime], Parsed]] = {
