@@ -6,3 +6,9 @@ class AnalyticsConfig(AppConfig):
 
     name = "analytics"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from analytics import dashboard
+        from tenants import dashboard as board
+
+        board.register(dashboard.contribute)

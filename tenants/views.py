@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from core.errors import Forbidden, NotFound, ServiceError
 from core.http import reveals_secret
 from core.web import done, flash_service_error, perform, submit_form
+from tenants import dashboard as dashboard_parts
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
 from tenants.models import Invitation, Membership, PersonalAccessToken
@@ -80,11 +81,14 @@ def invitation_detail(request: HttpRequest, token: str) -> HttpResponse:
 
 @tenant_view()
 def dashboard(request: TenantRequest) -> HttpResponse:
+    """The organisation's starting point: what the apps contribute (tenants.dashboard), members last."""
     tenant = request.tenant
+    board = dashboard_parts.build(request)
     return render(
         request,
         "tenants/dashboard.html",
         {
+            "board": board,
             "member_count": selectors.tenant_members(tenant).count(),
             "pending_invitations": selectors.tenant_invitations(tenant).count(),
         },
