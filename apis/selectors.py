@@ -13,7 +13,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Lower
 
-from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, PlanStatus, VersionStatus
+from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, PlanStatus, VersionStatus, Visibility
 from core.errors import NotFound
 from tenants.models import Membership, Tenant
 
@@ -139,6 +139,17 @@ def catalog_apis(
         tag=tag,
         provider=provider,
         sort=sort,
+    )
+
+
+def featured_apis(limit: int = 6) -> list[Api]:
+    """A few public APIs with a published version, most recently updated first: the home page."""
+    published = ApiVersion.objects.unscoped().filter(status=VersionStatus.PUBLISHED).values("api_id")
+    return list(
+        Api.objects.unscoped()
+        .filter(visibility=Visibility.PUBLIC, pk__in=published)
+        .select_related("tenant")
+        .order_by("-updated_at", "pk")[:limit]
     )
 
 

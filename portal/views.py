@@ -8,14 +8,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import csrf, defaults
 
+from apis import selectors as api_selectors
 from core import health
 from tenants import selectors
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Anonymous: the landing page. Signed in: your first organisation, or onboarding."""
+    """Anonymous: the landing page, featuring a few public APIs. Signed in: your first organisation, or onboarding."""
     if not request.user.is_authenticated:
-        return render(request, "portal/landing.html")
+        return render(request, "portal/landing.html", {"featured": api_selectors.featured_apis()})
     first = selectors.memberships_for_user(request.user).first()
     if first is None:
         return redirect("onboarding")
