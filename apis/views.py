@@ -10,9 +10,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from apis import openapi, selectors, services
+from apis import openapi, selectors, services, snippets
 from apis.filtersets import CatalogFilterSet
 from apis.forms import (
     ApiForm,
@@ -27,7 +28,6 @@ from apis.forms import (
 )
 from apis.models import Api, ApiVersion, Plan, SpecStatus, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
-from apis.snippets import snippets
 from apis.uploads import limit_openapi_upload, upload_exceeded
 from core.errors import InvalidInput, NotFound, ServiceError
 from core.web import apply_service_error, done, flash_service_error, perform, submit_form
@@ -488,13 +488,13 @@ def catalog(request: TenantRequest) -> HttpResponse:
     return render(request, template, context, status=200 if valid else 400)
 
 
-def _catalog_api(request: HttpRequest, provider_slug: str, api_slug: str) -> tuple[Api, bool]:
+def _catalog_api(request: HttpRequest, provider_slug: str, api_slug: str) -> tuple[Api, bool, list[int]]:
     user, tenant_ids = _viewer(request)
     try:
         api = selectors.catalog_api(user, provider_slug, api_slug, tenant_ids=tenant_ids)
     except NotFound:
         raise Http404("No such API.") from None
-    return api, selectors.is_provider_member(api, tenant_ids)
+    return api, selectors.is_provider_member(api, tenant_ids), tenant_ids
 
 
 #: The API page renders provider-written content (Markdown, the OpenAPI document through Redoc):
@@ -508,9 +508,41 @@ CATALOG_CSP = (
 )
 
 
+def _reference_context(
+    request: HttpRequest, api: Api, version: ApiVersion | None, tenant_ids: list[int]
+) -> dict[str, Any]:
+    """What the reference part of a page needs: the example snippets and the gateway details."""
+    endpoints = list(selectors.version_endpoints(version)) if version else []
+    caller = snippets.caller_for(request.user, tenant_ids, api) if version else None
+    return {
+        "selected": version,
+        "endpoints": endpoints,
+        "snippets": snippets.snippets(version, endpoints, caller) if version else None,
+        "caller": caller,
+        "example": snippets.example_endpoint(endpoints),
+        "gateway_url": settings.GATEWAY_URL + version.base_path if version else "",
+        "key_header": settings.GATEWAY_API_KEY_HEADER,
+    }
+
+
+def _served_document(request: HttpRequest, api: Api, version: ApiVersion, tenant_ids: list[int]) -> JsonResponse:
+    """The version's document for the reference docs: servers point at the gateway, and with
+    ``?samples=1`` (what Redoc asks for) every operation carries curl / Python / JavaScript samples."""
+    if version.spec is None:
+        raise Http404("This version has no OpenAPI document.")
+    document = openapi.for_gateway(version.spec, settings.GATEWAY_URL + version.base_path)
+    if request.GET.get("samples") == "1":
+        caller = snippets.caller_for(request.user, tenant_ids, api)
+        endpoints = list(selectors.version_endpoints(version))
+        document = snippets.with_code_samples(document, version, endpoints, caller)
+    response = JsonResponse(document)
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
 @require_GET
 def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> HttpResponse:
-    api, member = _catalog_api(request, provider_slug, api_slug)
+    api, member, tenant_ids = _catalog_api(request, provider_slug, api_slug)
     versions = list(selectors.catalog_versions(api, member=member))
     selected = None
     wanted = request.GET.get("version")
@@ -520,7 +552,6 @@ def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> H
             raise Http404("No such version.")
     else:
         selected = selectors.default_version(versions)
-    endpoints = list(selectors.version_endpoints(selected)) if selected else []
     response = render(
         request,
         "apis/catalog_detail.html",
@@ -528,13 +559,12 @@ def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> H
             "api": api,
             "member": member,
             "versions": versions,
-            "selected": selected,
-            "endpoints": endpoints,
             "plans": selectors.catalog_plans(api, member=member),
-            "snippets": snippets(selected, endpoints) if selected else None,
-            "gateway_url": settings.GATEWAY_URL + selected.base_path if selected else "",
-            "key_header": settings.GATEWAY_API_KEY_HEADER,
             "Visibility": Visibility,
+            "spec_url": reverse("apis:catalog-openapi", args=[api.tenant.slug, api.slug, selected.label])
+            if selected
+            else "",
+            **_reference_context(request, api, selected, tenant_ids),
         },
     )
     response["Content-Security-Policy"] = CATALOG_CSP
@@ -544,11 +574,37 @@ def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> H
 @require_GET
 def catalog_openapi(request: HttpRequest, provider_slug: str, api_slug: str, label: str) -> JsonResponse:
     """The document Redoc renders: fetched as JSON from here, never inlined into the HTML page."""
-    api, member = _catalog_api(request, provider_slug, api_slug)
+    api, member, tenant_ids = _catalog_api(request, provider_slug, api_slug)
     try:
         version = selectors.catalog_version(api, label, member=member)
     except NotFound:
         raise Http404("No such version.") from None
-    if version.spec is None:
-        raise Http404("This version has no OpenAPI document.")
-    return JsonResponse(openapi.for_gateway(version.spec, settings.GATEWAY_URL + version.base_path))
+    return _served_document(request, api, version, tenant_ids)
+
+
+@tenant_view(Perm.APIS_VIEW)
+@require_GET
+def version_preview(request: TenantRequest, api_slug: str, label: str) -> HttpResponse:
+    """The reference docs of any version (drafts included) as the catalog will show them, for the
+    provider's own members only (tenant_view: anybody else gets 404)."""
+    api = _api(request, api_slug)
+    version = _version(api, label)
+    tenant_ids = [request.tenant.pk]
+    response = render(
+        request,
+        "apis/version_preview.html",
+        {
+            "api": api,
+            "spec_url": reverse("apis:version-preview-openapi", args=[request.tenant.slug, api.slug, version.label]),
+            **_reference_context(request, api, version, tenant_ids),
+        },
+    )
+    response["Content-Security-Policy"] = CATALOG_CSP
+    return response
+
+
+@tenant_view(Perm.APIS_VIEW)
+@require_GET
+def version_preview_openapi(request: TenantRequest, api_slug: str, label: str) -> JsonResponse:
+    api = _api(request, api_slug)
+    return _served_document(request, api, _version(api, label), [request.tenant.pk])

@@ -6,7 +6,9 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = "Applications, subscriptions and API keys"
 
     def ready(self) -> None:
-        from subscriptions import dashboard
+        from apis import snippets
+        from subscriptions import dashboard, selectors
         from tenants import dashboard as board
 
         board.register(dashboard.contribute)
+        snippets.register_caller_lookup(selectors.snippet_caller)

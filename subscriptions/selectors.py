@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apis.models import Api, Plan, PlanStatus
+from apis.snippets import Caller
 from core.errors import NotFound
 from subscriptions.models import ApiKey, Application, Subscription, SubscriptionEvent, SubscriptionStatus
 from tenants.models import Tenant, User
@@ -26,6 +27,35 @@ _SUBSCRIPTION_RELATED = (
 
 def tenant_applications(tenant: Tenant) -> QuerySet[Application]:
     return Application.objects.for_tenant(tenant).select_related("created_by")
+
+
+def snippet_caller(user: User, tenant_ids: list[int], api: Api) -> Caller | None:
+    """The application the catalog's code snippets call as, for a visitor in ``tenant_ids``.
+
+    One subscribed to ``api`` (active) first, then any, by name; with its newest live key's id
+    (the id only: secrets are never stored in clear). One query.
+    """
+    now = timezone.now()
+    subscribed = Subscription.objects.unscoped().filter(
+        application=OuterRef("pk"), api=api, status=SubscriptionStatus.ACTIVE
+    )
+    newest_key = (
+        ApiKey.objects.unscoped()
+        .filter(application=OuterRef("pk"), revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at", "-pk")
+        .values("key_id")[:1]
+    )
+    # The visitor's own organisations only: tenant_ids are its memberships.
+    row = (
+        Application.objects.unscoped()
+        .filter(tenant_id__in=tenant_ids)
+        .annotate(subscribed=Exists(subscribed), newest_key=Subquery(newest_key))
+        .order_by("-subscribed", "name", "pk")
+        .values_list("name", "newest_key")
+        .first()
+    )
+    return Caller(application=row[0], key_id=row[1]) if row else None
 
 
 def application_for(tenant: Tenant, pk: int | str) -> Application:
