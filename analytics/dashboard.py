@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics import selectors
 from apis.models import Api
-from tenants.dashboard import Contribution, Panel
+from subscriptions.models import ApiKey
+from tenants.dashboard import Contribution, Panel, Step
 from tenants.web import TenantRequest
 
 
@@ -23,4 +25,18 @@ def contribute(request: TenantRequest) -> Contribution:
     usage = selectors.tenant_quota_usage(tenant, now=now)
     if usage:
         contribution.panels.append(Panel("consumer", 20, "analytics/partials/dashboard_quota.html", {"quota": usage}))
+    # A key the gateway has verified, or calls counted this month: the organisation has called an API.
+    called = any(q["month_calls"] for q in usage) or (
+        ApiKey.objects.for_tenant(tenant).filter(last_used_at__isnull=False).exists()
+    )
+    contribution.steps.append(
+        Step(
+            "consume",
+            50,
+            "Make a first call",
+            called,
+            reverse("apis:catalog"),
+            "Copy a snippet from the API's reference and send it with your key.",
+        )
+    )
     return contribution

@@ -100,7 +100,6 @@ def contribute(request: TenantRequest) -> Contribution:
         expiring=Count(
             "pk", filter=Q(revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + EXPIRING_SOON)
         ),
-        used=Count("pk", filter=Q(last_used_at__isnull=False)),
     )
     contribution = Contribution()
     provider = provider_panel(request)
@@ -137,13 +136,5 @@ def contribute(request: TenantRequest) -> Contribution:
         Step("consume", 20, "Create an application", bool(applications), apps_page, "The program that calls the API."),
         Step("consume", 30, "Subscribe to an API", subscribed, catalog, "Choose a plan on the API's catalog page."),
         Step("consume", 40, "Create an API key", keys["live"] > 0, first_app, "Shown once; store it safely."),
-        Step(
-            "consume",
-            50,
-            "Make a first call",
-            keys["used"] > 0,
-            catalog,
-            "Copy a snippet from the API's reference and send it with your key.",
-        ),
     ]
     return contribution
