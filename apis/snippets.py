@@ -295,8 +295,8 @@ def render(method: str, url: str, body: Body | None, caller: Caller | None = Non
         headers["Content-Type"] = body.media_type
 
     curl = (f"# {note}\n" if note else "") + f"curl -X {method} {_sq(url)}"
-    for name, value in headers.items():
-        curl += f" \\\n  -H {_sq(f'{name}: {value}')}"
+    for header_name, header_value in headers.items():
+        curl += f" \\\n  -H {_sq(f'{header_name}: {header_value}')}"
     if body is not None:
         data = json.dumps(body.value, indent=2) if json_body else "@request-body"
         curl += f" \\\n  --data-binary {_sq(data)}"
@@ -370,7 +370,7 @@ def with_code_samples(
     served["paths"] = new_paths = dict(paths)
     added = 0
     for endpoint in endpoints:
-        item = new_paths.get(endpoint.path)
+        item: Any = new_paths.get(endpoint.path)
         operation = item.get(endpoint.method.lower()) if isinstance(item, dict) else None
         if not isinstance(operation, dict):
             continue

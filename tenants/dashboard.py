@@ -98,9 +98,10 @@ def build(request: TenantRequest) -> Dashboard:
     sections: dict[str, list[Panel]] = {"provider": [], "consumer": [], "organisation": []}
     for panel in sorted(panels, key=lambda p: p.order):
         sections[panel.section].append(panel)
+    tracks: tuple[Track, ...] = ("provide", "consume")
     checklists = [
         Checklist(track, TRACK_TITLES[track], sorted((s for s in steps if s.track == track), key=lambda s: s.order))
-        for track in ("provide", "consume")
+        for track in tracks
     ]
     checklists = [c for c in checklists if c.steps]
     if any(c.complete for c in checklists):
