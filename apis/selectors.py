@@ -146,7 +146,7 @@ def featured_apis(limit: int = 6) -> list[Api]:
     """A few public APIs with a published version, most recently updated first: the home page."""
     published = ApiVersion.objects.unscoped().filter(status=VersionStatus.PUBLISHED).values("api_id")
     return list(
-        Api.objects.unscoped()
+        Api.objects.visible_to(None)
         .filter(visibility=Visibility.PUBLIC, pk__in=published)
         .select_related("tenant")
         .order_by("-updated_at", "pk")[:limit]

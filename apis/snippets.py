@@ -218,7 +218,7 @@ def request_body(document: dict[str, Any], operation: dict[str, Any]) -> Body | 
         return None
     media_type = next((str(t) for t in content if _is_json(str(t))), None)
     if media_type is None:
-        return Body(str(next(iter(content)))[:100], _NO_BODY)
+        return Body(_CONTROL.sub("", str(next(iter(content))))[:100], _NO_BODY)
     media = content[media_type] if isinstance(content[media_type], dict) else {}
     value: Any = None
     if "example" in media:

@@ -301,3 +301,13 @@ def test_consumers_and_strangers_cannot_preview(client, charlie, draft):
     response = client.get("/t/acme/apis/orders/versions/v2/preview/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert client.get("/catalog/acme/orders/v2/openapi.json").status_code == 404
+
+
+def test_a_non_json_body_is_a_file_placeholder_with_its_content_type():
+    spec = _body_spec({"content": {"text/csv\n'; x": {"schema": {"type": "string"}}}})
+    code = snippets.endpoint_snippets(_version(spec), Endpoint(method="POST", path="/things"))
+    args = _curl(code["curl"])
+    assert args[-2:] == ["--data-binary", "@request-body"]
+    assert "Content-Type: text/csv'; x" in args
+    assert _call(code["python"])["headers"]["Content-Type"] == "text/csv'; x"
+    assert "data=open('request-body', 'rb')" in code["python"] and "body: requestBody" in code["javascript"]
