@@ -109,6 +109,7 @@ class Api(models.Model):
     objects = TenantScopedManager.from_queryset(ApiQuerySet)()
 
     class Meta:
+        verbose_name = "API"
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="api_slug_unique_per_tenant"),
@@ -173,6 +174,7 @@ class ApiVersion(models.Model):
     objects = TenantScopedManager.from_queryset(ApiVersionQuerySet)()
 
     class Meta:
+        verbose_name = "API version"
         ordering = ["api", "-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["api", "label"], name="apiversion_label_unique_per_api"),
