@@ -10,16 +10,20 @@ from django.views import csrf, defaults
 
 from core import health
 from tenants import selectors
+from tenants.web import navigation_membership
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Anonymous: the landing page. Signed in: your first organisation, or onboarding."""
+    """Anonymous: the landing page. Signed in (where sign-in lands): platform staff on the platform
+    overview; others on the organisation they used last (else their first), or onboarding."""
     if not request.user.is_authenticated:
         return render(request, "portal/landing.html")
-    first = selectors.memberships_for_user(request.user).first()
-    if first is None:
+    if request.user.is_staff:
+        return redirect("platform")
+    current = navigation_membership(request, list(selectors.memberships_for_user(request.user)))
+    if current is None:
         return redirect("onboarding")
-    return redirect("tenants:dashboard", slug=first.tenant.slug)
+    return redirect("tenants:dashboard", slug=current.tenant.slug)
 
 
 @staff_member_required
