@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from analytics import views as analytics_views
 from core.api.errors import api_not_found
 from gateways.api import urls as gateway_api_urls
-from portal import views
+from portal import platform, views
 from portal.middleware import DOCS_CONTENT_SECURITY_POLICY, with_csp
 from subscriptions import views as subscription_views
 from tenants import views as tenant_views
@@ -13,7 +13,15 @@ from tenants import views as tenant_views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("platform/", views.platform_overview, name="platform"),
+    path("platform/", platform.overview, name="platform"),
+    path("platform/search/", platform.search, name="platform-search"),
+    path("platform/organisations/", platform.tenant_list, name="platform-tenants"),
+    path("platform/organisations/<slug:slug>/", platform.tenant_detail, name="platform-tenant"),
+    path("platform/organisations/<slug:slug>/suspend/", platform.tenant_suspend, name="platform-tenant-suspend"),
+    path("platform/organisations/<slug:slug>/unsuspend/", platform.tenant_unsuspend, name="platform-tenant-unsuspend"),
+    path("platform/users/", platform.user_list, name="platform-users"),
+    path("platform/users/<int:pk>/", platform.user_detail, name="platform-user"),
+    path("platform/apis/", platform.api_list, name="platform-apis"),
     path("onboarding/", tenant_views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", tenant_views.invitation_detail, name="invitation"),
     path("platform/analytics/", analytics_views.platform, name="platform-analytics"),

@@ -1,8 +1,7 @@
-"""Site-level pages: landing, post-login routing, platform overview, health check."""
+"""Site-level pages: landing, post-login routing, health check (staff pages: portal.platform)."""
 
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -24,22 +23,6 @@ def home(request: HttpRequest) -> HttpResponse:
     if current is None:
         return redirect("onboarding")
     return redirect("tenants:dashboard", slug=current.tenant.slug)
-
-
-@staff_member_required
-def platform_overview(request: HttpRequest) -> HttpResponse:
-    tenants = selectors.platform_tenants()
-    users = selectors.platform_users()
-    return render(
-        request,
-        "portal/platform.html",
-        {
-            "tenants": tenants[:100],
-            "users": users[:100],
-            "tenant_count": tenants.count(),
-            "user_count": users.count(),
-        },
-    )
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

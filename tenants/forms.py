@@ -64,3 +64,22 @@ class TokenForm(forms.Form):
 
     def clean_scope(self) -> str:
         return self.cleaned_data.get("scope") or TokenScope.READ
+
+
+class SuspendForm(forms.Form):
+    """Platform staff suspend an organisation; the members and owners see the reason."""
+
+    reason = forms.CharField(
+        max_length=max_length(Tenant, "suspension_reason"),
+        label="Reason (shown to the members and e-mailed to the owners)",
+        widget=forms.Textarea(attrs={**_TEXT, "rows": 2}),
+    )
+
+
+class UnsuspendForm(forms.Form):
+    note = forms.CharField(
+        max_length=1000,
+        required=False,
+        label="Note for the trail (optional)",
+        widget=forms.TextInput(attrs=_TEXT),
+    )
