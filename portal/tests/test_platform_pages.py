@@ -91,8 +91,11 @@ def test_lists_are_paginated_with_a_total(staff_client, db):
 def test_the_organisation_page(staff_client, acme, alice, bob, globex, charlie):
     catalog = make_catalog(acme)
     SubscriptionFactory(
-        application=ApplicationFactory(tenant=globex), plan=catalog.gold, version=catalog.v1,
-        status=SubscriptionStatus.PENDING, awaiting_since="2026-01-01T00:00Z",
+        application=ApplicationFactory(tenant=globex),
+        plan=catalog.gold,
+        version=catalog.v1,
+        status=SubscriptionStatus.PENDING,
+        awaiting_since="2026-01-01T00:00Z",
     )
     page = staff_client.get("/platform/organisations/acme/").content.decode()
     members = page[page.index('id="member-table"') :]

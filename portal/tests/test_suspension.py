@@ -23,7 +23,9 @@ def _suspend(client, staff, slug="globex", reason=REASON):
     return client.post(f"/platform/organisations/{slug}/suspend/", {"reason": reason})
 
 
-def test_staff_suspend_with_a_reason_and_the_owners_are_told(client, staff, globex, charlie, django_capture_on_commit_callbacks):
+def test_staff_suspend_with_a_reason_and_the_owners_are_told(
+    client, staff, globex, charlie, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = _suspend(client, staff)
     assert response.status_code == 302 and response["Location"] == "/platform/organisations/globex/"
