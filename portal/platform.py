@@ -2,7 +2,9 @@
 
 Staff are not members of the organisations they look at: these pages read across tenants on
 purpose (the ``platform_*`` selectors), and the one write here is suspending an organisation
-(``tenants.services.tenant_suspend`` / ``tenant_unsuspend``).
+(``tenants.services.tenant_suspend`` / ``tenant_unsuspend``). The URL kwarg is ``organisation``,
+not a tenant ``slug``: these are staff pages (a redirect to the staff sign-in for everyone
+else), not tenant pages that answer strangers 404.
 """
 
 from __future__ import annotations
@@ -198,14 +200,14 @@ def _tenant_page(request: HttpRequest, tenant: Tenant, *, form: Any = None, stat
 
 @staff_member_required
 @require_GET
-def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    return _tenant_page(request, _found(selectors.platform_tenant, slug))
+def tenant_detail(request: HttpRequest, organisation: str) -> HttpResponse:
+    return _tenant_page(request, _found(selectors.platform_tenant, organisation))
 
 
 @staff_member_required
 @require_POST
-def tenant_suspend(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = _found(selectors.platform_tenant, slug)
+def tenant_suspend(request: HttpRequest, organisation: str) -> HttpResponse:
+    tenant = _found(selectors.platform_tenant, organisation)
     staff: User = request.user  # type: ignore[assignment]  # staff_member_required: a signed-in User
     return submit_form(
         request,
@@ -220,8 +222,8 @@ def tenant_suspend(request: HttpRequest, slug: str) -> HttpResponse:
 
 @staff_member_required
 @require_POST
-def tenant_unsuspend(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = _found(selectors.platform_tenant, slug)
+def tenant_unsuspend(request: HttpRequest, organisation: str) -> HttpResponse:
+    tenant = _found(selectors.platform_tenant, organisation)
     staff: User = request.user  # type: ignore[assignment]
     return submit_form(
         request,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from core.limits import max_length
-from tenants.models import PersonalAccessToken, Tenant, TokenScope
+from tenants.models import PersonalAccessToken, SuspensionEvent, Tenant, TokenScope
 from tenants.roles import Role
 
 _TEXT = {"class": "form-control"}
@@ -78,7 +78,7 @@ class SuspendForm(forms.Form):
 
 class UnsuspendForm(forms.Form):
     note = forms.CharField(
-        max_length=1000,
+        max_length=max_length(SuspensionEvent, "reason"),
         required=False,
         label="Note for the trail (optional)",
         widget=forms.TextInput(attrs=_TEXT),

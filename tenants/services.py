@@ -444,7 +444,7 @@ def tenant_suspend(*, staff: User, tenant: Tenant, reason: str) -> Tenant:
 def tenant_unsuspend(*, staff: User, tenant: Tenant, note: str = "") -> Tenant:
     """Lift the suspension: writes, catalog listing and keys work again; the owners are told."""
     _require_staff(staff)
-    note = clean_text(note, field="note", max_length=1000)
+    note = clean_text(note, field="note", max_length=max_length(SuspensionEvent, "reason"), single_line=False)
     tenant = _lock_tenant(tenant)
     if tenant.suspended_at is None:
         raise Conflict(f"{tenant.name} is not suspended.", code="not_suspended")

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from core.limits import max_length
-from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
+from tenants.models import Invitation, Membership, PersonalAccessToken, SuspensionEvent, Tenant, TokenScope, User
 from tenants.roles import Role
 
 
@@ -160,5 +160,9 @@ class TenantSuspendSerializer(serializers.Serializer):
 
 class TenantUnsuspendSerializer(serializers.Serializer):
     note = serializers.CharField(
-        max_length=1000, required=False, allow_blank=True, default="", help_text="Kept in the trail."
+        max_length=max_length(SuspensionEvent, "reason"),
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Kept in the trail.",
     )

@@ -346,6 +346,8 @@ class PlatformTenantViewSet(
     serializer_class = s.PlatformTenantSerializer
     filterset_class = PlatformTenantFilterSet
     lookup_field = "slug"
+    # Not ``slug``: a staff endpoint (403 for everyone else), not a tenant URL (404 for strangers).
+    lookup_url_kwarg = "organisation"
     lookup_value_regex = "[a-z0-9-]+"
 
     def get_queryset(self) -> QuerySet[Tenant]:
@@ -369,7 +371,7 @@ class PlatformTenantViewSet(
         "bumps) and key verification answers `unknown_key`; the owners get an e-mail. Reversible.",
     )
     @action(detail=True, methods=["post"])
-    def suspend(self, request: Request, slug: str) -> Response:
+    def suspend(self, request: Request, organisation: str) -> Response:
         return self.run_service(
             lambda **data: services.tenant_suspend(staff=self._staff(), tenant=self.get_object(), **data),
             input=s.TenantSuspendSerializer,
@@ -382,7 +384,7 @@ class PlatformTenantViewSet(
         summary="Lift the suspension (platform staff)",
     )
     @action(detail=True, methods=["post"])
-    def unsuspend(self, request: Request, slug: str) -> Response:
+    def unsuspend(self, request: Request, organisation: str) -> Response:
         return self.run_service(
             lambda **data: services.tenant_unsuspend(staff=self._staff(), tenant=self.get_object(), **data),
             input=s.TenantUnsuspendSerializer,
