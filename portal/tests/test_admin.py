@@ -86,3 +86,10 @@ def test_catalog_rows_are_read_only(admin_client, acme):
     assert response.status_code == 403
     catalog.api.refresh_from_db()
     assert catalog.api.name == "Orders API"
+
+
+def test_suspension_is_not_edited_in_the_admin(admin_client, globex):
+    page = admin_client.get(f"/admin/tenants/tenant/{globex.pk}/change/").content.decode()
+    assert 'name="suspended_at' not in page and 'name="suspension_reason"' not in page
+    assert admin_client.get("/admin/tenants/tenant/", {"suspended": "yes"}).status_code == 200
+    assert admin_client.get("/admin/tenants/suspensionevent/").status_code == 200
