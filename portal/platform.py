@@ -165,15 +165,17 @@ def _found(getter: Callable[..., Any], *args: Any) -> Any:
 def _activity(tenant: Tenant) -> list[dict[str, Any]]:
     """The newest catalog changes, subscription events and suspensions, merged by time."""
     entries: list[dict[str, Any]] = []
-    for event in islice(api_selectors.tenant_audit_events(tenant), ACTIVITY_ROWS):
-        what = f"{event.action} {event.target_label}"
-        entries.append({"at": event.created_at, "who": event.actor_email, "what": what, "note": event.note})
-    for event in islice(subscription_selectors.tenant_subscription_events(tenant), ACTIVITY_ROWS):
-        what = f"{event.action} #{event.subscription_id}"
-        entries.append({"at": event.created_at, "who": event.actor_email, "what": what, "note": event.note})
-    for event in islice(selectors.suspension_events(tenant), ACTIVITY_ROWS):
-        what = f"organisation {event.action}"
-        entries.append({"at": event.created_at, "who": event.actor_email, "what": what, "note": event.reason})
+    for audit in islice(api_selectors.tenant_audit_events(tenant), ACTIVITY_ROWS):
+        what = f"{audit.action} {audit.target_label}"
+        entries.append({"at": audit.created_at, "who": audit.actor_email, "what": what, "note": audit.note})
+    for sub_event in islice(subscription_selectors.tenant_subscription_events(tenant), ACTIVITY_ROWS):
+        what = f"{sub_event.action} #{sub_event.subscription_id}"
+        entries.append({"at": sub_event.created_at, "who": sub_event.actor_email, "what": what, "note": sub_event.note})
+    for suspension in islice(selectors.suspension_events(tenant), ACTIVITY_ROWS):
+        what = f"organisation {suspension.action}"
+        entries.append(
+            {"at": suspension.created_at, "who": suspension.actor_email, "what": what, "note": suspension.reason}
+        )
     entries.sort(key=lambda entry: entry["at"], reverse=True)
     return entries[:ACTIVITY_ROWS]
 

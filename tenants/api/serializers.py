@@ -141,7 +141,7 @@ class TokenCreatedSerializer(TokenSerializer):
 
 class PlatformTenantSerializer(serializers.ModelSerializer):
     member_count = serializers.IntegerField(read_only=True)
-    suspended_by = serializers.SlugRelatedField(
+    suspended_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="email", read_only=True, help_text="The staff member who suspended it."
     )
 
