@@ -132,3 +132,18 @@ def test_rest_endpoint_for_staff(api, staff, globex, charlie, acme):
     lifted = api.post("/api/v1/platform/tenants/globex/unsuspend/", {}, format="json")
     assert lifted.status_code == 200 and lifted.json()["suspended_at"] is None
     assert api.post("/api/v1/platform/tenants/globex/unsuspend/", {}, format="json").status_code == 409
+
+
+def test_nobody_can_subscribe_to_a_suspended_providers_plans(client, api, staff, acme, alice, globex, charlie):
+    catalog = make_catalog(acme)
+    app = ApplicationFactory(tenant=globex)
+    _suspend(client, staff, slug="acme")
+    api.force_authenticate(charlie)
+    response = api.post(
+        "/api/v1/tenants/globex/subscriptions/",
+        {"application": app.pk, "plan": catalog.free.pk, "use_case": "x"},
+        format="json",
+    )
+    assert response.status_code == 404 and response.json()["error"]["code"] == "plan_not_found"
+    client.force_login(charlie)
+    assert client.get(f"/t/globex/apps/subscribe/?plan={catalog.free.pk}").status_code == 404
