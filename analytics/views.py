@@ -25,6 +25,7 @@ from apis import selectors as api_selectors
 from apis.models import Api
 from core.errors import InvalidInput, NotFound
 from subscriptions import selectors as subscription_selectors
+from tenants import selectors as tenant_selectors
 from tenants.roles import Perm
 from tenants.web import TenantRequest, tenant_view
 
@@ -265,5 +266,19 @@ def platform(request: HttpRequest) -> HttpResponse:
         ("Status codes", "statuses"),
         ("Refused by the gateway", "errors"),
     ]
-    context = {"problems": problems, **_dashboard(selectors.platform_scope(), data["window"], tops)}
+    # ?provider=<slug> (from staff's organisation page): the traffic to that organisation's APIs.
+    provider = None
+    scope = selectors.platform_scope()
+    if request.GET.get("provider"):
+        try:
+            provider = tenant_selectors.platform_tenant(request.GET["provider"])
+        except NotFound:
+            raise Http404("No such organisation.") from None
+        scope = selectors.Scope(side="provider", tenant_id=provider.pk)
+    context = {
+        "problems": problems,
+        "provider": provider,
+        "keep": [("provider", provider.slug)] if provider else [],
+        **_dashboard(scope, data["window"], tops),
+    }
     return render(request, "analytics/platform.html", context)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apis import selectors
 from apis.models import Api, ApiVersion, Plan, PlanStatus, VersionStatus, Visibility
@@ -62,3 +62,23 @@ class PlanFilterSet(django_filters.FilterSet):
     class Meta:
         model = Plan
         fields = ["status", "approval_required", "is_public"]
+
+
+class PlatformApiFilterSet(django_filters.FilterSet):
+    """Platform staff's list of every API: ``q`` (name, slug or provider), ``visibility``, ``provider``."""
+
+    q = django_filters.CharFilter(method="filter_q", max_length=100, label="Name, slug or provider contains.")
+    visibility = django_filters.ChoiceFilter(choices=Visibility.choices)
+    provider = django_filters.CharFilter(field_name="tenant__slug", max_length=50, label="Provider's slug.")
+
+    class Meta:
+        model = Api
+        fields: list[str] = []
+
+    def filter_q(self, queryset: QuerySet[Api], name: str, value: str) -> QuerySet[Api]:
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(slug__icontains=value)
+            | Q(tenant__name__icontains=value)
+            | Q(tenant__slug__icontains=value)
+        )

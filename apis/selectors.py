@@ -234,3 +234,17 @@ def catalog_facets(user: Any, *, tenant_ids: list[int] | None = None) -> dict[st
         visible.values_list("tenant__slug", "tenant__name").distinct().order_by("tenant__name", "tenant__slug")
     )
     return {"tags": tags, "providers": providers}
+
+
+# --- Platform staff ----------------------------------------------------------------------
+
+
+def platform_apis() -> QuerySet[Api]:
+    """Every provider's APIs, whatever their visibility (platform staff only), by name."""
+    # Staff cross tenants on purpose here.
+    return Api.objects.unscoped().select_related("tenant").order_by("name", "pk")
+
+
+def tenant_audit_events(tenant: Tenant) -> QuerySet[AuditEvent]:
+    """The provider's catalog trail, newest first."""
+    return AuditEvent.objects.for_tenant(tenant).order_by("-created_at", "-id")

@@ -150,6 +150,7 @@ class IngestBatch(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["node", "batch_id"], name="ingestbatch_unique_per_node")]
+        verbose_name_plural = "ingest batches"
         indexes = [models.Index(fields=["created_at"], name="ingestbatch_created_idx")]
 
     def __str__(self) -> str:

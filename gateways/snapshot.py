@@ -16,6 +16,8 @@ never disagree on allow / deny:
   does); older dead keys are absent (a node says ``unknown_key``: refused either way).
   A rotated key stays valid until ``grace_ends_at`` (its ``expires_at``); nodes compare
   ``expires_at`` with their clock, since expiry does not bump the version.
+* keys of an organisation platform staff suspended are absent (``unknown_key``), like verify;
+  suspending or lifting it bumps the version (a trigger on ``tenants_tenant.suspended_at``).
 * subscriptions: the application's live ones (pending, active, suspended) on routed
   versions, each with its status; only ``active`` authorizes a call, on exactly its version.
 """
@@ -91,7 +93,9 @@ SELECT
             'revoked', k.revoked_at IS NOT NULL,
             'subscriptions', coalesce(s.items, '[]'::json)
         ) ORDER BY k.key_id)
-        FROM subscriptions_apikey k LEFT JOIN subs s ON s.application_id = k.application_id
+        FROM subscriptions_apikey k
+        JOIN tenants_tenant t ON t.id = k.tenant_id AND t.suspended_at IS NULL
+        LEFT JOIN subs s ON s.application_id = k.application_id
         WHERE (k.revoked_at IS NULL OR k.revoked_at > now() - interval '{DEAD_KEY_WINDOW}')
           AND (k.expires_at IS NULL OR k.expires_at > now() - interval '{DEAD_KEY_WINDOW}')
     ), '{{}}'::json)::text

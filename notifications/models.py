@@ -132,6 +132,7 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_recent_idx")]
+        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.event} → {self.webhook_id} ({self.status})"

@@ -5,15 +5,26 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from analytics import views as analytics_views
 from core.api.errors import api_not_found
 from gateways.api import urls as gateway_api_urls
-from portal import views
+from portal import platform, views
 from portal.middleware import DOCS_CONTENT_SECURITY_POLICY, with_csp
 from subscriptions import views as subscription_views
 from tenants import views as tenant_views
 
+#: Staff pages of one organisation (the kwarg is not a tenant ``slug``: see portal.platform).
+_ORGANISATION = "platform/organisations/<slug:organisation>/"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("platform/", views.platform_overview, name="platform"),
+    path("platform/", platform.overview, name="platform"),
+    path("platform/search/", platform.search, name="platform-search"),
+    path("platform/organisations/", platform.tenant_list, name="platform-tenants"),
+    path(_ORGANISATION, platform.tenant_detail, name="platform-tenant"),
+    path(_ORGANISATION + "suspend/", platform.tenant_suspend, name="platform-tenant-suspend"),
+    path(_ORGANISATION + "unsuspend/", platform.tenant_unsuspend, name="platform-tenant-unsuspend"),
+    path("platform/users/", platform.user_list, name="platform-users"),
+    path("platform/users/<int:pk>/", platform.user_detail, name="platform-user"),
+    path("platform/apis/", platform.api_list, name="platform-apis"),
     path("onboarding/", tenant_views.onboarding, name="onboarding"),
     path("invitations/<str:token>/", tenant_views.invitation_detail, name="invitation"),
     path("platform/analytics/", analytics_views.platform, name="platform-analytics"),

@@ -1,8 +1,7 @@
-"""Site-level pages: landing, post-login routing, platform overview, health check."""
+"""Site-level pages: landing, post-login routing, health check (staff pages: portal.platform)."""
 
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -11,32 +10,21 @@ from django.views import csrf, defaults
 from apis import selectors as api_selectors
 from core import health
 from tenants import selectors
+from tenants.web import navigation_membership
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Anonymous: the landing page, featuring a few public APIs. Signed in: your first organisation, or onboarding."""
+    """Anonymous: the landing page, featuring a few public APIs. Signed in (where sign-in lands):
+    platform staff on the platform overview; others on the organisation they used last (else
+    their first), or onboarding."""
     if not request.user.is_authenticated:
         return render(request, "portal/landing.html", {"featured": api_selectors.featured_apis()})
-    first = selectors.memberships_for_user(request.user).first()
-    if first is None:
+    if request.user.is_staff:
+        return redirect("platform")
+    current = navigation_membership(request, list(selectors.memberships_for_user(request.user)))
+    if current is None:
         return redirect("onboarding")
-    return redirect("tenants:dashboard", slug=first.tenant.slug)
-
-
-@staff_member_required
-def platform_overview(request: HttpRequest) -> HttpResponse:
-    tenants = selectors.platform_tenants()
-    users = selectors.platform_users()
-    return render(
-        request,
-        "portal/platform.html",
-        {
-            "tenants": tenants[:100],
-            "users": users[:100],
-            "tenant_count": tenants.count(),
-            "user_count": users.count(),
-        },
-    )
+    return redirect("tenants:dashboard", slug=current.tenant.slug)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

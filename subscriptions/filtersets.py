@@ -65,3 +65,14 @@ class KeyFilterSet(django_filters.FilterSet):
     class Meta:
         model = ApiKey
         fields: list[str] = []
+
+
+class PlatformQueueFilterSet(QueueFilterSet):
+    """Platform staff's queue of every provider: also ``provider`` (a slug: one organisation's queue)."""
+
+    provider = django_filters.CharFilter(
+        field_name="provider_tenant__slug", max_length=50, label="Only requests to this provider (its slug)."
+    )
+
+    class Meta(QueueFilterSet.Meta):
+        pass

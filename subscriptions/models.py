@@ -231,6 +231,7 @@ class ApiKey(models.Model):
     objects = TenantScopedManager.from_queryset(ApiKeyQuerySet)()
 
     class Meta:
+        verbose_name = "API key"
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

@@ -188,3 +188,20 @@ def provider_apis(tenant: Tenant) -> QuerySet[Api]:
 
 def provider_plans(tenant: Tenant) -> QuerySet[Plan]:
     return Plan.objects.for_tenant(tenant).select_related("api")
+
+
+def tenant_activity_counts(tenant: Tenant) -> dict[str, int]:
+    """What platform staff's organisation page counts: applications, subscriptions on each side."""
+    provided = Subscription.objects.for_provider(tenant)
+    return {
+        "applications": Application.objects.for_tenant(tenant).count(),
+        "consumed": Subscription.objects.for_consumer(tenant).count(),
+        "provided": provided.count(),
+        "waiting": provided.awaiting_decision().count(),
+        "keys": ApiKey.objects.for_tenant(tenant).live().count(),
+    }
+
+
+def tenant_subscription_events(tenant: Tenant) -> QuerySet[SubscriptionEvent]:
+    """Subscription history the tenant takes part in (either side), newest first."""
+    return SubscriptionEvent.objects.for_party(tenant).order_by("-created_at", "-id")

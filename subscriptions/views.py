@@ -18,7 +18,7 @@ from core.errors import NotFound, ServiceError
 from core.http import reveals_secret
 from core.web import done, flash_service_error, perform, submit_form
 from subscriptions import selectors, services
-from subscriptions.filtersets import QueueFilterSet
+from subscriptions.filtersets import PlatformQueueFilterSet, QueueFilterSet
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
 from subscriptions.models import ApiKey, Subscription, SubscriptionStatus
 from tenants.permissions import can
@@ -342,7 +342,8 @@ def subscription_action(request: TenantRequest, pk: int, verb: str) -> HttpRespo
 
 
 def _queue_context(request: HttpRequest, tenant: Any) -> dict[str, Any]:
-    filterset = QueueFilterSet(request.GET, queryset=selectors.approval_queue(tenant))
+    filterset_class = QueueFilterSet if tenant else PlatformQueueFilterSet
+    filterset = filterset_class(request.GET, queryset=selectors.approval_queue(tenant))
     # A bad filter is shown as an error above the unfiltered queue (and the page answers 400).
     valid = filterset.is_valid()
     queue = filterset.qs if valid else filterset.queryset

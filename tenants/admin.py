@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+from tenants.models import Invitation, Membership, PersonalAccessToken, SuspensionEvent, Tenant, User
 
 
 class UnscopedAdmin(admin.ModelAdmin):
@@ -26,10 +26,45 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
 
+class SuspendedFilter(admin.SimpleListFilter):
+    title = "suspended"
+    parameter_name = "suspended"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Suspended"), ("no", "Active")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in {"yes", "no"}:
+            return queryset.filter(suspended_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
+    list_display = ["name", "slug", "created_at", "suspended_at"]
+    list_filter = [SuspendedFilter]
     search_fields = ["name", "slug"]
+    # Suspending goes through the staff page or REST (reason, trail, owners e-mailed, gateway
+    # config): never by editing the columns here.
+    readonly_fields = ["suspended_at", "suspension_reason", "suspended_by"]
+
+
+@admin.register(SuspensionEvent)
+class SuspensionEventAdmin(UnscopedAdmin):
+    """The suspension trail is append-only."""
+
+    list_display = ["created_at", "tenant", "action", "actor_email", "reason"]
+    list_filter = ["action"]
+    search_fields = ["tenant__slug", "tenant__name", "actor_email"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Membership)

@@ -1,12 +1,12 @@
-"""Query-string filters of the tenants REST lists (invitations, tokens); a bad value is a 400."""
+"""Query-string filters of the tenants lists (invitations, tokens, staff lists); a bad value is a 400."""
 
 from __future__ import annotations
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from core.filters import StrictBooleanFilter
-from tenants.models import Invitation, PersonalAccessToken
+from tenants.models import Invitation, PersonalAccessToken, Tenant, User
 
 
 class InvitationFilterSet(django_filters.FilterSet):
@@ -44,3 +44,31 @@ class TokenFilterSet(django_filters.FilterSet):
         self, queryset: QuerySet[PersonalAccessToken], name: str, value: bool
     ) -> QuerySet[PersonalAccessToken]:
         return queryset
+
+
+class PlatformTenantFilterSet(django_filters.FilterSet):
+    """Platform staff's organisation list: ``q`` (name or slug), ``suspended``."""
+
+    q = django_filters.CharFilter(method="filter_q", max_length=100, label="Name or slug contains.")
+    suspended = StrictBooleanFilter(field_name="suspended_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Tenant
+        fields: list[str] = []
+
+    def filter_q(self, queryset: QuerySet[Tenant], name: str, value: str) -> QuerySet[Tenant]:
+        return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
+
+
+class PlatformUserFilterSet(django_filters.FilterSet):
+    """Platform staff's user list: ``q`` (e-mail or name), ``staff``."""
+
+    q = django_filters.CharFilter(method="filter_q", max_length=100, label="E-mail or name contains.")
+    staff = StrictBooleanFilter(field_name="is_staff")
+
+    class Meta:
+        model = User
+        fields: list[str] = []
+
+    def filter_q(self, queryset: QuerySet[User], name: str, value: str) -> QuerySet[User]:
+        return queryset.filter(Q(email__icontains=value) | Q(name__icontains=value))

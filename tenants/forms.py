@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from core.limits import max_length
-from tenants.models import PersonalAccessToken, Tenant, TokenScope
+from tenants.models import PersonalAccessToken, SuspensionEvent, Tenant, TokenScope
 from tenants.roles import Role
 
 _TEXT = {"class": "form-control"}
@@ -64,3 +64,22 @@ class TokenForm(forms.Form):
 
     def clean_scope(self) -> str:
         return self.cleaned_data.get("scope") or TokenScope.READ
+
+
+class SuspendForm(forms.Form):
+    """Platform staff suspend an organisation; the members and owners see the reason."""
+
+    reason = forms.CharField(
+        max_length=max_length(Tenant, "suspension_reason"),
+        label="Reason (shown to the members and e-mailed to the owners)",
+        widget=forms.Textarea(attrs={**_TEXT, "rows": 2}),
+    )
+
+
+class UnsuspendForm(forms.Form):
+    note = forms.CharField(
+        max_length=max_length(SuspensionEvent, "reason"),
+        required=False,
+        label="Note for the trail (optional)",
+        widget=forms.TextInput(attrs=_TEXT),
+    )

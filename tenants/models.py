@@ -71,12 +71,24 @@ class Tenant(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set by platform staff (tenants.services.tenant_suspend): members may still sign in and
+    # read, every write is refused with the reason, its APIs leave the catalog and its keys
+    # leave the gateway config. Cleared when staff lift the suspension.
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspension_reason = models.TextField(max_length=1000, blank=True, help_text="Shown to the members.")
+    suspended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class MembershipQuerySet(TenantScopedQuerySet):
@@ -228,3 +240,37 @@ class PersonalAccessToken(models.Model):
         if self.expires_at and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class SuspensionAction(models.TextChoices):
+    SUSPENDED = "suspended", "Suspended"
+    LIFTED = "lifted", "Suspension lifted"
+
+
+class SuspensionEvent(models.Model):
+    """The audit trail of platform staff suspending an organisation and lifting it.
+
+    The actor's e-mail is a snapshot, kept when the staff account is deleted.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="suspension_events")
+    action = models.CharField(max_length=16, choices=SuspensionAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_email = models.EmailField(blank=True)
+    reason = models.TextField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(action__in=SuspensionAction.values), name="suspension_action_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.action} by {self.actor_email or 'system'}"

@@ -8,7 +8,7 @@ from core.errors import Forbidden
 from tenants.roles import Perm, Role, role_has
 
 if TYPE_CHECKING:
-    from tenants.models import Membership
+    from tenants.models import Membership, Tenant
 
 _DESCRIPTIONS = {
     Perm.TENANT_EDIT: "edit the organisation",
@@ -32,3 +32,18 @@ def require(membership: Membership | None, perm: Perm) -> None:
         role = Role(membership.role).label if membership else "Non-member"
         what = _DESCRIPTIONS.get(perm, perm.value)
         raise Forbidden(f"Your role ({role}) does not allow you to {what}.")
+
+
+def require_not_suspended(tenant: Tenant) -> None:
+    """Raise Forbidden (403) with the reason when platform staff suspended ``tenant``.
+
+    Called for every unsafe request of an organisation's pages and REST endpoints: members of a
+    suspended organisation can still sign in and read, never change anything.
+    """
+    if tenant.suspended_at is not None:
+        reason = tenant.suspension_reason or "no reason given"
+        raise Forbidden(
+            f"{tenant.name} is suspended by platform staff ({reason}); nothing can be changed until "
+            "the suspension is lifted.",
+            code="tenant_suspended",
+        )

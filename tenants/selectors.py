@@ -6,7 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, QuerySet
 
 from core.errors import NotFound
-from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+from tenants.models import Invitation, Membership, PersonalAccessToken, SuspensionEvent, Tenant, User
 
 
 def memberships_for_user(user: User | AnonymousUser) -> QuerySet[Membership]:
@@ -44,9 +44,34 @@ def tokens_visible_to(membership: Membership, *, all_members: bool = False) -> Q
 
 
 def platform_tenants() -> QuerySet[Tenant]:
-    """Every tenant with its member count: platform staff overview only."""
-    return Tenant.objects.annotate(member_count=Count("memberships")).order_by("-created_at")
+    """Every tenant with its member count, newest first: platform staff only."""
+    return Tenant.objects.annotate(member_count=Count("memberships")).order_by("-created_at", "-pk")
 
 
 def platform_users() -> QuerySet[User]:
-    return User.objects.annotate(tenant_count=Count("memberships")).order_by("-date_joined")
+    """Every user with the number of organisations they belong to, newest first: staff only."""
+    return User.objects.annotate(tenant_count=Count("memberships")).order_by("-date_joined", "-pk")
+
+
+def platform_tenant(slug: str) -> Tenant:
+    """Any organisation by slug, for platform staff; NotFound when there is none."""
+    tenant = Tenant.objects.select_related("suspended_by").filter(slug=slug).first()
+    if tenant is None:
+        raise NotFound("No such organisation.")
+    return tenant
+
+
+def platform_user(pk: int | str) -> User:
+    user = User.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def user_memberships(user: User) -> QuerySet[Membership]:
+    """A user's memberships with their organisations (platform staff's user page)."""
+    return Membership.objects.for_user(user).select_related("tenant").order_by("tenant__name")
+
+
+def suspension_events(tenant: Tenant) -> QuerySet[SuspensionEvent]:
+    return SuspensionEvent.objects.for_tenant(tenant)

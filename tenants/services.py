@@ -15,9 +15,19 @@ from core import outbox
 from core.crypto import hash_secret, make_prefixed_token, random_base62, secret_matches, split_prefixed_token
 from core.deletion import protected_dependents
 from core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+from core.limits import max_length
 from core.models import OutboxMessage
 from core.validators import clean_text
-from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
+from tenants.models import (
+    Invitation,
+    Membership,
+    PersonalAccessToken,
+    SuspensionAction,
+    SuspensionEvent,
+    Tenant,
+    TokenScope,
+    User,
+)
 from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm, Role, outranks_or_equal
@@ -376,3 +386,74 @@ def token_authenticate(raw: str) -> tuple[PersonalAccessToken, Membership] | Non
         PersonalAccessToken.objects.for_tenant(token.tenant).filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token, membership
+
+
+# --- Suspension (platform staff) -----------------------------------------------------
+
+
+def _require_staff(user: User | None) -> None:
+    if user is None or not user.is_active or not user.is_staff:
+        raise Forbidden("Only platform staff may suspend an organisation or lift a suspension.")
+
+
+def _email_owners(tenant: Tenant, template: str, subject: str) -> None:
+    """One mail per owner (addresses never shared), written to the outbox in this transaction."""
+    context = {
+        "tenant": tenant,
+        "site_name": settings.SITE_NAME,
+        "dashboard_url": f"{settings.SITE_URL}/t/{tenant.slug}/",
+    }
+    body = render_to_string(template, context)
+    owners = Membership.objects.for_tenant(tenant).filter(role=Role.OWNER, user__is_active=True).select_related("user")
+    for owner in owners:
+        outbox.enqueue_email(subject=f"[{settings.SITE_NAME}] {subject}", body=body, to=owner.user.email)
+
+
+@transaction.atomic
+def tenant_suspend(*, staff: User, tenant: Tenant, reason: str) -> Tenant:
+    """Suspend ``tenant``: members keep read access, every write is refused with ``reason``.
+
+    Its APIs leave the catalog (``ApiQuerySet.visible_to``) and its keys the gateway config
+    (``gateways.snapshot``; a trigger on ``suspended_at`` bumps the config version). The owners
+    get an e-mail; the event joins the organisation's suspension trail.
+    """
+    _require_staff(staff)
+    reason = clean_text(
+        reason,
+        field="reason",
+        max_length=max_length(Tenant, "suspension_reason"),
+        required=True,
+        label="Give the reason: the members will see it.",
+        single_line=False,
+    )
+    tenant = _lock_tenant(tenant)
+    if tenant.suspended_at is not None:
+        raise Conflict(f"{tenant.name} is already suspended.", code="already_suspended")
+    tenant.suspended_at = timezone.now()
+    tenant.suspension_reason = reason
+    tenant.suspended_by = staff
+    tenant.save(update_fields=["suspended_at", "suspension_reason", "suspended_by"])
+    SuspensionEvent.objects.create(
+        tenant=tenant, action=SuspensionAction.SUSPENDED, actor=staff, actor_email=staff.email, reason=reason
+    )
+    _email_owners(tenant, "emails/tenant_suspended.txt", f"{tenant.name} is suspended")
+    return tenant
+
+
+@transaction.atomic
+def tenant_unsuspend(*, staff: User, tenant: Tenant, note: str = "") -> Tenant:
+    """Lift the suspension: writes, catalog listing and keys work again; the owners are told."""
+    _require_staff(staff)
+    note = clean_text(note, field="note", max_length=max_length(SuspensionEvent, "reason"), single_line=False)
+    tenant = _lock_tenant(tenant)
+    if tenant.suspended_at is None:
+        raise Conflict(f"{tenant.name} is not suspended.", code="not_suspended")
+    tenant.suspended_at = None
+    tenant.suspension_reason = ""
+    tenant.suspended_by = None
+    tenant.save(update_fields=["suspended_at", "suspension_reason", "suspended_by"])
+    SuspensionEvent.objects.create(
+        tenant=tenant, action=SuspensionAction.LIFTED, actor=staff, actor_email=staff.email, reason=note
+    )
+    _email_owners(tenant, "emails/tenant_unsuspended.txt", f"The suspension of {tenant.name} is lifted")
+    return tenant

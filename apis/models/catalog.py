@@ -62,8 +62,9 @@ class ApiQuerySet(TenantScopedQuerySet):
         """What ``user`` (None or anonymous: a visitor) may see in the catalog, across providers.
 
         Public APIs for everybody, internal ones for anybody signed in, private ones only for
-        members of the provider. Outside the provider an API appears once it has a version
-        consumers can see (published, deprecated or retired); its own members also see drafts.
+        members of the provider; nothing of a suspended provider outside it. Outside the provider
+        an API appears once it has a version consumers can see (published, deprecated or
+        retired); its own members also see drafts.
         ``tenant_ids`` narrows "member of" (a personal access token acts in one tenant only).
         """
         signed_in = user is not None and user.is_authenticated
@@ -78,7 +79,9 @@ class ApiQuerySet(TenantScopedQuerySet):
         audience = Q(visibility=Visibility.PUBLIC)
         if signed_in:
             audience |= Q(visibility=Visibility.INTERNAL)
-        return self.filter(own | (audience & listed))._scoped("visibility")
+        # A provider suspended by platform staff leaves the catalog; its own members still see it.
+        active_provider = Q(tenant__suspended_at__isnull=True)
+        return self.filter(own | (audience & listed & active_provider))._scoped("visibility")
 
 
 class Api(models.Model):
@@ -109,6 +112,7 @@ class Api(models.Model):
     objects = TenantScopedManager.from_queryset(ApiQuerySet)()
 
     class Meta:
+        verbose_name = "API"
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slug"], name="api_slug_unique_per_tenant"),
@@ -173,6 +177,7 @@ class ApiVersion(models.Model):
     objects = TenantScopedManager.from_queryset(ApiVersionQuerySet)()
 
     class Meta:
+        verbose_name = "API version"
         ordering = ["api", "-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["api", "label"], name="apiversion_label_unique_per_api"),

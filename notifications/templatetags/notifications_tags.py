@@ -1,17 +1,16 @@
 from __future__ import annotations
 
 from django import template
-from django.http import HttpRequest
 
 from notifications.selectors import unread_count
+from tenants.models import Membership
 
 register = template.Library()
 
 
 @register.simple_tag
-def unread_notifications(request: HttpRequest) -> int:
-    """The bell's number for the current user in the current tenant (0 outside a tenant)."""
-    tenant = getattr(request, "tenant", None)
-    if tenant is None or not request.user.is_authenticated:
+def unread_notifications(membership: Membership | None) -> int:
+    """The bell's number for the membership's user in its organisation (0 without one)."""
+    if membership is None:
         return 0
-    return unread_count(tenant, request.user)
+    return unread_count(membership.tenant, membership.user)

@@ -22,8 +22,8 @@ from subscriptions.api import serializers as s
 from subscriptions.filtersets import (
     ConsumerSubscriptionFilterSet,
     KeyFilterSet,
+    PlatformQueueFilterSet,
     ProviderSubscriptionFilterSet,
-    QueueFilterSet,
 )
 from subscriptions.models import ApiKey, Application, Subscription
 from tenants.api.mixins import TenantScopedAPIMixin
@@ -322,7 +322,7 @@ class PlatformApprovalViewSet(
 
     permission_classes = [IsAdminUser]
     serializer_class = s.SubscriptionSerializer
-    filterset_class = QueueFilterSet
+    filterset_class = PlatformQueueFilterSet
 
     def get_queryset(self) -> QuerySet[Subscription]:
         if self.action == "list":

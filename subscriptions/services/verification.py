@@ -116,7 +116,8 @@ def key_verify(*, presented_key: str, base_path: str | None = None, path: str | 
     if parts is None:
         return Verdict(False, "unknown_key")
     key_id, secret = parts
-    key = ApiKey.objects.unscoped().filter(key_id=key_id).first()
+    # A suspended consumer's keys are left out of the gateway config too: both say unknown_key.
+    key = ApiKey.objects.unscoped().filter(key_id=key_id, tenant__suspended_at__isnull=True).first()
     if key is None or not secret_matches(secret, key.key_hash):
         return Verdict(False, "unknown_key")
     who = {"key_id": key.key_id, "application_id": key.application_id, "consumer_tenant_id": key.tenant_id}

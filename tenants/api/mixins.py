@@ -7,12 +7,13 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.viewsets import ViewSetMixin
 
 from core.errors import Forbidden, NotFound
 from tenants.models import Membership, PersonalAccessToken, Tenant
-from tenants.permissions import require
+from tenants.permissions import require, require_not_suspended
 from tenants.roles import Perm
 from tenants.selectors import membership_for
 
@@ -92,6 +93,8 @@ class TenantScopedAPIMixin:
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         membership = self.membership  # strangers get their 404 before anything else
+        if request.method not in SAFE_METHODS:
+            require_not_suspended(membership.tenant)
         if isinstance(self, ViewSetMixin):
             action = self.action
             if action is None:

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from core.limits import max_length
-from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, TokenScope, User
+from tenants.models import Invitation, Membership, PersonalAccessToken, SuspensionEvent, Tenant, TokenScope, User
 from tenants.roles import Role
 
 
@@ -13,8 +13,12 @@ class TenantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Tenant
-        fields = ["slug", "name", "created_at", "role"]
-        read_only_fields = ["slug", "created_at", "role"]
+        fields = ["slug", "name", "created_at", "role", "suspended_at", "suspension_reason"]
+        read_only_fields = ["slug", "created_at", "role", "suspended_at", "suspension_reason"]
+        extra_kwargs = {
+            "suspended_at": {"help_text": "Set while platform staff suspend the organisation: writes answer 403."},
+            "suspension_reason": {"help_text": "Why it is suspended (empty when it is not)."},
+        }
 
     def get_role(self, tenant: Tenant) -> str | None:
         roles: dict[int, str] = self.context.get("roles", {})
@@ -130,3 +134,35 @@ class TokenCreatedSerializer(TokenSerializer):
     class Meta(TokenSerializer.Meta):
         fields = [*TokenSerializer.Meta.fields, "token"]
         read_only_fields = fields
+
+
+# --- Platform staff ------------------------------------------------------------------
+
+
+class PlatformTenantSerializer(serializers.ModelSerializer):
+    member_count = serializers.IntegerField(read_only=True)
+    suspended_by: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="email", read_only=True, help_text="The staff member who suspended it."
+    )
+
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name", "created_at", "member_count", "suspended_at", "suspension_reason", "suspended_by"]
+        read_only_fields = fields
+
+
+class TenantSuspendSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=max_length(Tenant, "suspension_reason"),
+        help_text="Shown to the members on every page and in the 403 of every write; e-mailed to the owners.",
+    )
+
+
+class TenantUnsuspendSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=max_length(SuspensionEvent, "reason"),
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Kept in the trail.",
+    )

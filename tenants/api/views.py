@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,8 +20,9 @@ from core.http import reveals_secret
 from tenants import selectors, services
 from tenants.api import serializers as s
 from tenants.api.mixins import TenantScopedAPIMixin, request_membership
-from tenants.filtersets import InvitationFilterSet, TokenFilterSet
-from tenants.models import Invitation, Membership, PersonalAccessToken, User
+from tenants.filtersets import InvitationFilterSet, PlatformTenantFilterSet, TokenFilterSet
+from tenants.models import Invitation, Membership, PersonalAccessToken, Tenant, User
+from tenants.permissions import require_not_suspended
 from tenants.reauth import is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
 
@@ -57,7 +59,9 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
         super().initial(request, *args, **kwargs)
         if "slug" in kwargs:
             # Strangers learn nothing, not even which methods a tenant URL accepts: 404 first.
-            request_membership(request, str(kwargs["slug"]))
+            membership = request_membership(request, str(kwargs["slug"]))
+            if request.method not in SAFE_METHODS:
+                require_not_suspended(membership.tenant)
 
     def _memberships(self, request: Request) -> QuerySet[Membership]:
         memberships = selectors.memberships_for_user(request.user)
@@ -323,4 +327,66 @@ class TokenViewSet(
     def revoke(self, request: Request, tenant_slug: str, pk: str) -> Response:
         return self.run_service(
             lambda: services.token_revoke(actor=self.membership, token=self.get_object()), output=s.TokenSerializer
+        )
+
+
+# --- Platform staff ------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Every organisation (platform staff)"),
+    retrieve=extend_schema(summary="One organisation, with its suspension state (platform staff)"),
+)
+class PlatformTenantViewSet(
+    ListOnlyFilterMixin, ServiceActionMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Organisations across the platform: staff only (403 for everyone else, like the global queue)."""
+
+    permission_classes = [IsAdminUser]
+    serializer_class = s.PlatformTenantSerializer
+    filterset_class = PlatformTenantFilterSet
+    lookup_field = "slug"
+    # Not ``slug``: a staff endpoint (403 for everyone else), not a tenant URL (404 for strangers).
+    lookup_url_kwarg = "organisation"
+    lookup_value_regex = "[a-z0-9-]+"
+
+    def get_queryset(self) -> QuerySet[Tenant]:
+        return selectors.platform_tenants().select_related("suspended_by")
+
+    def _staff(self) -> User:
+        return cast(User, self.request.user)  # IsAdminUser let it in: a signed-in staff User
+
+    def _render(self, tenant: Tenant) -> dict:
+        return s.PlatformTenantSerializer(self.get_queryset().get(pk=tenant.pk)).data
+
+    @extend_schema(
+        request=s.TenantSuspendSerializer,
+        responses={
+            200: s.PlatformTenantSerializer,
+            409: OpenApiResponse(description="`already_suspended`."),
+        },
+        summary="Suspend the organisation (platform staff)",
+        description="Members keep read access; every write of theirs answers 403 `tenant_suspended` with the "
+        "reason; its APIs leave the catalog; its API keys leave the gateway config (the config version "
+        "bumps) and key verification answers `unknown_key`; the owners get an e-mail. Reversible.",
+    )
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, organisation: str) -> Response:
+        return self.run_service(
+            lambda **data: services.tenant_suspend(staff=self._staff(), tenant=self.get_object(), **data),
+            input=s.TenantSuspendSerializer,
+            output=self._render,
+        )
+
+    @extend_schema(
+        request=s.TenantUnsuspendSerializer,
+        responses={200: s.PlatformTenantSerializer, 409: OpenApiResponse(description="`not_suspended`.")},
+        summary="Lift the suspension (platform staff)",
+    )
+    @action(detail=True, methods=["post"])
+    def unsuspend(self, request: Request, organisation: str) -> Response:
+        return self.run_service(
+            lambda **data: services.tenant_unsuspend(staff=self._staff(), tenant=self.get_object(), **data),
+            input=s.TenantUnsuspendSerializer,
+            output=self._render,
         )

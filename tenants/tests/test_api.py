@@ -41,6 +41,8 @@ def test_create_list_update_delete_tenant(api, db):
         "name": "Initech",
         "created_at": response.json()["created_at"],
         "role": "owner",
+        "suspended_at": None,
+        "suspension_reason": "",
     }
     listing = api.get("/api/v1/tenants/").json()
     assert [t["slug"] for t in listing["results"]] == ["initech"]
