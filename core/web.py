@@ -8,8 +8,9 @@
   form as a whole) and the page again with the error's status (400 invalid, 403 forbidden,
   409 conflict, 410 gone). ``NotFound`` is not a form problem: it propagates, and
   ``portal.middleware.ServiceErrorMiddleware`` renders the 404 page.
-* POST that succeeded: whatever ``success`` answers, normally ``done(...)`` (flash + 302 to the
-  next page) or, for an HTMX request, a fragment.
+* POST that succeeded: whatever ``success`` answers, always ``done(...)`` (flash + 302 to the
+  next page; a secret shown once rides along in the session, see ``done``). An HTMX request
+  follows the redirect itself and the page answers its GET with a fragment.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 
 from core.errors import NotFound, ServiceError
+from core.http import reveal_once
 
 T = TypeVar("T")
 F = TypeVar("F", bound=forms.BaseForm)
@@ -38,11 +40,26 @@ def flash_service_error(request: HttpRequest, error: ServiceError) -> None:
     messages.error(request, error.message)
 
 
-def done(request: HttpRequest, message: str, to: str, *args: Any, **kwargs: Any) -> HttpResponseRedirect:
-    """Flash ``message`` (if any) and redirect to ``to`` (a URL name or path) after a successful POST."""
+def done(
+    request: HttpRequest,
+    message: str,
+    to: str,
+    *args: Any,
+    reveal: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> HttpResponseRedirect:
+    """Flash ``message`` (if any) and redirect to ``to`` (a URL name or path) after a successful POST.
+
+    ``reveal``: a secret shown once (new key, token, webhook secret…) that the next page shows; it
+    travels through the session and is read once (``core.http.take_revealed``), so even those
+    POSTs redirect and a reload cannot create a second key.
+    """
     if message:
         messages.success(request, message)
-    return redirect(to, *args, **kwargs)
+    response = redirect(to, *args, **kwargs)
+    if reveal is not None:
+        reveal_once(request, response.url, reveal)
+    return response
 
 
 def submit_form(

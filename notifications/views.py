@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound
-from core.http import reveals_secret
+from core.http import reveals_secret, take_revealed
 from core.web import done, perform, submit_form
 from notifications import selectors, services
 from notifications.forms import WebhookForm
@@ -50,16 +50,28 @@ def _webhook(request: TenantRequest, pk: int) -> Webhook:
 @tenant_view(Perm.TENANT_EDIT)
 @reveals_secret
 def webhooks(request: TenantRequest) -> HttpResponse:
-    def page(form: WebhookForm, status: int, created: Webhook | None = None) -> HttpResponse:
-        context = {"form": form, "webhooks": selectors.tenant_webhooks(request.tenant), "created": created}
+    def page(form: WebhookForm, status: int) -> HttpResponse:
+        hooks = selectors.tenant_webhooks(request.tenant)
+        created = None
+        if request.method == "GET" and (revealed := take_revealed(request)):
+            created = hooks.filter(pk=revealed["webhook"]).first()
+            if created is not None:
+                created.secret = revealed["secret"]
+        context = {"form": form, "webhooks": hooks, "created": created}
         return render(request, "notifications/webhooks.html", context, status=status)
 
-    # The signing secret is shown once, in this response: no redirect.
+    # POST/redirect/GET: the signing secret waits in the session for the next GET of this page, once.
     return submit_form(
         request,
         WebhookForm(request.POST or None),
         run=lambda data: services.webhook_create(actor=request.membership, **data),
-        success=lambda created: page(WebhookForm(), 200, created),
+        success=lambda created: done(
+            request,
+            "",
+            "notifications:webhooks",
+            slug=request.tenant.slug,
+            reveal={"webhook": created.pk, "secret": created.secret},
+        ),
         page=page,
     )
 

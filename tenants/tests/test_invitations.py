@@ -165,8 +165,9 @@ def test_htmx_invite_returns_the_panel_fragment(client, alice, django_capture_on
     client.force_login(alice)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            "/t/acme/invitations/", {"email": "h@example.com", "role": "viewer"}, HTTP_HX_REQUEST="true"
+            "/t/acme/invitations/", {"email": "h@example.com", "role": "viewer"}, HTTP_HX_REQUEST="true", follow=True
         )
     body = response.content.decode()
+    assert response.redirect_chain == [("/t/acme/members/", 302)]  # POST/redirect/GET, htmx follows it
     assert response.status_code == 200
     assert "<html" not in body and 'id="members-panel"' in body and "h@example.com" in body
