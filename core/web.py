@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django import forms
@@ -34,6 +34,23 @@ def apply_service_error(form: forms.BaseForm, error: ServiceError) -> None:
     """Show a service's refusal on the form field it names, or on the form as a whole."""
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
+
+
+def refusals(*checks: Callable[[], object]) -> list[ServiceError]:
+    """Run read-only checks that raise a ``ServiceError`` (a slug taken…) and return what they raised.
+
+    For ``submit_form(check=…)``: ``check=lambda data: refusals(lambda: services.check_x(data["x"]))``.
+    A check that needs a field the form could not clean is skipped (``KeyError``).
+    """
+    found: list[ServiceError] = []
+    for check in checks:
+        try:
+            check()
+        except ServiceError as error:
+            found.append(error)
+        except KeyError:
+            continue
+    return found
 
 
 def flash_service_error(request: HttpRequest, error: ServiceError) -> None:
@@ -70,17 +87,30 @@ def submit_form(
     success: Callable[[T], HttpResponse],
     page: Callable[[F, int], HttpResponse],
     on_error: Callable[[F, ServiceError], None] = apply_service_error,
+    check: Callable[[Mapping[str, Any]], Iterable[ServiceError]] | None = None,
 ) -> HttpResponse:
     """Bind-validate-run-answer for a form that calls one service (status rules in the module doc).
 
     ``run`` gets the cleaned data and calls the service; ``success`` gets its result;
     ``page`` renders the form page with a status code; ``on_error`` puts a ``ServiceError`` on
     the form (default: on the field it names).
+
+    ``check`` (optional) returns the conflicts the service would refuse (a name or slug already
+    taken…) from the fields that are valid so far. It runs even when other fields are invalid,
+    so the user sees every problem in one round instead of field errors first and the
+    uniqueness error only after fixing them. The answer is 400 when any field is invalid, else
+    the conflict's own status (409). The service still checks for itself: ``check`` only reads.
     """
     if request.method != "POST":
         return page(form, 200)
-    if not form.is_valid():
+    valid = form.is_valid()
+    problems = list(check(getattr(form, "cleaned_data", {}))) if check is not None else []
+    for problem in problems:
+        on_error(form, problem)
+    if not valid:
         return page(form, 400)
+    if problems:
+        return page(form, problems[0].status_code)
     try:
         result = run(form.cleaned_data)
     except NotFound:

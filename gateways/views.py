@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from core.http import reveals_secret, take_revealed
-from core.web import done, perform, submit_form
+from core.web import done, perform, refusals, submit_form
 from gateways import selectors, services
 from gateways.forms import NodeForm
 from gateways.models import GatewayNode
@@ -53,6 +53,7 @@ def nodes(request: HttpRequest) -> HttpResponse:
         request,
         NodeForm(request.POST if request.method == "POST" else None),
         run=lambda data: services.node_create(actor=request.user, **data),  # type: ignore[arg-type]
+        check=lambda data: refusals(lambda: services.check_node_name_free(data["name"].strip())),
         success=lambda result: done(request, "", "platform-nodes", reveal={"node": result[0].pk, "token": result[1]}),
         page=lambda form, status: _page(request, form=form, status=status),
     )

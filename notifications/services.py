@@ -96,7 +96,7 @@ def _validate_events(events: Iterable[str]) -> list[str]:
         raise InvalidInput("Choose at least one event.", field="events")
     unknown = [e for e in events if e not in WEBHOOK_EVENTS]
     if unknown:
-        raise InvalidInput(f"Unknown event(s): {', '.join(unknown)}.", field="events")
+        raise InvalidInput(f"Unknown event{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.", field="events")
     return events
 
 

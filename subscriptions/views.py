@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
+from core.formatting import plural
 from core.http import reveals_secret, take_revealed
-from core.web import done, flash_service_error, perform, submit_form
+from core.web import done, flash_service_error, perform, refusals, submit_form
 from subscriptions import selectors, services
 from subscriptions.filtersets import QueueFilterSet
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
@@ -53,6 +54,7 @@ def applications(request: TenantRequest) -> HttpResponse:
         request,
         ApplicationForm(request.POST or None),
         run=lambda data: services.application_create(actor=request.membership, **data),
+        check=lambda data: refusals(lambda: services.check_application_name_free(request.tenant, data["name"])),
         success=lambda application: done(
             request,
             f"Application “{application.name}” created.",
@@ -76,6 +78,9 @@ def application_edit(request: TenantRequest, pk: int) -> HttpResponse:
         request,
         ApplicationForm(request.POST or None, initial=initial),
         run=lambda data: services.application_update(actor=request.membership, application=application, **data),
+        check=lambda data: refusals(
+            lambda: services.check_application_name_free(request.tenant, data["name"], exclude_pk=application.pk)
+        ),
         success=lambda _: done(
             request, "Application saved.", "subscriptions:application", slug=request.tenant.slug, pk=application.pk
         ),
@@ -146,6 +151,7 @@ def key_create(request: TenantRequest, pk: int) -> HttpResponse:
         request,
         KeyForm(request.POST),
         run=lambda data: services.key_create(actor=request.membership, application=application, **data),
+        check=lambda data: refusals(lambda: services.check_key_name_free(application, data["name"].strip())),
         success=lambda result: _key_done(request, application, "", {"key": result[0].pk, "plaintext": result[1]}),
         page=lambda form, status: _application_page(request, application, key_form=form, status=status),
     )
@@ -390,7 +396,7 @@ def _bulk(request: HttpRequest, actor: Any) -> None:
         return
     verb = "Approved" if decision == "approve" else "Rejected"
     if decided:
-        messages.success(request, f"{verb} {len(decided)} request(s).")
+        messages.success(request, f"{verb} {plural(len(decided), 'request')}.")
     for pk, why in skipped.items():
         messages.warning(request, f"Request #{pk} skipped: {why}")
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import Forbidden, NotFound, ServiceError
 from core.http import reveals_secret, take_revealed
-from core.web import done, flash_service_error, perform, submit_form
+from core.web import done, flash_service_error, perform, refusals, submit_form
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
 from tenants.models import Invitation, Membership, PersonalAccessToken
@@ -37,6 +37,7 @@ def onboarding(request: AuthenticatedRequest) -> HttpResponse:
         request,
         TenantCreateForm(request.POST or None),
         run=lambda data: services.tenant_create(user=request.user, **data),
+        check=lambda data: refusals(lambda: services.check_slug_free(services.validate_slug(data["slug"]))),
         success=lambda tenant: done(
             request, f"Welcome to {tenant.name}. You are its owner.", "tenants:dashboard", slug=tenant.slug
         ),
@@ -124,6 +125,7 @@ def invitation_create(request: TenantRequest) -> HttpResponse:
         request,
         InvitationForm(request.POST),
         run=lambda data: services.invitation_create(actor=request.membership, **data),
+        check=lambda data: refusals(lambda: services.check_invitable(request.tenant, data["email"].strip().lower())),
         # htmx follows the redirect with its own headers, so the GET answers the panel it swaps in.
         success=lambda result: done(
             request, f"Invitation sent to {result[0].email}.", "tenants:members", slug=request.tenant.slug
