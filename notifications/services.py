@@ -14,7 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import outbound, outbox
@@ -67,6 +68,19 @@ def notify_users(
             outbox.EMAIL, [outbox.email_payload(subject=subject, body=text, to=u.email) for u in recipients]
         )
     return notices
+
+
+def notifications_resolve(*, tenant: Tenant, kinds: Iterable[str], url: str, outcome: str) -> int:
+    """Close the notices that asked ``tenant``'s members to decide something (about the page ``url``).
+
+    Every copy (one per admin) shows ``outcome`` and is marked read: whoever decided, nobody is
+    left with an unread "X requests access" for a request that is no longer waiting.
+    """
+    return (
+        Notification.objects.for_tenant(tenant)
+        .filter(url=url, kind__in=list(kinds), outcome="")
+        .update(outcome=outcome[:200], read_at=Coalesce(F("read_at"), Value(timezone.now())))
+    )
 
 
 def notification_mark_read(*, actor: Membership, ids: list[int] | None = None) -> int:

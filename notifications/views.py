@@ -16,14 +16,26 @@ from notifications.models import Webhook
 from tenants.roles import Perm
 from tenants.web import TenantRequest, tenant_view
 
+#: How many notices the list shows (the newest).
+LIST_SIZE = 100
+
 
 @tenant_view()
 def notification_list(request: TenantRequest) -> HttpResponse:
-    notices = selectors.member_notifications(request.tenant, request.user)
+    notices = list(selectors.member_notifications(request.tenant, request.user)[:LIST_SIZE])
+    # Opening the list reads what it shows: those notices are marked read now, and this page still
+    # highlights them as new (their read_at as loaded above). Notices beyond the page stay unread.
+    fresh = [n.pk for n in notices if n.read_at is None]
+    if fresh:
+        services.notification_mark_read(actor=request.membership, ids=fresh)
     return render(
         request,
         "notifications/list.html",
-        {"notifications": notices[:100], "unread": selectors.unread_count(request.tenant, request.user)},
+        {
+            "notifications": notices,
+            "fresh": len(fresh),
+            "unread": selectors.unread_count(request.tenant, request.user),
+        },
     )
 
 
