@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter as get_account_adapter
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -16,7 +18,7 @@ from core.http import reveals_secret, take_revealed
 from core.web import done, flash_service_error, perform, refusals, submit_form
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
-from tenants.models import Invitation, Membership, PersonalAccessToken
+from tenants.models import Invitation, InvitationStatus, Membership, PersonalAccessToken
 from tenants.permissions import can
 from tenants.reauth import REAUTH_CODE, is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
@@ -53,7 +55,18 @@ def invitation_detail(request: HttpRequest, token: str) -> HttpResponse:
     except NotFound as error:
         return render(request, "tenants/invitation_invalid.html", {"message": error.message}, status=404)
     if not request.user.is_authenticated:
-        return render(request, "tenants/invitation_anonymous.html", {"invitation": invitation})
+        if invitation.status == InvitationStatus.PENDING:
+            # The link was mailed to this address, so whoever opens it controls that mailbox: signing
+            # up here with the invited address needs no second verification mail (allauth's pattern
+            # for invitations). The invitee is signed in at once and comes back here to accept.
+            get_account_adapter(request).stash_verified_email(request, invitation.email)
+        back = {"next": request.path}
+        context = {
+            "invitation": invitation,
+            "signup_query": urlencode({**back, "email": invitation.email}),
+            "login_query": urlencode(back),
+        }
+        return render(request, "tenants/invitation_anonymous.html", context)
     if request.method == "POST":
         try:
             if request.POST.get("decision") == "decline":
@@ -284,7 +297,7 @@ def _tokens_page(request: TenantRequest, form: TokenForm | None = None, status: 
         "created": created,
         "tokens": tokens,
         "manage_all": manage_all,
-        "api_base": request.build_absolute_uri(reverse("api:me")),
+        "api_base": settings.SITE_URL + reverse("api:me"),  # one host in every link: the site's URL
     }
     return render(request, "tenants/tokens.html", context, status=status)
 
