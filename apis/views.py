@@ -248,7 +248,7 @@ def version_create(request: TenantRequest, api_slug: str) -> HttpResponse:
         return services.version_create(actor=request.membership, api=api, openapi_document=form.document(), **data)
 
     def success(version: ApiVersion) -> HttpResponse:
-        target = {"slug": request.tenant.slug, "api_slug": api.slug, "label": version.label}
+        target: dict[str, Any] = {"slug": request.tenant.slug, "api_slug": api.slug, "label": version.label}
         if version.spec_status == SpecStatus.PROCESSING:
             _spec_saved_message(request, version, prefix=f"Draft {version.label} created. ")
             return done(request, "", "apis:version", **target)

@@ -60,3 +60,21 @@ def test_invitation_success_redirects_and_htmx_follows_to_the_panel(client, acme
     assert "<html" not in html
     # Without htmx, the whole page.
     assert "<html" in client.get("/t/acme/members/").content.decode()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_catalog_filter_form_shows_its_400(live_server, browser):
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/catalog/")
+    # A value the menus do not offer (an old bookmark, a hand-edited form): the server answers 400
+    # with the results fragment saying what was ignored; htmx used to drop it silently.
+    page.evaluate(
+        """() => { const s = document.querySelector('select[name=sort]');
+                   const o = document.createElement('option'); o.value = 'bogus'; s.append(o); s.value = 'bogus'; }"""
+    )
+    with page.expect_response(lambda r: "/catalog/" in r.url and "bogus" in r.url) as answer:
+        page.dispatch_event("select[name=sort]", "change")
+    assert answer.value.status == 400
+    page.locator("#catalog-results").get_by_text("Filter ignored").wait_for()
+    connections.close_all()
