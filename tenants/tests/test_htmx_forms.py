@@ -78,3 +78,26 @@ def test_catalog_filter_form_shows_its_400(live_server, browser):
     assert answer.value.status == 400
     page.locator("#catalog-results").get_by_text("Filter ignored").wait_for()
     connections.close_all()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_without_a_form_to_show_is_reported(live_server, browser, acme, alice):
+    page = browser.new_context().new_page()
+    _login(page, live_server.url, alice.email)
+    page.goto(f"{live_server.url}/t/acme/members/")
+    page.fill("#members-panel input[name=email]", "first@example.com")
+    page.click("text=Send invitation")
+    page.locator("#messages").get_by_text("Invitation sent").wait_for()
+    # Meanwhile Alice lost the right to invite: the answer is the 403 page, not a form to swap in.
+    from tenants.models import Membership
+
+    Membership.objects.for_tenant(acme).filter(user=alice).update(role="developer")
+    page.fill("#members-panel input[name=email]", "second@example.com")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("text=Send invitation")
+    assert answer.value.status == 403
+    page.locator("#messages").get_by_text("The request failed (HTTP 403)").wait_for()
+    assert "Invitation sent" not in page.locator("#messages").inner_text()
+    assert page.locator("#members-panel").count() == 1  # the panel was not replaced by the error page
+    connections.close_all()
