@@ -42,3 +42,11 @@ document.addEventListener("htmx:responseError", (event) => {
 document.addEventListener("htmx:sendError", () => {
   showAlert("The server could not be reached. Check your connection and try again.");
 });
+// A form answered with errors: move the focus to its error summary, so keyboard and screen
+// reader users start from the list of problems (each links to its field).
+function focusErrorSummary(root) {
+  const summary = root.querySelector(".error-summary");
+  if (summary) summary.focus();
+}
+document.addEventListener("DOMContentLoaded", () => focusErrorSummary(document));
+document.addEventListener("htmx:afterSettle", (event) => focusErrorSummary(event.detail.elt || document));
