@@ -30,18 +30,30 @@ from apis.models import Api, ApiVersion, Plan, SpecStatus, VersionStatus, Visibi
 from apis.openapi import SpecInvalid
 from apis.uploads import limit_openapi_upload, upload_exceeded
 from core.errors import InvalidInput, NotFound, ServiceError
-from core.web import apply_service_error, done, flash_service_error, perform, submit_form
+from core.web import apply_service_error, done, flash_service_error, perform, refusals, submit_form
 from tenants.permissions import can
 from tenants.roles import Perm
 from tenants.web import TenantRequest, tenant_view
 
 
 def _apply_error(form: forms.Form, error: ServiceError) -> None:
-    """Like core.web.apply_service_error, but lists every problem of an invalid OpenAPI document."""
-    if isinstance(error, SpecInvalid):
-        field = "openapi" if "openapi" in form.fields else None
-        for problem in error.problems:
+    """Like core.web.apply_service_error, but lists every problem of an invalid OpenAPI document.
+
+    A problem of the document goes under the input it came from: the file input when a file was
+    uploaded (browsers do not keep a chosen file, so it also says to choose it again), else the
+    paste box.
+    """
+    field = error.field
+    if isinstance(error, SpecInvalid) or field in ("openapi", "openapi_file"):
+        upload = form.files.get("openapi_file")
+        field = "openapi_file" if upload is not None else "openapi"
+        if field not in form.fields:
+            field = None
+        problems = error.problems if isinstance(error, SpecInvalid) else [error.message]
+        for problem in problems:
             form.add_error(field, problem)
+        if upload is not None:
+            form.add_error(field, f"“{upload.name}” was not saved: choose the file again once it is fixed.")
         return
     apply_service_error(form, error)
 
@@ -91,6 +103,7 @@ def api_create(request: TenantRequest) -> HttpResponse:
         request,
         ApiForm(request.POST or None),
         run=lambda data: services.api_create(actor=request.membership, **data),
+        check=lambda data: refusals(lambda: services.check_api_slug_free(request.tenant, data["slug"])),
         success=lambda api: done(
             request,
             f"{api.name} registered. Add a version with its OpenAPI document next.",
@@ -160,6 +173,9 @@ def api_edit(request: TenantRequest, api_slug: str) -> HttpResponse:
         request,
         ApiForm(request.POST or None, initial=initial),
         run=lambda data: services.api_update(actor=request.membership, api=api, **data),
+        check=lambda data: refusals(
+            lambda: services.check_api_slug_free(request.tenant, data["slug"], exclude_pk=api.pk)
+        ),
         success=lambda saved: done(request, "Saved.", "apis:detail", slug=request.tenant.slug, api_slug=saved.slug),
         page=lambda form, status: render(
             request,
@@ -232,13 +248,19 @@ def version_create(request: TenantRequest, api_slug: str) -> HttpResponse:
         return services.version_create(actor=request.membership, api=api, openapi_document=form.document(), **data)
 
     def success(version: ApiVersion) -> HttpResponse:
-        target = {"slug": request.tenant.slug, "api_slug": api.slug, "label": version.label}
+        target: dict[str, Any] = {"slug": request.tenant.slug, "api_slug": api.slug, "label": version.label}
         if version.spec_status == SpecStatus.PROCESSING:
             _spec_saved_message(request, version, prefix=f"Draft {version.label} created. ")
             return done(request, "", "apis:version", **target)
         return done(request, f"Draft {version.label} created.", "apis:version", **target)
 
-    return submit_form(request, form, run=run, success=success, page=page, on_error=_apply_error)
+    def check(data: Mapping[str, Any]) -> list[ServiceError]:
+        return refusals(
+            lambda: services.check_version_label_free(api, data["label"]),
+            lambda: services.check_base_path_free(services.validate_base_path(data["base_path"])),
+        )
+
+    return submit_form(request, form, run=run, success=success, page=page, on_error=_apply_error, check=check)
 
 
 def _version_context(request: TenantRequest, version: ApiVersion, **extra: Any) -> dict[str, Any]:
@@ -289,10 +311,21 @@ def version_edit(request: TenantRequest, api_slug: str, label: str) -> HttpRespo
         data["upstreams"] = parse_upstreams(data["upstreams"])
         return services.version_update(actor=request.membership, version=version, **data)
 
+    def check(data: Mapping[str, Any]) -> list[ServiceError]:
+        if version.status != VersionStatus.DRAFT:
+            return []
+        return refusals(
+            lambda: services.check_version_label_free(api, data["label"], exclude_pk=version.pk),
+            lambda: services.check_base_path_free(
+                services.validate_base_path(data["base_path"]), exclude_pk=version.pk
+            ),
+        )
+
     return submit_form(
         request,
         form,
         run=run,
+        check=check,
         success=lambda saved: done(
             request, "Saved.", "apis:version", slug=request.tenant.slug, api_slug=api.slug, label=saved.label
         ),
@@ -421,6 +454,9 @@ def _plan_form(request: TenantRequest, api: Api, plan: Plan | None) -> HttpRespo
         request,
         PlanForm(request.POST or None, initial=initial),
         run=run,
+        check=lambda data: refusals(
+            lambda: services.check_plan_name_free(api, data["name"], exclude_pk=plan.pk if plan else None)
+        ),
         success=lambda saved: done(
             request, f"Plan “{saved.name}” saved.", "apis:detail", slug=request.tenant.slug, api_slug=api.slug
         ),

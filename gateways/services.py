@@ -28,12 +28,18 @@ def _lock(node: GatewayNode) -> GatewayNode:
     return found
 
 
+def check_node_name_free(name: str) -> None:
+    if GatewayNode.objects.filter(name=name).exists():
+        raise Conflict(f"A node named “{name}” exists already.", code="already_exists", field="name")
+
+
 @transaction.atomic
 def node_create(*, actor: User | None, name: str, description: str = "") -> tuple[GatewayNode, str]:
     """Register a node; returns it and its token, shown once (only a hash is stored)."""
     _require_staff(actor)
     name = clean_text(name, field="name", max_length=100, required=True)
     description = clean_text(description, field="description", max_length=500)
+    check_node_name_free(name)
     plaintext, key_id, secret = make_prefixed_token(GatewayNode.PREFIX)
     node = GatewayNode(name=name, description=description, created_by=actor)
     node.set_secret(key_id, secret)

@@ -10,18 +10,20 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from core.http import reveals_secret
-from core.web import done, perform, submit_form
+from core.http import reveals_secret, take_revealed
+from core.web import done, perform, refusals, submit_form
 from gateways import selectors, services
 from gateways.forms import NodeForm
 from gateways.models import GatewayNode
 from gateways.snapshot import current_version
 
 
-def _page(
-    request: HttpRequest, *, form: NodeForm | None = None, created: dict[str, Any] | None = None, status: int = 200
-) -> HttpResponse:
+def _page(request: HttpRequest, *, form: NodeForm | None = None, status: int = 200) -> HttpResponse:
     nodes = selectors.annotate(list(selectors.nodes()))
+    created: dict[str, Any] | None = None
+    if request.method == "GET" and (revealed := take_revealed(request)):
+        node = next((n for n in nodes if n.pk == revealed["node"]), None)
+        created = {**revealed, "node": node} if node else None
     return render(
         request,
         "gateways/nodes.html",
@@ -46,12 +48,13 @@ def _node(pk: int) -> GatewayNode:
 @staff_member_required
 @reveals_secret
 def nodes(request: HttpRequest) -> HttpResponse:
-    """GET: the nodes and their health. POST: register a node; its token is in this response only."""
+    """GET: the nodes and their health. POST: register a node; its token is shown once on the next GET."""
     return submit_form(
         request,
         NodeForm(request.POST if request.method == "POST" else None),
         run=lambda data: services.node_create(actor=request.user, **data),  # type: ignore[arg-type]
-        success=lambda result: _page(request, created={"node": result[0], "token": result[1]}),
+        check=lambda data: refusals(lambda: services.check_node_name_free(data["name"].strip())),
+        success=lambda result: done(request, "", "platform-nodes", reveal={"node": result[0].pk, "token": result[1]}),
         page=lambda form, status: _page(request, form=form, status=status),
     )
 
@@ -64,7 +67,9 @@ def node_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     return perform(
         request,
         lambda: services.node_rotate(actor=request.user, node=node),  # type: ignore[arg-type]
-        success=lambda result: _page(request, created={"node": result[0], "token": result[1], "rotated": True}),
+        success=lambda result: done(
+            request, "", "platform-nodes", reveal={"node": result[0].pk, "token": result[1], "rotated": True}
+        ),
         failure=lambda error: _page(request, status=error.status_code),
     )
 

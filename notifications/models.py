@@ -37,12 +37,21 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True, help_text="Where to look (a path on this site).")
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For a notice that asks for a decision: what was decided, once it was (e.g. “Approved by …”).",
+    )
 
     objects = TenantScopedManager.from_queryset(NotificationQuerySet)()
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "user", "read_at"], name="notification_unread_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "user", "read_at"], name="notification_unread_idx"),
+            # notifications_resolve finds the notices about one object (its page) in one tenant.
+            models.Index(fields=["tenant", "url"], name="notification_subject_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -14,7 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import outbound, outbox
@@ -69,6 +70,19 @@ def notify_users(
     return notices
 
 
+def notifications_resolve(*, tenant: Tenant, kinds: Iterable[str], url: str, outcome: str) -> int:
+    """Close the notices that asked ``tenant``'s members to decide something (about the page ``url``).
+
+    Every copy (one per admin) shows ``outcome`` and is marked read: whoever decided, nobody is
+    left with an unread "X requests access" for a request that is no longer waiting.
+    """
+    return (
+        Notification.objects.for_tenant(tenant)
+        .filter(url=url, kind__in=list(kinds), outcome="")
+        .update(outcome=outcome[:200], read_at=Coalesce(F("read_at"), Value(timezone.now())))
+    )
+
+
 def notification_mark_read(*, actor: Membership, ids: list[int] | None = None) -> int:
     """Mark the actor's notifications read (all of them when ``ids`` is None); returns how many."""
     qs = Notification.objects.for_member(actor.tenant, actor.user).unread()
@@ -96,7 +110,7 @@ def _validate_events(events: Iterable[str]) -> list[str]:
         raise InvalidInput("Choose at least one event.", field="events")
     unknown = [e for e in events if e not in WEBHOOK_EVENTS]
     if unknown:
-        raise InvalidInput(f"Unknown event(s): {', '.join(unknown)}.", field="events")
+        raise InvalidInput(f"Unknown event{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.", field="events")
     return events
 
 

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound
-from core.http import reveals_secret
+from core.http import reveals_secret, take_revealed
 from core.web import done, perform, submit_form
 from notifications import selectors, services
 from notifications.forms import WebhookForm
@@ -16,14 +16,26 @@ from notifications.models import Webhook
 from tenants.roles import Perm
 from tenants.web import TenantRequest, tenant_view
 
+#: How many notices the list shows (the newest).
+LIST_SIZE = 100
+
 
 @tenant_view()
 def notification_list(request: TenantRequest) -> HttpResponse:
-    notices = selectors.member_notifications(request.tenant, request.user)
+    notices = list(selectors.member_notifications(request.tenant, request.user)[:LIST_SIZE])
+    # Opening the list reads what it shows: those notices are marked read now, and this page still
+    # highlights them as new (their read_at as loaded above). Notices beyond the page stay unread.
+    fresh = [n.pk for n in notices if n.read_at is None]
+    if fresh:
+        services.notification_mark_read(actor=request.membership, ids=fresh)
     return render(
         request,
         "notifications/list.html",
-        {"notifications": notices[:100], "unread": selectors.unread_count(request.tenant, request.user)},
+        {
+            "notifications": notices,
+            "fresh": len(fresh),
+            "unread": selectors.unread_count(request.tenant, request.user),
+        },
     )
 
 
@@ -50,16 +62,28 @@ def _webhook(request: TenantRequest, pk: int) -> Webhook:
 @tenant_view(Perm.TENANT_EDIT)
 @reveals_secret
 def webhooks(request: TenantRequest) -> HttpResponse:
-    def page(form: WebhookForm, status: int, created: Webhook | None = None) -> HttpResponse:
-        context = {"form": form, "webhooks": selectors.tenant_webhooks(request.tenant), "created": created}
+    def page(form: WebhookForm, status: int) -> HttpResponse:
+        hooks = selectors.tenant_webhooks(request.tenant)
+        created = None
+        if request.method == "GET" and (revealed := take_revealed(request)):
+            created = hooks.filter(pk=revealed["webhook"]).first()
+            if created is not None:
+                created.secret = revealed["secret"]
+        context = {"form": form, "webhooks": hooks, "created": created}
         return render(request, "notifications/webhooks.html", context, status=status)
 
-    # The signing secret is shown once, in this response: no redirect.
+    # POST/redirect/GET: the signing secret waits in the session for the next GET of this page, once.
     return submit_form(
         request,
         WebhookForm(request.POST or None),
         run=lambda data: services.webhook_create(actor=request.membership, **data),
-        success=lambda created: page(WebhookForm(), 200, created),
+        success=lambda created: done(
+            request,
+            "",
+            "notifications:webhooks",
+            slug=request.tenant.slug,
+            reveal={"webhook": created.pk, "secret": created.secret},
+        ),
         page=page,
     )
 

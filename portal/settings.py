@@ -93,6 +93,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.site",
             ],
+            # One way to write numbers, limits and counts in every template, without a {% load %}.
+            "builtins": ["core.templatetags.portal_format"],
         },
     },
 ]

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apis.models import Api, ApiVersion, Plan
@@ -233,6 +234,18 @@ class ApiKey(models.Model):
     class Meta:
         verbose_name = "API key"
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # "Key production revoked" must name one key: a name belongs to one current key of the
+            # application (case-insensitively). A revoked key, or one rotated away (its successor
+            # takes the name), holds no name; an expired key gives its name up when it is reused
+            # (see subscriptions.services.keys).
+            models.UniqueConstraint(
+                Lower("name"),
+                "application",
+                condition=Q(revoked_at__isnull=True, rotated_at__isnull=True),
+                name="apikey_name_unique_per_application",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
-from core.http import reveals_secret
-from core.web import done, flash_service_error, perform, submit_form
+from core.formatting import plural
+from core.http import reveals_secret, take_revealed
+from core.web import done, flash_service_error, perform, refusals, submit_form
 from subscriptions import selectors, services
 from subscriptions.filtersets import PlatformQueueFilterSet, QueueFilterSet
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
@@ -53,6 +54,7 @@ def applications(request: TenantRequest) -> HttpResponse:
         request,
         ApplicationForm(request.POST or None),
         run=lambda data: services.application_create(actor=request.membership, **data),
+        check=lambda data: refusals(lambda: services.check_application_name_free(request.tenant, data["name"])),
         success=lambda application: done(
             request,
             f"Application “{application.name}” created.",
@@ -76,6 +78,9 @@ def application_edit(request: TenantRequest, pk: int) -> HttpResponse:
         request,
         ApplicationForm(request.POST or None, initial=initial),
         run=lambda data: services.application_update(actor=request.membership, application=application, **data),
+        check=lambda data: refusals(
+            lambda: services.check_application_name_free(request.tenant, data["name"], exclude_pk=application.pk)
+        ),
         success=lambda _: done(
             request, "Application saved.", "subscriptions:application", slug=request.tenant.slug, pk=application.pk
         ),
@@ -90,19 +95,19 @@ def _application_page(
     application: Any,
     *,
     key_form: KeyForm | None = None,
-    created: dict | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    keys = selectors.application_keys(application)
     return render(
         request,
         "subscriptions/application.html",
         {
             "application": application,
             "subscriptions": selectors.consumer_subscriptions(request.tenant).filter(application=application),
-            "keys": selectors.application_keys(application),
+            "keys": keys,
             "key_form": key_form or KeyForm(),
             "rotate_form": RotateForm(),
-            "created": created,
+            "created": _revealed_key(request, keys),
             "can_edit": can(request.membership, Perm.APPS_EDIT),
             "can_create_keys": selectors.has_active_subscription(application),
         },
@@ -110,9 +115,31 @@ def _application_page(
     )
 
 
+def _revealed_key(request: TenantRequest, keys: Any) -> dict[str, Any] | None:
+    """The key created or rotated by the POST that redirected here, with its plaintext, once."""
+    if request.method != "GET" or not (revealed := take_revealed(request)):
+        return None
+    found = {k.pk: k for k in keys.filter(pk__in=[revealed["key"], revealed.get("rotated") or 0])}
+    if revealed["key"] not in found:
+        return None
+    return {
+        "key": found[revealed["key"]],
+        "plaintext": revealed["plaintext"],
+        "rotated": found.get(revealed.get("rotated")),
+    }
+
+
 @tenant_view()
+@reveals_secret
 def application_detail(request: TenantRequest, pk: int) -> HttpResponse:
     return _application_page(request, _found(selectors.application_for, request.tenant, pk))
+
+
+def _key_done(request: TenantRequest, application: Any, message: str, reveal: dict[str, Any]) -> HttpResponse:
+    # POST/redirect/GET: the plaintext waits in the session for the next GET of the page, once.
+    return done(
+        request, message, "subscriptions:application", slug=request.tenant.slug, pk=application.pk, reveal=reveal
+    )
 
 
 @tenant_view(Perm.APPS_EDIT)
@@ -120,14 +147,12 @@ def application_detail(request: TenantRequest, pk: int) -> HttpResponse:
 @reveals_secret
 def key_create(request: TenantRequest, pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
-    # The plaintext lives only in this response: never in the session, a message or a redirect.
     return submit_form(
         request,
         KeyForm(request.POST),
         run=lambda data: services.key_create(actor=request.membership, application=application, **data),
-        success=lambda result: _application_page(
-            request, application, created={"key": result[0], "plaintext": result[1]}
-        ),
+        check=lambda data: refusals(lambda: services.check_key_name_free(application, data["name"].strip())),
+        success=lambda result: _key_done(request, application, "", {"key": result[0].pk, "plaintext": result[1]}),
         page=lambda form, status: _application_page(request, application, key_form=form, status=status),
     )
 
@@ -151,15 +176,14 @@ def key_rotate(request: TenantRequest, pk: int, key_pk: int) -> HttpResponse:
             messages.error(request, "Choose a grace period from the list.")
         return _application_page(request, application, status=status)
 
-    # The new plaintext lives only in this response, like a new key's.
     return submit_form(
         request,
         RotateForm(request.POST),
         run=lambda data: services.key_rotate(
             actor=request.membership, key=key, grace=timedelta(hours=data["grace_hours"])
         ),
-        success=lambda result: _application_page(
-            request, application, created={"key": result[0], "plaintext": result[1], "rotated": key}
+        success=lambda result: _key_done(
+            request, application, "", {"key": result[0].pk, "plaintext": result[1], "rotated": key.pk}
         ),
         page=page,
         on_error=lambda form, error: flash_service_error(request, error),
@@ -176,7 +200,7 @@ def key_revoke(request: TenantRequest, pk: int, key_pk: int) -> HttpResponse:
         lambda: services.key_revoke(actor=request.membership, key=key),
         success=lambda _: done(
             request,
-            f"Key “{key.name}” revoked; it is refused from now on.",
+            f"Key “{key.name}” ({key.masked}) revoked; it is refused from now on.",
             "subscriptions:application",
             slug=request.tenant.slug,
             pk=application.pk,
@@ -373,7 +397,7 @@ def _bulk(request: HttpRequest, actor: Any) -> None:
         return
     verb = "Approved" if decision == "approve" else "Rejected"
     if decided:
-        messages.success(request, f"{verb} {len(decided)} request(s).")
+        messages.success(request, f"{verb} {plural(len(decided), 'request')}.")
     for pk, why in skipped.items():
         messages.warning(request, f"Request #{pk} skipped: {why}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -9,6 +11,15 @@ from django.http import HttpRequest
 
 from core import outbox
 from core.net import client_ip
+
+
+def on_site(url: str, host: str) -> str:
+    """An absolute http(s) URL to ``host`` (the request's) moved onto SITE_URL's scheme and host."""
+    bits = urlsplit(url)
+    if bits.scheme not in ("http", "https") or bits.netloc != host:
+        return url
+    site = urlsplit(settings.SITE_URL)
+    return urlunsplit((site.scheme, site.netloc, bits.path, bits.query, bits.fragment))
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -26,6 +37,12 @@ class AccountAdapter(DefaultAccountAdapter):
         request = allauth_context.request
         ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
         ctx.update(context)
+        # One host in every link: allauth builds its links (confirm, reset, sign up…) from the host
+        # the request came to, which may be 127.0.0.1 while invitations say localhost; a link to
+        # another host has no session cookie there, so the user would arrive signed out.
+        if request is not None:
+            host = request.get_host()
+            ctx = {key: on_site(value, host) if isinstance(value, str) else value for key, value in ctx.items()}
         msg = self.render_mail(template_prefix, email, ctx)
         html = next(
             (content for content, mimetype in getattr(msg, "alternatives", []) if mimetype == "text/html"), None

@@ -66,13 +66,17 @@ def validate_name(name: str) -> str:
     return clean_text(name, field="name", max_length=100, required=True, label="A name is required.")
 
 
+def check_slug_free(slug: str) -> None:
+    if Tenant.objects.filter(slug=slug).exists():
+        raise InvalidInput(f"The slug “{slug}” is already taken.", code="slug_taken", field="slug")
+
+
 @transaction.atomic
 def tenant_create(*, user: User, name: str, slug: str) -> Tenant:
     """Create an organisation with ``user`` as its first owner."""
     name = validate_name(name)
     slug = validate_slug(slug)
-    if Tenant.objects.filter(slug=slug).exists():
-        raise InvalidInput(f"The slug “{slug}” is already taken.", code="slug_taken", field="slug")
+    check_slug_free(slug)
     try:
         with transaction.atomic():
             tenant = Tenant.objects.create(name=name, slug=slug, created_by=user)
@@ -213,6 +217,16 @@ def invitation_email_send(row: OutboxMessage) -> None:
     outbox.send_email(row)
 
 
+def check_invitable(tenant: Tenant, email: str) -> None:
+    """Refuse an address that is already a member or already has a pending invitation (409)."""
+    if Membership.objects.for_tenant(tenant).filter(user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member.", code="already_member", field="email")
+    if Invitation.objects.for_tenant(tenant).pending().filter(email__iexact=email).exists():
+        raise Conflict(
+            f"{email} already has a pending invitation; resend it instead.", code="already_invited", field="email"
+        )
+
+
 @transaction.atomic
 def invitation_create(*, actor: Membership, email: str, role: str) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role``; returns the invitation and its one-time token."""
@@ -223,12 +237,7 @@ def invitation_create(*, actor: Membership, email: str, role: str) -> tuple[Invi
         raise InvalidInput(f"Unknown role “{role}”. Choose one of: {', '.join(Role.values)}.", field="role")
     _check_can_manage(actor, role)
     tenant = _lock_tenant(actor.tenant)
-    if Membership.objects.for_tenant(tenant).filter(user__email__iexact=email).exists():
-        raise Conflict(f"{email} is already a member.", code="already_member", field="email")
-    if Invitation.objects.for_tenant(tenant).pending().filter(email__iexact=email).exists():
-        raise Conflict(
-            f"{email} already has a pending invitation; resend it instead.", code="already_invited", field="email"
-        )
+    check_invitable(tenant, email)
     # An expired, never-accepted invitation still holds the "one open" slot: close it.
     Invitation.objects.for_tenant(tenant).filter(
         email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True

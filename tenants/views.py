@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter as get_account_adapter
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from core.errors import Forbidden, NotFound, ServiceError
-from core.http import reveals_secret
-from core.web import done, flash_service_error, perform, submit_form
+from core.http import reveals_secret, take_revealed
+from core.web import done, flash_service_error, perform, refusals, submit_form
 from tenants import dashboard as dashboard_parts
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
-from tenants.models import Invitation, Membership, PersonalAccessToken
+from tenants.models import Invitation, InvitationStatus, Membership, PersonalAccessToken
 from tenants.permissions import can
 from tenants.reauth import REAUTH_CODE, is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
@@ -37,6 +40,7 @@ def onboarding(request: AuthenticatedRequest) -> HttpResponse:
         request,
         TenantCreateForm(request.POST or None),
         run=lambda data: services.tenant_create(user=request.user, **data),
+        check=lambda data: refusals(lambda: services.check_slug_free(services.validate_slug(data["slug"]))),
         success=lambda tenant: done(
             request, f"Welcome to {tenant.name}. You are its owner.", "tenants:dashboard", slug=tenant.slug
         ),
@@ -52,7 +56,18 @@ def invitation_detail(request: HttpRequest, token: str) -> HttpResponse:
     except NotFound as error:
         return render(request, "tenants/invitation_invalid.html", {"message": error.message}, status=404)
     if not request.user.is_authenticated:
-        return render(request, "tenants/invitation_anonymous.html", {"invitation": invitation})
+        if invitation.status == InvitationStatus.PENDING:
+            # The link was mailed to this address, so whoever opens it controls that mailbox: signing
+            # up here with the invited address needs no second verification mail (allauth's pattern
+            # for invitations). The invitee is signed in at once and comes back here to accept.
+            get_account_adapter(request).stash_verified_email(request, invitation.email)
+        back = {"next": request.path}
+        context = {
+            "invitation": invitation,
+            "signup_query": urlencode({**back, "email": invitation.email}),
+            "login_query": urlencode(back),
+        }
+        return render(request, "tenants/invitation_anonymous.html", context)
     if request.method == "POST":
         try:
             if request.POST.get("decision") == "decline":
@@ -107,8 +122,12 @@ def _members_context(request: TenantRequest, invite_form: InvitationForm | None 
     }
 
 
-def _members_page(request: TenantRequest, status: int = 200) -> HttpResponse:
-    return render(request, "tenants/members.html", _members_context(request), status=status)
+def _members_page(request: TenantRequest, status: int = 200, invite_form: InvitationForm | None = None) -> HttpResponse:
+    # An HTMX request (the invitation form, or the GET it follows after a redirect) gets the panel only.
+    template = "tenants/partials/members_panel.html" if request.htmx else "tenants/members.html"
+    response = render(request, template, _members_context(request, invite_form), status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @tenant_view()
@@ -119,21 +138,16 @@ def members(request: TenantRequest) -> HttpResponse:
 @tenant_view(Perm.MEMBERS_MANAGE)
 @require_POST
 def invitation_create(request: TenantRequest) -> HttpResponse:
-    template = "tenants/partials/members_panel.html" if request.htmx else "tenants/members.html"
-
-    def success(result: tuple[Invitation, str]) -> HttpResponse:
-        message = f"Invitation sent to {result[0].email}."
-        if request.htmx:
-            messages.success(request, message)
-            return render(request, template, _members_context(request))
-        return done(request, message, "tenants:members", slug=request.tenant.slug)
-
     return submit_form(
         request,
         InvitationForm(request.POST),
         run=lambda data: services.invitation_create(actor=request.membership, **data),
-        success=success,
-        page=lambda form, status: render(request, template, _members_context(request, form), status=status),
+        check=lambda data: refusals(lambda: services.check_invitable(request.tenant, data["email"].strip().lower())),
+        # htmx follows the redirect with its own headers, so the GET answers the panel it swaps in.
+        success=lambda result: done(
+            request, f"Invitation sent to {result[0].email}.", "tenants:members", slug=request.tenant.slug
+        ),
+        page=lambda form, status: _members_page(request, status, form),
     )
 
 
@@ -275,16 +289,19 @@ def tenant_delete(request: TenantRequest) -> HttpResponse:
     )
 
 
-def _tokens_page(
-    request: TenantRequest, form: TokenForm | None = None, status: int = 200, created: dict | None = None
-) -> HttpResponse:
+def _tokens_page(request: TenantRequest, form: TokenForm | None = None, status: int = 200) -> HttpResponse:
     manage_all = can(request.membership, Perm.TOKENS_MANAGE_ALL)
+    tokens = selectors.tokens_visible_to(request.membership, all_members=manage_all)
+    created = None
+    if request.method == "GET" and (revealed := take_revealed(request)):
+        token = tokens.filter(pk=revealed["token"]).first()
+        created = {"token": token, "plaintext": revealed["plaintext"]} if token else None
     context = {
         "form": form or TokenForm(),
         "created": created,
-        "tokens": selectors.tokens_visible_to(request.membership, all_members=manage_all),
+        "tokens": tokens,
         "manage_all": manage_all,
-        "api_base": request.build_absolute_uri(reverse("api:me")),
+        "api_base": settings.SITE_URL + reverse("api:me"),  # one host in every link: the site's URL
     }
     return render(request, "tenants/tokens.html", context, status=status)
 
@@ -292,12 +309,18 @@ def _tokens_page(
 @tenant_view()
 @reveals_secret
 def tokens(request: TenantRequest) -> HttpResponse:
-    # The plaintext lives only in this response: never in the session, a message or a redirect.
+    # POST/redirect/GET: the plaintext waits in the session for the next GET of this page, once.
     return submit_form(
         request,
         TokenForm(request.POST or None),
         run=lambda data: services.token_create(actor=request.membership, **data),
-        success=lambda result: _tokens_page(request, created={"token": result[0], "plaintext": result[1]}),
+        success=lambda result: done(
+            request,
+            "",
+            "tenants:tokens",
+            slug=request.tenant.slug,
+            reveal={"token": result[0].pk, "plaintext": result[1]},
+        ),
         page=lambda form, status: _tokens_page(request, form, status),
     )
 

@@ -64,7 +64,7 @@ def test_consumer_app_page_shows_quota(client, charlie, traffic):
     body = response.content.decode()
     assert 'data-total="calls">40<' in body
     # Quota: the free plan allows 1,000 calls a day; today's 38 served calls count (the 2 refused do not)
-    assert "38 / 1000" in body
+    assert "38 / 1,000" in body  # numbers are written one way (core.formatting)
 
 
 def test_overview_and_empty_state(client, alice, charlie, traffic):

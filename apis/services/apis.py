@@ -64,7 +64,7 @@ def _api_fields(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_api_slug_free(tenant: Tenant, slug: str, *, exclude_pk: int | None = None) -> None:
+def check_api_slug_free(tenant: Tenant, slug: str, *, exclude_pk: int | None = None) -> None:
     if Api.objects.for_tenant(tenant).filter(slug=slug).exclude(pk=exclude_pk).exists():
         raise InvalidInput(f"You already have an API with the slug “{slug}”.", code="slug_taken", field="slug")
 
@@ -97,7 +97,7 @@ def api_create(
             "visibility": visibility,
         }
     )
-    _check_api_slug_free(actor.tenant, fields["slug"])
+    check_api_slug_free(actor.tenant, fields["slug"])
     try:
         with transaction.atomic():
             api = Api.objects.create(
@@ -136,7 +136,7 @@ def api_update(*, actor: Membership, api: Api, **changes: Any) -> Api:
     api = get_owned(actor, api, lock=True)
     fields = _api_fields(changes)
     if "slug" in fields and fields["slug"] != api.slug:
-        _check_api_slug_free(actor.tenant, fields["slug"], exclude_pk=api.pk)
+        check_api_slug_free(actor.tenant, fields["slug"], exclude_pk=api.pk)
     old_visibility = api.visibility
     changed = [name for name, value in fields.items() if getattr(api, name) != value]
     for name, value in fields.items():

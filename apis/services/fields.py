@@ -106,7 +106,7 @@ def validate_base_path(base_path: str) -> str:
     return path
 
 
-def _check_base_path_free(path: str, *, exclude_pk: int | None = None) -> None:
+def check_base_path_free(path: str, *, exclude_pk: int | None = None) -> None:
     """Gateways route on the longest prefix; two APIs nesting inside each other would be ambiguous."""
     parts = path.split("/")
     prefixes = ["/".join(parts[:i]) for i in range(2, len(parts))]

@@ -66,7 +66,7 @@ def _plan_fields(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_plan_name_free(api: Api, name: str, *, exclude_pk: int | None = None) -> None:
+def check_plan_name_free(api: Api, name: str, *, exclude_pk: int | None = None) -> None:
     if Plan.objects.for_tenant(api.tenant_id).filter(api=api, name__iexact=name).exclude(pk=exclude_pk).exists():
         raise InvalidInput(f"This API already has a plan called “{name}”.", code="plan_name_taken", field="name")
 
@@ -101,7 +101,7 @@ def plan_create(
             "price_label": price_label,
         }
     )
-    _check_plan_name_free(api, fields["name"])
+    check_plan_name_free(api, fields["name"])
     try:
         with transaction.atomic():
             plan = Plan.objects.create(tenant=actor.tenant, api=api, **fields)
@@ -127,7 +127,7 @@ def plan_update(*, actor: Membership, plan: Plan, **changes: Any) -> Plan:
     merged = {field: getattr(plan, field) for field in allowed} | changes
     fields = {key: value for key, value in _plan_fields(merged).items() if key in changes}
     if "name" in fields and fields["name"].lower() != plan.name.lower():
-        _check_plan_name_free(plan.api, fields["name"], exclude_pk=plan.pk)
+        check_plan_name_free(plan.api, fields["name"], exclude_pk=plan.pk)
     changed = [name for name, value in fields.items() if getattr(plan, name) != value]
     if not changed:
         return plan

@@ -18,8 +18,8 @@ from apis.markdown import render_markdown
 from apis.models import Api, ApiVersion, Endpoint, SpecStatus, VersionStatus
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import (
-    _check_base_path_free,
     _timeout,
+    check_base_path_free,
     validate_base_path,
     validate_label,
     validate_upstreams,
@@ -143,6 +143,11 @@ def _apply_spec(actor: Membership, version: ApiVersion, prepared: _PreparedSpec,
     transaction.on_commit(lambda: _enqueue_spec(version_id, job))
 
 
+def check_version_label_free(api: Api, label: str, *, exclude_pk: int | None = None) -> None:
+    if ApiVersion.objects.for_tenant(api.tenant_id).filter(api=api, label=label).exclude(pk=exclude_pk).exists():
+        raise InvalidInput(f"This API already has a version “{label}”.", code="label_taken", field="label")
+
+
 def _save_version(version: ApiVersion) -> None:
     try:
         with transaction.atomic():
@@ -187,9 +192,8 @@ def version_create(
         if openapi_document is not None and openapi_document not in ("", b"", {})
         else None
     )
-    if ApiVersion.objects.for_tenant(actor.tenant).filter(api=api, label=label).exists():
-        raise InvalidInput(f"This API already has a version “{label}”.", code="label_taken", field="label")
-    _check_base_path_free(path)
+    check_version_label_free(api, label)
+    check_base_path_free(path)
     version = ApiVersion(
         tenant=actor.tenant,
         api=api,
@@ -222,8 +226,7 @@ def _change_label(actor: Membership, version: ApiVersion, changes: dict[str, Any
     if version.status != VersionStatus.DRAFT:
         raise Conflict("The label cannot change after publishing.", code="version_not_draft", field="label")
     version.label = validate_label(changes["label"])
-    if ApiVersion.objects.for_tenant(actor.tenant).filter(api_id=version.api_id, label=version.label).exists():
-        raise InvalidInput(f"This API already has a version “{version.label}”.", code="label_taken", field="label")
+    check_version_label_free(version.api, version.label, exclude_pk=version.pk)
     return ["label"]
 
 
@@ -239,7 +242,7 @@ def _change_base_path(version: ApiVersion, changes: dict[str, Any]) -> list[str]
             code="version_not_draft",
             field="base_path",
         )
-    _check_base_path_free(path, exclude_pk=version.pk)
+    check_base_path_free(path, exclude_pk=version.pk)
     version.base_path = path
     return ["base_path"]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import template
 
 from apis.models import VersionStatus
+from core import formatting
 
 register = template.Library()
 
@@ -21,6 +22,6 @@ def status_badge(status: str) -> str:
 
 
 @register.filter
-def limit(value: int | None) -> str:
-    """A limit for humans: empty means unlimited."""
-    return "unlimited" if value is None else f"{value:,}"
+def limit(value: int | None, per: str = "") -> str:
+    """A limit for humans (core.formatting): ``10,000,000 / month``; empty means unlimited."""
+    return formatting.limit(value, per)

@@ -21,8 +21,9 @@ URL = "/api/v1/platform/nodes/"
 
 def test_staff_register_a_node_on_the_page_and_see_its_token_once(client, staff):
     client.force_login(staff)
-    response = client.post("/platform/nodes/", {"name": "edge-eu-1", "description": "Frankfurt"})
-    assert response.status_code == 200
+    posted = client.post("/platform/nodes/", {"name": "edge-eu-1", "description": "Frankfurt"})
+    assert posted.status_code == 302 and posted["Location"] == "/platform/nodes/"  # POST/redirect/GET
+    response = client.get("/platform/nodes/")
     assert "no-store" in response["Cache-Control"]
     node = GatewayNode.objects.get(name="edge-eu-1")
     body = response.content.decode()
@@ -43,8 +44,8 @@ def test_the_page_refuses_a_duplicate_name_with_the_form(client, staff, node_and
 def test_rotate_and_revoke_on_the_page(client, staff, node_and_token):
     node, token = node_and_token
     client.force_login(staff)
-    response = client.post(f"/platform/nodes/{node.pk}/rotate/")
-    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    response = client.post(f"/platform/nodes/{node.pk}/rotate/", follow=True)
+    assert response.redirect_chain == [("/platform/nodes/", 302)] and "no-store" in response["Cache-Control"]
     new = response.content.decode().split('id="token-value">')[1].split("<")[0]
     assert node_authenticate(token) is None and node_authenticate(new) == node
     assert client.post(f"/platform/nodes/{node.pk}/revoke/").status_code == 302

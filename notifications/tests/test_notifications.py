@@ -4,16 +4,55 @@ from subscriptions import services
 from subscriptions.tests.factories import membership
 
 
-def test_unread_count_list_and_mark_read(client, acme, alice, catalog, shop, charlie, globex):
+def test_opening_the_list_marks_what_it_shows_read(client, acme, alice, catalog, shop, charlie, globex):
     services.subscription_request(actor=membership(charlie, globex), application=shop, plan=catalog.gold, use_case="x")
     client.force_login(alice)
+    assert 'title="Unread">1<' in client.get("/t/acme/").content.decode()  # the nav badge
     page = client.get("/t/acme/notifications/").content.decode()
-    assert "Globex Retail requests Orders API (Gold)" in page and "1 unread" in page
-    assert 'title="Unread">1<' in page  # the nav badge
-    notice = Notification.objects.for_member(acme, alice).get()
-    response = client.post("/t/acme/notifications/read/", {"id": notice.pk, "next": notice.url})
-    assert response["Location"] == notice.url
-    assert "1 unread" not in client.get("/t/acme/notifications/").content.decode()
+    # Shown as new this once, and read from now on: the badge is gone on this very page.
+    assert "Globex Retail requests Orders API (Gold)" in page and "1 new" in page
+    assert 'title="Unread"' not in page
+    assert not Notification.objects.for_member(acme, alice).unread().exists()
+    assert "1 new" not in client.get("/t/acme/notifications/").content.decode()
+
+
+def test_only_the_notices_shown_are_marked_read(client, acme, alice, monkeypatch):
+    for n in range(3):
+        notify_users(tenant=acme, users=[alice], kind="x", title=f"Notice {n}", email=False)
+    monkeypatch.setattr("notifications.views.LIST_SIZE", 2)
+    client.force_login(alice)
+    client.get("/t/acme/notifications/")
+    unread = Notification.objects.for_member(acme, alice).unread()
+    assert [n.title for n in unread] == ["Notice 0"]  # the oldest was not on the page
+
+
+def test_a_decided_request_shows_its_outcome_and_is_read_for_every_admin(
+    client, acme, alice, catalog, shop, charlie, globex
+):
+    from tenants.tests.factories import MembershipFactory, UserFactory
+
+    other_admin = MembershipFactory(tenant=acme, user=UserFactory(email="ada@acme.example"), role="admin").user
+    subscription = services.subscription_request(
+        actor=membership(charlie, globex), application=shop, plan=catalog.gold, use_case="x"
+    )
+    services.subscription_approve(actor=membership(alice, acme), subscription=subscription)
+    for admin in (alice, other_admin):
+        notice = Notification.objects.for_member(acme, admin).get(kind="subscription.requested")
+        assert notice.read_at is not None and notice.outcome == "Approved by alice@acme.example"
+    client.force_login(other_admin)
+    page = client.get("/t/acme/notifications/").content.decode()
+    assert "Approved by alice@acme.example" in page and "new" not in page.split('id="notification-list"')[0]
+
+
+def test_a_withdrawn_or_rejected_request_says_so(acme, alice, catalog, shop, charlie, globex):
+    consumer = membership(charlie, globex)
+    first = services.subscription_request(actor=consumer, application=shop, plan=catalog.gold, use_case="x")
+    services.subscription_cancel(actor=consumer, subscription=first)
+    second = services.subscription_request(actor=consumer, application=shop, plan=catalog.gold, use_case="y")
+    services.subscription_reject(actor=membership(alice, acme), subscription=second, reason="no")
+    outcomes = sorted(Notification.objects.for_member(acme, alice).values_list("outcome", flat=True))
+    assert outcomes == ["Rejected by alice@acme.example", "Withdrawn: cancelled by charlie@globex.example"]
+    assert not Notification.objects.for_member(acme, alice).unread().exists()
 
 
 def test_mark_all_read_and_offsite_next_is_ignored(client, acme, alice):

@@ -185,7 +185,10 @@ def test_webhook_input_is_checked(globex, charlie, acme, bob):
 
 def test_webhook_pages(client, globex, charlie, receiver, django_capture_on_commit_callbacks):
     client.force_login(charlie)
-    response = client.post("/t/globex/webhooks/", {"url": receiver.url, "events": ["subscription.*"], "secret": ""})
+    response = client.post(
+        "/t/globex/webhooks/", {"url": receiver.url, "events": ["subscription.*"], "secret": ""}, follow=True
+    )
+    assert response.redirect_chain == [("/t/globex/webhooks/", 302)]  # POST/redirect/GET
     body = response.content.decode()
     hook = Webhook.objects.for_tenant(globex).get()
     assert "it will not be shown again" in body and hook.secret in body and hook.secret.startswith("whsec_")

@@ -19,3 +19,34 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   window.history.back();
 });
+// htmx: a form answered with its errors (400/409/…) is swapped in by the responseHandling rules
+// in base.html's htmx-config. Here: banners of an earlier answer go before a new form is sent,
+// and a failure that has no form to show (404, 500, network) says so instead of doing nothing.
+function showAlert(text) {
+  const box = document.getElementById("messages");
+  if (!box) return;
+  const alert = document.createElement("div");
+  alert.className = "alert alert-danger";
+  alert.setAttribute("role", "alert");
+  alert.textContent = text;
+  box.replaceChildren(alert);
+}
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
+  if (verb !== "get") document.getElementById("messages")?.replaceChildren();
+});
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr ? event.detail.xhr.status : "";
+  showAlert(`The request failed (HTTP ${status}). Reload the page and try again.`);
+});
+document.addEventListener("htmx:sendError", () => {
+  showAlert("The server could not be reached. Check your connection and try again.");
+});
+// A form answered with errors: move the focus to its error summary, so keyboard and screen
+// reader users start from the list of problems (each links to its field).
+function focusErrorSummary(root) {
+  const summary = root.querySelector(".error-summary");
+  if (summary) summary.focus();
+}
+document.addEventListener("DOMContentLoaded", () => focusErrorSummary(document));
+document.addEventListener("htmx:afterSettle", (event) => focusErrorSummary(event.detail.elt || document));

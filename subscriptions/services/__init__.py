@@ -1,6 +1,10 @@
 """Every write about applications, subscriptions and API keys, plus the key verification service."""
 
-from subscriptions.services.applications import application_create, application_update  # noqa: F401
+from subscriptions.services.applications import (  # noqa: F401
+    application_create,
+    application_update,
+    check_application_name_free,
+)
 from subscriptions.services.common import (  # noqa: F401
     KEY_LAST_USED_RESOLUTION,
     MAX_BULK_DECISIONS,
@@ -16,7 +20,7 @@ from subscriptions.services.decisions import (  # noqa: F401
     subscription_suspend,
     subscriptions_bulk_decide,
 )
-from subscriptions.services.keys import key_create, key_revoke, key_rotate  # noqa: F401
+from subscriptions.services.keys import check_key_name_free, key_create, key_revoke, key_rotate  # noqa: F401
 from subscriptions.services.lifecycle import subscriptions_sync_lifecycle  # noqa: F401
 from subscriptions.services.requests import subscription_cancel, subscription_change_plan, subscription_request  # noqa: F401
 from subscriptions.services.verification import (  # noqa: F401

@@ -9,7 +9,7 @@ from core.validators import clean_text as _text
 from subscriptions.models import (
     Application,
 )
-from tenants.models import Membership
+from tenants.models import Membership, Tenant
 from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
@@ -28,12 +28,16 @@ def _validate_application(name: str, description: str, contact_email: str) -> di
     }
 
 
+def check_application_name_free(tenant: Tenant, name: str, *, exclude_pk: int | None = None) -> None:
+    if Application.objects.for_tenant(tenant).filter(name__iexact=name).exclude(pk=exclude_pk).exists():
+        raise Conflict(f"An application named “{name}” already exists.", code="name_taken", field="name")
+
+
 @transaction.atomic
 def application_create(*, actor: Membership, name: str, description: str = "", contact_email: str = "") -> Application:
     require(actor, Perm.APPS_EDIT)
     values = _validate_application(name, description, contact_email)
-    if Application.objects.for_tenant(actor.tenant).filter(name__iexact=values["name"]).exists():
-        raise Conflict(f"An application named “{values['name']}” already exists.", code="name_taken", field="name")
+    check_application_name_free(actor.tenant, values["name"])
     try:
         with transaction.atomic():
             return Application.objects.create(tenant=actor.tenant, created_by=actor.user, **values)
@@ -59,9 +63,7 @@ def application_update(
         application.description if description is None else description,
         application.contact_email if contact_email is None else contact_email,
     )
-    clash = Application.objects.for_tenant(actor.tenant).filter(name__iexact=values["name"]).exclude(pk=application.pk)
-    if clash.exists():
-        raise Conflict(f"An application named “{values['name']}” already exists.", code="name_taken", field="name")
+    check_application_name_free(actor.tenant, values["name"], exclude_pk=application.pk)
     for key, value in values.items():
         setattr(application, key, value)
     application.save()

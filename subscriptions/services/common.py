@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from apis.models import Plan
 from core.errors import Forbidden, NotFound
-from notifications.services import notify_users, webhook_event_emit
+from notifications.services import notifications_resolve, notify_users, webhook_event_emit
 from subscriptions.models import (
     Subscription,
     SubscriptionEvent,
@@ -108,6 +108,18 @@ def _consumer_contacts(subscription: Subscription, requester: User | None = None
     if user is not None and Membership.objects.for_tenant(subscription.consumer_tenant).filter(user=user).exists():
         return [user]
     return _provider_admins(subscription.consumer_tenant)
+
+
+#: The provider notices that ask for a decision, closed by ``resolve_request_notices``.
+REQUEST_NOTICE_KINDS = ("subscription.requested", "subscription.plan_change_requested")
+
+
+def resolve_request_notices(subscription: Subscription, outcome: str) -> None:
+    """The request was decided (or withdrawn): every provider admin's notice says so and is read."""
+    tenant = subscription.provider_tenant
+    notifications_resolve(
+        tenant=tenant, kinds=REQUEST_NOTICE_KINDS, url=_subscription_url(tenant, subscription), outcome=outcome
+    )
 
 
 def _tell_provider(subscription: Subscription, *, kind: str, title: str, body: str) -> None:

@@ -17,6 +17,7 @@ from subscriptions.services.common import (
     _require_provider,
     _tell_consumer,
     _user,
+    resolve_request_notices,
 )
 from tenants.models import Membership, User
 from tenants.permissions import require
@@ -36,9 +37,12 @@ def _decide(actor: Actor, subscription: Subscription, *, approve: bool, reason: 
     if kind is None:
         raise Conflict("This request has already been decided.", code="already_decided")
     subscription.awaiting_since = None
+    user = _user(actor)
+    verdict = "Approved" if approve else "Rejected"
+    resolve_request_notices(subscription, f"{verdict} by {user.email}")
     if kind == "subscription":
-        return _decide_subscription(_user(actor), subscription, approve=approve, reason=reason)
-    return _decide_plan_change(_user(actor), subscription, approve=approve, reason=reason)
+        return _decide_subscription(user, subscription, approve=approve, reason=reason)
+    return _decide_plan_change(user, subscription, approve=approve, reason=reason)
 
 
 def _decide_subscription(user: User, subscription: Subscription, *, approve: bool, reason: str) -> Subscription:

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.crypto import make_prefixed_token
@@ -49,13 +50,54 @@ def _check_key_room(application: Application) -> None:
         )
 
 
+def _name_taken(name: str) -> Conflict:
+    return Conflict(
+        f"This application already has a key named “{name}”. Choose another name, or revoke that key first.",
+        code="key_name_taken",
+        field="name",
+    )
+
+
+def check_key_name_free(application: Application, name: str, *, exclude: ApiKey | None = None) -> None:
+    """A name belongs to one current key of the application (``apikey_name_unique_per_application``).
+
+    An expired key does not count here: ``_release_expired_names`` frees its name on creation.
+    """
+    holders = (
+        ApiKey.objects.for_tenant(application.tenant)
+        .filter(application=application, name__iexact=name, revoked_at__isnull=True, rotated_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+    )
+    if exclude is not None:
+        holders = holders.exclude(pk=exclude.pk)
+    if name and holders.exists():
+        raise _name_taken(name)
+
+
+def _release_expired_names(application: Application, name: str) -> None:
+    """An expired key gives up its name when it is reused: it is marked revoked as of its expiry."""
+    ApiKey.objects.for_tenant(application.tenant).filter(
+        application=application,
+        name__iexact=name,
+        revoked_at__isnull=True,
+        rotated_at__isnull=True,
+        expires_at__lte=timezone.now(),
+    ).update(revoked_at=F("expires_at"))
+
+
 def _new_key(actor: Membership, application: Application, name: str, expires_at: datetime | None) -> tuple[ApiKey, str]:
+    check_key_name_free(application, name)
+    _release_expired_names(application, name)
     plaintext, key_id, secret = make_prefixed_token(ApiKey.PREFIX)
     key = ApiKey(
         tenant=application.tenant, application=application, name=name, expires_at=expires_at, created_by=actor.user
     )
     key.set_secret(key_id, secret)
-    key.save()
+    try:
+        with transaction.atomic():
+            key.save()
+    except IntegrityError:  # a concurrent request took the name between the check and the insert
+        raise _name_taken(name) from None
     return key, plaintext
 
 
@@ -108,12 +150,16 @@ def key_rotate(
         raise Conflict(f"“{application.name}” already has {live + 1} live keys (the limit).", code="key_limit")
     now = timezone.now()
     new_name = _text(name, field="name", max_length=100) or key.name
-    new_key, plaintext = _new_key(actor, application, new_name, key.expires_at)
+    check_key_name_free(application, new_name, exclude=key)
+    new_expiry = key.expires_at
+    # The old key gives its name to the new one: mark it rotated before the new one is inserted.
     grace_end = now + grace
     key.expires_at = grace_end if key.expires_at is None else min(key.expires_at, grace_end)
     key.rotated_at = now
+    key.save(update_fields=["expires_at", "rotated_at"])
+    new_key, plaintext = _new_key(actor, application, new_name, new_expiry)
     key.replaced_by = new_key
-    key.save(update_fields=["expires_at", "rotated_at", "replaced_by"])
+    key.save(update_fields=["replaced_by"])
     _key_event(key, "key.rotated", actor.user, replaced_by=new_key.key_id, grace_ends_at=key.expires_at)
     _key_event(new_key, "key.created", actor.user, replaces=key.key_id)
     return new_key, plaintext

@@ -21,6 +21,7 @@ from subscriptions.services.common import (
     _require_provider,
     _tell_consumer,
     _tell_provider,
+    resolve_request_notices,
 )
 from tenants.models import Membership
 from tenants.ownership import get_owned
@@ -160,6 +161,8 @@ def subscription_cancel(*, actor: Membership, subscription: Subscription, reason
     if not subscription.is_live:
         raise Conflict(f"This subscription is already {subscription.status}.", code="already_decided")
     old = subscription.status
+    if subscription.request_kind is not None:  # a request still waiting: the provider's notices say it is gone
+        resolve_request_notices(subscription, f"Withdrawn: cancelled by {actor.user.email}")
     subscription.status = S.CANCELLED
     subscription.reason = reason
     subscription.awaiting_since = None

@@ -38,7 +38,7 @@ def test_request_approve_create_key(transactional_db, live_server, browser, acme
     assert "Sync orders into the shop" in row.inner_text()
     row.locator("input[name=ids]").check()
     provider.click("text=Approve selected")
-    provider.wait_for_selector("text=Approved 1 request(s).")
+    provider.wait_for_selector("text=Approved 1 request.")
 
     subscription = globex.applications.get().subscriptions.get()
     assert subscription.status == SubscriptionStatus.ACTIVE

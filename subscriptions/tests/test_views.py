@@ -54,7 +54,7 @@ def test_approval_queue_shows_who_what_and_waits(client, pending_sub, alice):
         assert text in body
     assert 'id="nav-approvals"' in body and "Requests waiting" in body  # the badge
     detail = client.get(f"/t/acme/subscriptions/{pending_sub.pk}/").content.decode()
-    assert "Approve" in detail and "50/s" in detail
+    assert "Approve" in detail and "50 / s" in detail
 
 
 def test_approve_from_the_page_and_decide_twice(client, pending_sub, alice):
@@ -74,7 +74,7 @@ def test_bulk_approve_and_filters(client, pending_sub, catalog, alice):
     body = client.post("/t/acme/approvals/", {"ids": [pending_sub.pk], "decision": "reject"}, follow=True)
     assert "Give a reason" in body.content.decode()
     body = client.post("/t/acme/approvals/", {"ids": [pending_sub.pk], "decision": "approve"}, follow=True)
-    assert "Approved 1 request(s)." in body.content.decode()
+    assert "Approved 1 request." in body.content.decode()
 
 
 @pytest.mark.parametrize("who", ["bob", "vera"])
@@ -100,7 +100,9 @@ def test_staff_global_queue(client, pending_sub, alice):
 
 def test_key_is_shown_once_then_masked(client, active_sub, shop, charlie):
     client.force_login(charlie)
-    response = client.post(f"/t/globex/apps/{shop.pk}/keys/", {"name": "prod"})
+    response = client.post(f"/t/globex/apps/{shop.pk}/keys/", {"name": "prod"}, follow=True)
+    assert response.redirect_chain == [(f"/t/globex/apps/{shop.pk}/", 302)]  # POST/redirect/GET
+    assert "no-store" in response["Cache-Control"]
     key = ApiKey.objects.for_tenant(shop.tenant).get()
     body = response.content.decode()
     assert "it will not be shown again" in body
@@ -113,8 +115,13 @@ def test_key_is_shown_once_then_masked(client, active_sub, shop, charlie):
 def test_rotate_and_revoke_from_the_page(client, active_sub, shop, charlie):
     client.force_login(charlie)
     key, _ = make_key(membership(charlie, shop.tenant), shop)
-    body = client.post(f"/t/globex/apps/{shop.pk}/keys/{key.pk}/rotate/", {"grace_hours": 1}).content.decode()
-    assert "keeps working until" in body and 'id="key-value"' in body
+    rotated = client.post(f"/t/globex/apps/{shop.pk}/keys/{key.pk}/rotate/", {"grace_hours": 1}, follow=True)
+    assert rotated.redirect_chain == [(f"/t/globex/apps/{shop.pk}/", 302)]
+    body = rotated.content.decode()
+    key.refresh_from_db()
+    # The full date and time the old key stops (it used to say "keeps working until  UTC").
+    until = key.expires_at.strftime("%-d %B %Y, %H:%M")
+    assert f"keeps working until {until} UTC" in body and 'id="key-value"' in body
     client.post(f"/t/globex/apps/{shop.pk}/keys/{key.pk}/revoke/")
     key.refresh_from_db()
     assert key.status == "revoked"

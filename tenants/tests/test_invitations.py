@@ -1,28 +1,11 @@
 import re
 from datetime import timedelta
 
-import pytest
 from django.core import mail
 from django.utils import timezone
 
 from tenants.models import Invitation, Membership
 from tenants.tests.factories import UserFactory
-
-
-@pytest.fixture
-def invite(client, alice, django_capture_on_commit_callbacks):
-    """Alice invites someone through the members page; returns the e-mailed link path."""
-
-    def _invite(email="dora@example.com", role="developer"):
-        client.force_login(alice)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post("/t/acme/invitations/", {"email": email, "role": role})
-        assert response.status_code == 302, response.content.decode()
-        link = re.search(r"http://\S+(/invitations/\S+/)", mail.outbox[-1].body).group(1)
-        client.logout()
-        return link
-
-    return _invite
 
 
 def test_invitation_email_and_acceptance(client, invite):
@@ -165,8 +148,9 @@ def test_htmx_invite_returns_the_panel_fragment(client, alice, django_capture_on
     client.force_login(alice)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            "/t/acme/invitations/", {"email": "h@example.com", "role": "viewer"}, HTTP_HX_REQUEST="true"
+            "/t/acme/invitations/", {"email": "h@example.com", "role": "viewer"}, HTTP_HX_REQUEST="true", follow=True
         )
     body = response.content.decode()
+    assert response.redirect_chain == [("/t/acme/members/", 302)]  # POST/redirect/GET, htmx follows it
     assert response.status_code == 200
     assert "<html" not in body and 'id="members-panel"' in body and "h@example.com" in body

@@ -9,7 +9,11 @@ from tenants.tests.factories import MembershipFactory
 
 def _create_in_ui(client, user, name="CI", scope="write"):
     client.force_login(user)
-    body = client.post("/t/acme/tokens/", {"name": name, "scope": scope}).content.decode()
+    posted = client.post("/t/acme/tokens/", {"name": name, "scope": scope})
+    assert posted.status_code == 302 and posted["Location"] == "/t/acme/tokens/"  # POST/redirect/GET
+    shown = client.get("/t/acme/tokens/")
+    assert "no-store" in shown["Cache-Control"]
+    body = shown.content.decode()
     return re.search(r'id="token-value">(pat_[A-Za-z0-9]+_[A-Za-z0-9]+)<', body).group(1)
 
 
