@@ -6,7 +6,9 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views import csrf, defaults
+from django.views.decorators.http import require_safe
 
 from core import health
 from tenants import selectors
@@ -36,6 +38,14 @@ def platform_overview(request: HttpRequest) -> HttpResponse:
             "user_count": users.count(),
         },
     )
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers, feed readers and bookmarks still ask for /favicon.ico: send them to the static icon."""
+    response = redirect(static("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
