@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -9,6 +12,22 @@ from django.http import HttpRequest
 
 from core import outbox
 from core.net import client_ip
+
+
+@dataclass(frozen=True)
+class PortalSite:
+    """What allauth's e-mails call ``current_site``: the platform's name and public host.
+
+    Without django.contrib.sites allauth falls back to the request's host for both, so mails
+    said "Hello from 127.0.0.1:8000!". SITE_NAME and SITE_URL are what users know the portal by.
+    """
+
+    name: str
+    domain: str
+
+
+def portal_site() -> PortalSite:
+    return PortalSite(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -21,10 +40,9 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         from allauth.core import context as allauth_context
-        from django.contrib.sites.shortcuts import get_current_site
 
         request = allauth_context.request
-        ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
+        ctx = {"request": request, "email": email, "current_site": portal_site()}
         ctx.update(context)
         msg = self.render_mail(template_prefix, email, ctx)
         html = next(
