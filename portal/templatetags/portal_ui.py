@@ -62,6 +62,8 @@ def bootstrap_field(field: forms.BoundField) -> str:
     else:
         css = "form-control"
     attrs: dict[str, str] = {"class": css + (" is-invalid" if field.errors else "")}
+    if placeholder := widget.attrs.get("placeholder"):
+        attrs["placeholder"] = sentence_case(placeholder)
     described = []
     if field.help_text:
         described.append(f"{field.auto_id}_help")
