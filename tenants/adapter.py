@@ -27,7 +27,7 @@ class PortalSite:
 
 
 def portal_site() -> PortalSite:
-    return PortalSite(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
+    return PortalSite(name=str(settings.SITE_NAME), domain=urlsplit(settings.SITE_URL).netloc)
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -61,7 +61,7 @@ def bootstrap_field(field: forms.BoundField) -> str:
         css = "form-select"
     else:
         css = "form-control"
-    attrs: dict[str, str] = {"class": css + (" is-invalid" if field.errors else "")}
+    attrs: dict[str, str | bool] = {"class": css + (" is-invalid" if field.errors else "")}
     if placeholder := widget.attrs.get("placeholder"):
         attrs["placeholder"] = sentence_case(placeholder)
     described = []
