@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import tags
 from core.api.errors import error_body
 from core.errors import PayloadTooLarge
 from gateways import intake
@@ -132,7 +133,7 @@ class LogsView(APIView):
 
     @extend_schema(
         operation_id="gateway_logs_post",
-        tags=["Gateway protocol"],
+        tags=[tags.GATEWAY_PROTOCOL],
         summary="Send a batch of call records",
         description=(
             "NDJSON (`application/x-ndjson`) or a JSON array (`application/json`) of call records, "

@@ -16,6 +16,7 @@ _ORGANISATION = "platform/organisations/<slug:organisation>/"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("platform/", platform.overview, name="platform"),
     path("platform/search/", platform.search, name="platform-search"),
     path("platform/organisations/", platform.tenant_list, name="platform-tenants"),

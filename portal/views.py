@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views import csrf, defaults
+from django.views.decorators.http import require_safe
 
 from apis import selectors as api_selectors
 from core import health
@@ -25,6 +27,14 @@ def home(request: HttpRequest) -> HttpResponse:
     if current is None:
         return redirect("onboarding")
     return redirect("tenants:dashboard", slug=current.tenant.slug)
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers, feed readers and bookmarks still ask for /favicon.ico: send them to the static icon."""
+    response = redirect(static("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -89,5 +89,8 @@ class RotateForm(forms.Form):
         choices=GRACE_CHOICES,
         initial=1,
         label="Keep the old key working for",
-        widget=forms.Select(attrs={**_SELECT, "class": "form-select form-select-sm"}),
+        # One select per key row, rendered without its <label>: the accessible name is on it.
+        widget=forms.Select(
+            attrs={**_SELECT, "class": "form-select form-select-sm", "aria-label": "Keep the old key working for"}
+        ),
     )

@@ -106,7 +106,7 @@ def _application_page(
             "subscriptions": selectors.consumer_subscriptions(request.tenant).filter(application=application),
             "keys": keys,
             "key_form": key_form or KeyForm(),
-            "rotate_form": RotateForm(),
+            "rotate_form": RotateForm(auto_id=False),  # one select per key row: no repeated id
             "created": _revealed_key(request, keys),
             "can_edit": can(request.membership, Perm.APPS_EDIT),
             "can_create_keys": selectors.has_active_subscription(application),

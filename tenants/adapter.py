@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -22,6 +23,22 @@ def on_site(url: str, host: str) -> str:
     return urlunsplit((site.scheme, site.netloc, bits.path, bits.query, bits.fragment))
 
 
+@dataclass(frozen=True)
+class PortalSite:
+    """What allauth's e-mails call ``current_site``: the platform's name and public host.
+
+    Without django.contrib.sites allauth falls back to the request's host for both, so mails
+    said "Hello from 127.0.0.1:8000!". SITE_NAME and SITE_URL are what users know the portal by.
+    """
+
+    name: str
+    domain: str
+
+
+def portal_site() -> PortalSite:
+    return PortalSite(name=str(settings.SITE_NAME), domain=urlsplit(settings.SITE_URL).netloc)
+
+
 class AccountAdapter(DefaultAccountAdapter):
     def get_client_ip(self, request: HttpRequest) -> str:
         """The address sign-in rate limits key on: the same rule as the REST throttles."""
@@ -32,10 +49,9 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         from allauth.core import context as allauth_context
-        from django.contrib.sites.shortcuts import get_current_site
 
         request = allauth_context.request
-        ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
+        ctx = {"request": request, "email": email, "current_site": portal_site()}
         ctx.update(context)
         # One host in every link: allauth builds its links (confirm, reset, sign up…) from the host
         # the request came to, which may be 127.0.0.1 while invitations say localhost; a link to

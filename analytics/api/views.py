@@ -18,13 +18,14 @@ from rest_framework.views import APIView
 
 from analytics import selectors
 from analytics.api import serializers as s
+from core.api import tags
 from core.errors import NotFound
 from tenants.api.mixins import TenantScopedAPIMixin
 from tenants.models import Tenant
 from tenants.roles import Perm
 
 TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, description="Organisation slug.")
-TAG = ["Analytics"]
+TAG = [tags.ANALYTICS]
 
 
 def scope_from(tenant: Tenant, data: dict[str, Any]) -> selectors.Scope:
@@ -121,17 +122,6 @@ class CallDetailView(_AnalyticsView):
     query_class = s.CallSideQuery
     serializer_class = s.CallDetailSerializer  # tells the schema generator what the path id names
 
-    @extend_schema(
-        tags=TAG,
-        parameters=[
-            TENANT_PARAM,
-            OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The call's id."),
-            s.CallSideQuery,
-        ],
-        operation_id="tenants_analytics_call_detail",
-        responses=s.CallDetailSerializer,
-        summary="One call record",
-    )
     def resolve_url_objects(self) -> None:
         """A call neither side of the tenant may see is 404 for every method."""
         request_id = self.kwargs["request_id"]
@@ -143,6 +133,17 @@ class CallDetailView(_AnalyticsView):
                 continue
         raise NotFound("No such call.", code="call_not_found")
 
+    @extend_schema(
+        tags=TAG,
+        parameters=[
+            TENANT_PARAM,
+            OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The call's id."),
+            s.CallSideQuery,
+        ],
+        operation_id="tenants_analytics_call_detail",
+        responses=s.CallDetailSerializer,
+        summary="One call record",
+    )
     def get(self, request: Request, tenant_slug: str, request_id: uuid.UUID) -> Response:
         data = self.query(request)
         record = selectors.call_detail(scope_from(self.tenant, data), request_id)

@@ -23,6 +23,7 @@ from apis.api import serializers as s
 from apis.filtersets import ApiFilterSet, CatalogFilterSet, PlanFilterSet, VersionFilterSet
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, SpecStatus
 from apis.uploads import install_limit
+from core.api import tags
 from core.api.actions import ServiceActionMixin
 from core.api.throttling import ClientAddressAnonThrottle
 from core.errors import InvalidInput
@@ -69,7 +70,7 @@ API_EXAMPLE = OpenApiExample(
 )
 
 
-@extend_schema(parameters=[TENANT_PARAM], tags=["APIs (provider)"])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.APIS])
 @extend_schema_view(
     list=extend_schema(summary="APIs your organisation provides"),
     retrieve=extend_schema(summary="One API"),
@@ -193,7 +194,7 @@ class _ApiChildMixin(ServiceActionMixin, TenantScopedAPIMixin):
         super().resolve_url_objects()
 
 
-@extend_schema(parameters=[TENANT_PARAM, API_PARAM], tags=["APIs (provider)"])
+@extend_schema(parameters=[TENANT_PARAM, API_PARAM], tags=[tags.APIS])
 @extend_schema_view(
     list=extend_schema(summary="Versions of an API"),
     retrieve=extend_schema(summary="One version"),
@@ -405,7 +406,7 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
 # --- Plans -----------------------------------------------------------------------------
 
 
-@extend_schema(parameters=[TENANT_PARAM, API_PARAM], tags=["APIs (provider)"])
+@extend_schema(parameters=[TENANT_PARAM, API_PARAM], tags=[tags.PLANS])
 @extend_schema_view(
     list=extend_schema(summary="Plans of an API (including hidden and archived ones)"),
     retrieve=extend_schema(summary="One plan"),
@@ -538,7 +539,7 @@ class CatalogAnonThrottle(ClientAddressAnonThrottle):
 
 
 @extend_schema(
-    tags=["Catalog"],
+    tags=[tags.CATALOG],
     summary="Browse the catalog",
     description="What the caller may see: public APIs for everyone (no authentication needed), internal ones "
     "for signed-in callers, private ones for members of the provider.",
@@ -558,7 +559,7 @@ class CatalogListView(ListAPIView):
 
 
 @extend_schema(
-    tags=["Catalog"],
+    tags=[tags.CATALOG],
     summary="One API of the catalog: versions, plans, description",
     parameters=[PROVIDER_PARAM, API_PARAM],
     responses={200: s.CatalogApiDetailSerializer, 404: OpenApiResponse(description="No such API, or not visible.")},
@@ -581,7 +582,7 @@ class CatalogDetailView(APIView):
 
 
 @extend_schema(
-    tags=["Catalog"],
+    tags=[tags.CATALOG],
     summary="The OpenAPI document of a version, as consumers see it",
     description="`servers` points at the gateway (GATEWAY_URL + base path).",
     parameters=[

@@ -145,7 +145,7 @@ def test_done_when_scenario(client, alice_m, charlie):
     assert "approval needed" in html and "automatic" in html
     assert "5,000,000" in html and "€249 / month" in html
     # Reference docs: Redoc from the vendored bundle, fed by a JSON URL (not inlined).
-    assert "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js" in html
+    assert "/static/vendor/redoc/redoc.standalone.js" in html
     assert 'data-spec-url="/catalog/acme/orders/v1/openapi.json?samples=1"' in html
     assert "Acme Orders API" not in html  # the spec's title only arrives through the JSON URL
     csp = page["Content-Security-Policy"]

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAdminUser
 
+from core.api import tags
 from gateways import quarantine
 from gateways.models import IngestBatch, QuarantinedRecord
 
@@ -40,6 +41,7 @@ class IngestBatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema(tags=[tags.CALL_LOGS])
 @extend_schema_view(
     list=extend_schema(summary="Quarantined call records, newest first (platform staff)"),
     retrieve=extend_schema(summary="One quarantined call record (platform staff)"),
@@ -56,6 +58,7 @@ class QuarantineViewSet(viewsets.ReadOnlyModelViewSet):
         return quarantine.quarantined()
 
 
+@extend_schema(tags=[tags.CALL_LOGS])
 @extend_schema_view(
     list=extend_schema(summary="Log batches received from gateway nodes, newest first (platform staff)"),
     retrieve=extend_schema(summary="One log batch (platform staff)"),

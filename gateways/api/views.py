@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import tags
 from core.api.actions import ServiceActionMixin
 from core.http import reveals_secret
 from gateways import selectors, services
@@ -28,7 +29,7 @@ from subscriptions.api import serializers as subscription_serializers
 from tenants.authentication import PersonalAccessTokenAuthentication
 from tenants.models import User
 
-PROTOCOL_TAG = "Gateway protocol"
+PROTOCOL_TAG = tags.GATEWAY_PROTOCOL
 
 
 class IsNode(BasePermission):
@@ -54,6 +55,7 @@ def _created(result: tuple[GatewayNode, str]) -> dict:
     return s.NodeCreatedSerializer(node).data
 
 
+@extend_schema(tags=[tags.GATEWAY_NODES])
 @extend_schema_view(
     list=extend_schema(summary="Registered gateway nodes with their health (platform staff)"),
     retrieve=extend_schema(summary="One gateway node (platform staff)"),

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import tags
 from core.api.actions import ServiceActionMixin
 from core.filters import ListOnlyFilterMixin
 from core.http import reveals_secret
@@ -22,7 +23,7 @@ from tenants.roles import Perm
 TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, description="Organisation slug.")
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.NOTIFICATIONS])
 @extend_schema_view(
     list=extend_schema(summary="Your notifications in this organisation, newest first"),
     retrieve=extend_schema(summary="One notification"),
@@ -71,7 +72,7 @@ class NotificationViewSet(
 _EDIT = Perm.TENANT_EDIT
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.WEBHOOKS])
 @extend_schema_view(
     list=extend_schema(summary="Webhooks of the organisation (owner, admin)"),
     retrieve=extend_schema(summary="One webhook (never its secret)"),

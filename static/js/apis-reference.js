@@ -9,6 +9,9 @@ document.addEventListener("DOMContentLoaded", () => {
     {
       sanitize: true,
       hideDownloadButton: true,
+      // Redoc's floating menu button is position: fixed: embedded in the catalog page it would
+      // float over the page's own content at narrow widths.
+      hideFab: true,
       expandResponses: "200,201",
       jsonSampleExpandLevel: 2,
       scrollYOffset: 0,

@@ -13,6 +13,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import tags
 from core.api.actions import ServiceActionMixin
 from core.errors import InvalidInput, NotFound
 from core.filters import ListOnlyFilterMixin
@@ -43,7 +44,7 @@ def _application(tenant: Tenant, pk: int) -> Application:
 # --- Applications --------------------------------------------------------------------
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.APPLICATIONS])
 @extend_schema_view(
     list=extend_schema(summary="Your organisation's applications"),
     retrieve=extend_schema(summary="One application"),
@@ -107,7 +108,7 @@ class _EventsMixin:
         return Response(s.SubscriptionEventSerializer(events, many=True).data)
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.SUBSCRIPTIONS])
 @extend_schema_view(
     list=extend_schema(summary="Subscriptions of your applications"),
     retrieve=extend_schema(summary="One subscription of yours"),
@@ -256,7 +257,7 @@ class _DecisionActions(ServiceActionMixin):
         return self.run_service(run, input=s.BulkDecisionSerializer, output=answer)
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.SUBSCRIBERS])
 @extend_schema_view(
     list=extend_schema(summary="Subscriptions to your APIs; ?awaiting=true is the approval queue (oldest first)"),
     retrieve=extend_schema(summary="One subscription to your APIs"),
@@ -310,7 +311,7 @@ class ProvidedSubscriptionViewSet(
         return self._transition(s.ReasonSerializer, services.subscription_cancel)
 
 
-@extend_schema(tags=["Platform staff"])
+@extend_schema(tags=[tags.PLATFORM])
 @extend_schema_view(
     list=extend_schema(summary="Every provider's waiting requests, oldest first (platform staff)"),
     retrieve=extend_schema(summary="One waiting request (platform staff)"),
@@ -338,7 +339,7 @@ class PlatformApprovalViewSet(
 # --- API keys ------------------------------------------------------------------------
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.KEYS])
 @extend_schema_view(
     list=extend_schema(summary="API keys of your applications (never their secrets)"),
     retrieve=extend_schema(summary="One API key (never its secret)"),

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import tags
 from core.api.actions import ServiceActionMixin
 from core.errors import Forbidden
 from core.filters import ListOnlyFilterMixin
@@ -27,6 +28,7 @@ from tenants.reauth import is_destructive_member_change, require_fresh_auth
 from tenants.roles import Perm
 
 
+@extend_schema(tags=[tags.ACCOUNT])
 class MeView(APIView):
     @extend_schema(responses=s.MeSerializer, summary="The signed-in user and their organisations")
     def get(self, request: Request) -> Response:
@@ -46,6 +48,7 @@ class MeView(APIView):
         return self.get(request)
 
 
+@extend_schema(tags=[tags.ORGANISATIONS])
 @extend_schema_view(
     list=extend_schema(summary="Organisations you belong to"),
     retrieve=extend_schema(summary="One organisation"),
@@ -144,7 +147,7 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
 TENANT_PARAM = OpenApiParameter("tenant_slug", str, OpenApiParameter.PATH, description="Organisation slug.")
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.MEMBERS])
 @extend_schema_view(
     list=extend_schema(summary="Members of the organisation"),
     retrieve=extend_schema(summary="One member"),
@@ -190,7 +193,7 @@ class MemberViewSet(
         return self.run_service(run, output=None, status_code=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.MEMBERS])
 @extend_schema_view(
     list=extend_schema(summary="Invitations of the organisation"),
     retrieve=extend_schema(summary="One invitation"),
@@ -247,6 +250,7 @@ class InvitationViewSet(
         )
 
 
+@extend_schema(tags=[tags.ACCOUNT])
 class MyInvitationsView(APIView):
     @extend_schema(responses=s.InvitationSerializer(many=True), summary="Pending invitations for your e-mail")
     def get(self, request: Request) -> Response:
@@ -254,6 +258,7 @@ class MyInvitationsView(APIView):
         return Response(s.InvitationSerializer(invitations, many=True).data)
 
 
+@extend_schema(tags=[tags.ACCOUNT])
 class InvitationAcceptView(ServiceActionMixin, APIView):
     @extend_schema(
         request=s.InvitationAcceptSerializer,
@@ -273,7 +278,7 @@ class InvitationAcceptView(ServiceActionMixin, APIView):
         )
 
 
-@extend_schema(parameters=[TENANT_PARAM])
+@extend_schema(parameters=[TENANT_PARAM], tags=[tags.TOKENS])
 @extend_schema_view(
     list=extend_schema(summary="Your tokens in this organisation (owners/admins: ?all=true for everyone's)"),
     retrieve=extend_schema(summary="One token (never its secret)"),
