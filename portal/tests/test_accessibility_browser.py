@@ -120,7 +120,7 @@ def test_main_pages_are_usable_by_keyboard_and_screen_reader(live_server, browse
     page.goto(f"{base}/t/globex/apps/{world['shop'].pk}/")
     page.wait_for_load_state("networkidle")
     screenshot(page, f"a11y/application-{width}")
-    assert page.get_by_label("Keep the old key working for").count() == 1
+    assert page.get_by_label("working after rotating for").count() == 1  # one labelled grace select per key row
     assert page.locator("select[id=id_grace_hours]").count() == 0  # no id repeated on every key row
     problems += _check_keyboard_start(page)
     problems += axe_violations(page)

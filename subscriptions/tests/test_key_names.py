@@ -68,7 +68,7 @@ def test_the_database_refuses_two_current_keys_with_one_name(active_sub, shop, c
 
 
 def test_the_migration_renames_existing_duplicates(active_sub, shop, charlie):
-    migration = importlib.import_module("subscriptions.migrations.0006_key_names_unique_per_application")
+    migration = importlib.import_module("subscriptions.migrations.0007_key_names_unique_per_application")
     actor = membership(charlie, shop.tenant)
     first, _ = key_create(actor=actor, application=shop, name="production")
     revoked, _ = key_create(actor=actor, application=shop, name="old")

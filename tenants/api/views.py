@@ -338,6 +338,7 @@ class TokenViewSet(
 # --- Platform staff ------------------------------------------------------------------
 
 
+@extend_schema(tags=[tags.PLATFORM])
 @extend_schema_view(
     list=extend_schema(summary="Every organisation (platform staff)"),
     retrieve=extend_schema(summary="One organisation, with its suspension state (platform staff)"),
