@@ -122,8 +122,8 @@ def paginate(
 ) -> Page[T]:
     """One page of ``queryset`` for the page number in ``request.GET[param]`` (see the module doc).
 
-    Counted lists cost one COUNT beyond the page's own query, and not even that when the first
-    page holds the whole list. ``queryset`` must be ordered (stable pages).
+    Counted lists cost one COUNT beyond the page's own query. ``queryset`` must be ordered
+    (stable pages).
     """
     number = _number(request.GET.get(param))
     query = request.GET.copy()
@@ -132,7 +132,9 @@ def paginate(
     prefix = f"{encoded}&" if encoded else ""
 
     total: int | None = None
-    if count and number > 1:
+    if count:
+        # Always counted (even when one page holds everything): a page costs the same number
+        # of queries whatever the size of its list.
         total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         number = min(number, max((total + size - 1) // size, 1))
     offset = (number - 1) * size
@@ -141,9 +143,4 @@ def paginate(
     rows = list(queryset[offset : offset + size + 1])
     has_next = len(rows) > size
     rows = rows[:size]
-    if count and total is None:
-        if has_next:
-            total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
-        else:
-            total = offset + len(rows)
     return Page(rows=rows, number=number, size=size, total=total, has_next=has_next, param=param, query=prefix)

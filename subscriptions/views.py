@@ -265,7 +265,9 @@ def _subscription_page(request: TenantRequest, subscription: Subscription, statu
         "subscriptions/subscription.html",
         {
             "subscription": subscription,
-            "events": paginate(request, selectors.subscription_events(request.tenant, subscription), param="events_page"),
+            "events": paginate(
+                request, selectors.subscription_events(request.tenant, subscription), param="events_page"
+            ),
             "others": (
                 paginate(request, selectors.other_subscriptions(subscription), param="others_page", size=20)
                 if sides["is_provider"]

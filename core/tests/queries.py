@@ -28,6 +28,8 @@ def assert_flat_queries(client: Any, url: str, grow: Callable[[], Any], *, statu
     grow()
     large, after = _render(client, url, status)
     if len(before) != len(after):
-        listing = "\n".join(["before:", *before, "", "after:", *after])
+        only_before = [q for q in before if q not in after]
+        only_after = [q for q in after if q not in before]
+        listing = "\n".join(["only before:", *only_before, "", "only after:", *only_after])
         raise AssertionError(f"{url}: {len(before)} queries, then {len(after)} with more rows\n{listing}")
     return small, large

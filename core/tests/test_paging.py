@@ -24,7 +24,7 @@ def test_first_page_shows_the_total_and_a_next_link():
 def test_links_keep_the_filters_and_drop_the_old_page_number():
     page = _page("q=orders&status=active&page=2", size=50)
     assert page.number == 2
-    assert list(page)[0] == 50
+    assert page.rows[0] == 50
     assert page.next_url == "?q=orders&status=active&page=3"
     assert page.previous_url == "?q=orders&status=active&page=1"
 
