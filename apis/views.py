@@ -29,7 +29,9 @@ from apis.models import Api, ApiVersion, Plan, SpecStatus, VersionStatus, Visibi
 from apis.openapi import SpecInvalid
 from apis.snippets import snippets
 from apis.uploads import limit_openapi_upload, upload_exceeded
+from core.deletion import protected_ids
 from core.errors import InvalidInput, NotFound, ServiceError
+from core.paging import paginate
 from core.web import apply_service_error, done, flash_service_error, perform, submit_form
 from tenants.permissions import can
 from tenants.roles import Perm
@@ -77,11 +79,11 @@ def _can_edit(request: TenantRequest) -> bool:
 @tenant_view(Perm.APIS_VIEW)
 @require_GET
 def api_list(request: TenantRequest) -> HttpResponse:
-    q = request.GET.get("q", "")
+    q = request.GET.get("q", "").strip()
     return render(
         request,
         "apis/list.html",
-        {"apis": selectors.tenant_apis(request.tenant, q=q), "q": q, "can_edit": _can_edit(request)},
+        {"apis": paginate(request, selectors.tenant_apis(request.tenant, q=q)), "q": q, "can_edit": _can_edit(request)},
     )
 
 
@@ -126,16 +128,19 @@ def _api_page(request: TenantRequest, api: Api, status: int = 200) -> HttpRespon
 
 def _api_context(request: TenantRequest, api: Api) -> dict[str, Any]:
     can_edit = _can_edit(request)
-    plans = list(selectors.api_plans(api))
+    plans = list(selectors.api_plans(api).order_by("created_at", "pk"))
     if can_edit:
         # Delete buttons that would be refused are shown disabled, with the reason.
+        protected = protected_ids(Plan, [plan.pk for plan in plans])
         for plan in plans:
-            plan.delete_refusal = services.plan_delete_refusal(plan)  # type: ignore[attr-defined]
+            plan.delete_refusal = services.plan_delete_refusal(  # type: ignore[attr-defined]
+                plan, protected=plan.pk in protected
+            )
     return {
         "api": api,
-        "versions": selectors.api_versions(api),
+        "versions": paginate(request, selectors.version_rows(api), param="versions_page", size=20),
         "plans": plans,
-        "events": selectors.api_events(api)[:25],
+        "events": paginate(request, selectors.api_events(api), param="events_page", size=25),
         "can_edit": can_edit,
         "note_form": NoteForm(),
         "delete_refusal": services.api_delete_refusal(api) if can_edit else None,
@@ -242,12 +247,11 @@ def version_create(request: TenantRequest, api_slug: str) -> HttpResponse:
 
 
 def _version_context(request: TenantRequest, version: ApiVersion, **extra: Any) -> dict[str, Any]:
-    endpoints = list(selectors.version_endpoints(version))
     return {
         "api": version.api,
         "version": version,
-        "endpoints": endpoints,
-        "history": selectors.version_events(version),
+        "endpoints": paginate(request, selectors.version_endpoints(version), param="endpoints_page", size=100),
+        "history": paginate(request, selectors.version_events(version), param="history_page", size=25),
         "can_edit": _can_edit(request),
         "spec_form": extra.pop("spec_form", None) or SpecForm(),
         "deprecate_form": extra.pop("deprecate_form", None)
@@ -468,6 +472,21 @@ def _viewer(request: HttpRequest) -> tuple[Any, list[int]]:
     return user, selectors.viewer_tenant_ids(user)
 
 
+CATALOG_PAGE_SIZE = 30
+CATALOG_CARD_FIELDS = (
+    "id",
+    "tenant_id",
+    "name",
+    "slug",
+    "summary",
+    "tags",
+    "visibility",
+    "updated_at",
+    "tenant__name",
+    "tenant__slug",
+)
+
+
 @require_GET
 def catalog(request: TenantRequest) -> HttpResponse:
     user, tenant_ids = _viewer(request)
@@ -476,12 +495,16 @@ def catalog(request: TenantRequest) -> HttpResponse:
     # A bad filter (e.g. an unknown sort) is shown as an error above the unfiltered list, with a 400.
     valid = filterset.is_valid()
     apis = filterset.qs if valid else selectors.catalog_filter(filterset.queryset)
+    # The cards show neither the description nor its rendered HTML (up to 100 kB each).
+    cards = apis.select_related("tenant").only(*CATALOG_CARD_FIELDS)
     context = {
-        "apis": apis[:200],
+        "apis": paginate(request, cards, size=CATALOG_PAGE_SIZE),
         "filter_errors": [error for errors in filterset.errors.values() for error in errors],
         "params": params,
         "sorts": selectors.CATALOG_SORTS,
-        "facets": selectors.catalog_facets(user, tenant_ids=tenant_ids),
+        "facets": selectors.catalog_facets(
+            user, tenant_ids=tenant_ids, selected_tag=params["tag"], selected_provider=params["provider"]
+        ),
         "tenant_ids": tenant_ids,
     }
     template = "apis/partials/catalog_results.html" if request.htmx else "apis/catalog.html"
