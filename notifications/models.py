@@ -42,7 +42,10 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "user", "read_at"], name="notification_unread_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "user", "read_at"], name="notification_unread_idx"),
+            models.Index(fields=["tenant", "user", "-created_at", "-id"], name="notification_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title
