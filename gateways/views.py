@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from core.http import reveals_secret
+from core.paging import paginate
 from core.web import done, perform, submit_form
 from gateways import selectors, services
 from gateways.forms import NodeForm
@@ -21,7 +22,8 @@ from gateways.snapshot import current_version
 def _page(
     request: HttpRequest, *, form: NodeForm | None = None, created: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
-    nodes = selectors.annotate(list(selectors.nodes()))
+    nodes = paginate(request, selectors.nodes())
+    selectors.annotate(list(nodes.rows))
     return render(
         request,
         "gateways/nodes.html",

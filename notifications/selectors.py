@@ -10,7 +10,7 @@ from tenants.models import Tenant, User
 
 
 def member_notifications(tenant: Tenant, user: User) -> QuerySet[Notification]:
-    return Notification.objects.for_member(tenant, user)
+    return Notification.objects.for_member(tenant, user).order_by("-created_at", "-id")
 
 
 def unread_count(tenant: Tenant, user: User) -> int:
@@ -19,7 +19,7 @@ def unread_count(tenant: Tenant, user: User) -> int:
 
 
 def tenant_webhooks(tenant: Tenant) -> QuerySet[Webhook]:
-    return Webhook.objects.for_tenant(tenant)
+    return Webhook.objects.for_tenant(tenant).order_by("created_at", "id")
 
 
 def webhook_for(tenant: Tenant, pk: int | str) -> Webhook:
@@ -30,4 +30,4 @@ def webhook_for(tenant: Tenant, pk: int | str) -> Webhook:
 
 
 def webhook_deliveries(webhook: Webhook) -> QuerySet[WebhookDelivery]:
-    return WebhookDelivery.objects.for_tenant(webhook.tenant).filter(webhook=webhook)
+    return WebhookDelivery.objects.for_tenant(webhook.tenant_id).filter(webhook=webhook).order_by("-created_at", "-id")

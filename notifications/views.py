@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import NotFound
 from core.http import reveals_secret
+from core.paging import paginate
 from core.web import done, perform, submit_form
 from notifications import selectors, services
 from notifications.forms import WebhookForm
@@ -23,7 +24,7 @@ def notification_list(request: TenantRequest) -> HttpResponse:
     return render(
         request,
         "notifications/list.html",
-        {"notifications": notices[:100], "unread": selectors.unread_count(request.tenant, request.user)},
+        {"notifications": paginate(request, notices), "unread": selectors.unread_count(request.tenant, request.user)},
     )
 
 
@@ -51,7 +52,11 @@ def _webhook(request: TenantRequest, pk: int) -> Webhook:
 @reveals_secret
 def webhooks(request: TenantRequest) -> HttpResponse:
     def page(form: WebhookForm, status: int, created: Webhook | None = None) -> HttpResponse:
-        context = {"form": form, "webhooks": selectors.tenant_webhooks(request.tenant), "created": created}
+        context = {
+            "form": form,
+            "webhooks": paginate(request, selectors.tenant_webhooks(request.tenant)),
+            "created": created,
+        }
         return render(request, "notifications/webhooks.html", context, status=status)
 
     # The signing secret is shown once, in this response: no redirect.
@@ -70,7 +75,8 @@ def webhook_detail(request: TenantRequest, pk: int) -> HttpResponse:
 
 
 def _webhook_page(request: TenantRequest, webhook: Webhook, status: int = 200) -> HttpResponse:
-    deliveries = selectors.webhook_deliveries(webhook)[:50]
+    # An append-only log, possibly huge: a "More" control instead of a COUNT of every delivery.
+    deliveries = paginate(request, selectors.webhook_deliveries(webhook).defer("payload"), count=False)
     template = "notifications/partials/deliveries.html" if request.htmx else "notifications/webhook.html"
     return render(request, template, {"webhook": webhook, "deliveries": deliveries}, status=status)
 

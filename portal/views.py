@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views import csrf, defaults
 
 from core import health
+from core.paging import paginate
 from tenants import selectors
 
 
@@ -24,17 +25,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def platform_overview(request: HttpRequest) -> HttpResponse:
-    tenants = selectors.platform_tenants()
-    users = selectors.platform_users()
+    tenants = paginate(request, selectors.platform_tenants(), param="tenants_page")
+    users = paginate(request, selectors.platform_users(), param="users_page")
     return render(
         request,
         "portal/platform.html",
-        {
-            "tenants": tenants[:100],
-            "users": users[:100],
-            "tenant_count": tenants.count(),
-            "user_count": users.count(),
-        },
+        {"tenants": tenants, "users": users, "tenant_count": tenants.total, "user_count": users.total},
     )
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import Forbidden, NotFound, ServiceError
 from core.http import reveals_secret
+from core.paging import paginate
 from core.web import done, flash_service_error, perform, submit_form
 from tenants import selectors, services
 from tenants.forms import InvitationForm, RoleForm, TenantCreateForm, TenantDeleteForm, TenantUpdateForm, TokenForm
@@ -95,8 +96,10 @@ def _members_context(request: TenantRequest, invite_form: InvitationForm | None 
     membership: Membership = request.membership
     manage = can(membership, Perm.MEMBERS_MANAGE)
     return {
-        "members": selectors.tenant_members(request.tenant),
-        "invitations": selectors.tenant_invitations(request.tenant) if manage else [],
+        "members": paginate(request, selectors.tenant_members(request.tenant)),
+        "invitations": (
+            paginate(request, selectors.tenant_invitations(request.tenant), param="invitations_page") if manage else []
+        ),
         "invite_form": invite_form or InvitationForm(),
         "can_manage": manage,
         "role_form": RoleForm(),
@@ -278,7 +281,7 @@ def _tokens_page(
     context = {
         "form": form or TokenForm(),
         "created": created,
-        "tokens": selectors.tokens_visible_to(request.membership, all_members=manage_all),
+        "tokens": paginate(request, selectors.tokens_visible_to(request.membership, all_members=manage_all)),
         "manage_all": manage_all,
         "api_base": request.build_absolute_uri(reverse("api:me")),
     }
