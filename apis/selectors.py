@@ -246,7 +246,8 @@ def default_version(versions: list[ApiVersion]) -> ApiVersion | None:
     order = [VersionStatus.PUBLISHED, VersionStatus.DEPRECATED, VersionStatus.DRAFT, VersionStatus.RETIRED]
     for status in order:
         for version in versions:
-            if version.status == status and version.spec is not None:
+            has_spec = getattr(version, "has_spec", None)
+            if version.status == status and (has_spec if has_spec is not None else version.spec is not None):
                 return version
     return versions[0] if versions else None
 

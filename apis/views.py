@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -534,7 +535,13 @@ CATALOG_CSP = (
 @require_GET
 def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> HttpResponse:
     api, member = _catalog_api(request, provider_slug, api_slug)
-    versions = list(selectors.catalog_versions(api, member=member))
+    # Every version's label and state, not every version's OpenAPI document (fetched as JSON by Redoc).
+    versions = list(
+        selectors.catalog_versions(api, member=member)
+        .defer("spec", "spec_pending", "release_notes", "release_notes_html", "spec_error")
+        .annotate(has_spec=ExpressionWrapper(Q(spec__isnull=False), output_field=BooleanField()))
+        .order_by("-created_at", "-id")
+    )
     selected = None
     wanted = request.GET.get("version")
     if wanted:
@@ -543,7 +550,7 @@ def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> H
             raise Http404("No such version.")
     else:
         selected = selectors.default_version(versions)
-    endpoints = list(selectors.version_endpoints(selected)) if selected else []
+    endpoints = list(selectors.version_endpoints(selected).only("id", "method", "path")) if selected else []
     response = render(
         request,
         "apis/catalog_detail.html",

@@ -170,3 +170,29 @@ def test_catalog_menus_list_the_selected_provider_only_when_visible(client, acme
     _apis(globex, 1, published=False)  # a draft: Globex is not in the catalog
     html = client.get(reverse("apis:catalog"), {"provider": "globex"}).content.decode()
     assert 'value="acme"' in html and 'value="globex"' not in html
+
+
+def test_catalog_api_page_reads_no_document_per_version(client, acme, orders, orders_v1):
+    def grow(n):
+        base = ApiVersion.objects.unscoped().filter(api=orders).count()
+        ApiVersion.objects.bulk_create(
+            [
+                ApiVersion(
+                    tenant=acme,
+                    api=orders,
+                    label=f"r{j}",
+                    base_path=f"/orders/r{j}",
+                    upstreams=[],
+                    status=VersionStatus.RETIRED,
+                    spec={"openapi": "3.0.3", "info": {"title": "x" * 1000, "version": "1"}, "paths": {}},
+                )
+                for j in range(base, base + n)
+            ]
+        )
+
+    grow(2)
+    url = reverse("apis:catalog-detail", args=[acme.slug, orders.slug])
+    _, page = assert_flat_queries(client, url, lambda: grow(20))
+    html = page.content.decode()
+    assert html.count("?version=r") == 22
+    assert "redoc-container" in html  # v1 (published, with a document) is shown first
