@@ -7,8 +7,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.contrib import messages
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
