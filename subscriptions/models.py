@@ -151,6 +151,12 @@ class Subscription(models.Model):
                 condition=Q(awaiting_since__isnull=False),
                 name="subscription_waiting_idx",
             ),
+            # The queue's filter menus (what waits, per provider): read from the index alone.
+            models.Index(
+                fields=["provider_tenant", "api", "plan", "requested_plan"],
+                condition=Q(awaiting_since__isnull=False),
+                name="subscription_waiting_menu_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apis.models import Api, Plan, PlanStatus
@@ -126,8 +127,9 @@ def queue_rows(qs: QuerySet[Subscription], *, with_provider: bool = False) -> Qu
 def queue_menus(tenant: Tenant | None, *, provider: int | None = None) -> dict[str, list]:
     """The queue's filter menus: only APIs, plans (and, staff-wide, providers) with waiting requests.
 
-    Each is one query over the waiting rows' ids (the queue index), joined to at most
-    ``MENU_LIMIT`` names; staff see API and plan menus once they picked a provider.
+    Each is one query: the waiting rows' ids come from an index-only scan of
+    ``subscription_waiting_menu_idx`` and at most ``MENU_LIMIT`` names are read; staff see API
+    and plan menus once they picked a provider.
     """
     base = Subscription.objects.unscoped() if tenant is None else Subscription.objects.for_provider(tenant)
     waiting = base.awaiting_decision()
@@ -141,16 +143,15 @@ def queue_menus(tenant: Tenant | None, *, provider: int | None = None) -> dict[s
             return menus
     menus["apis"] = list(
         Api.objects.unscoped()
-        .filter(pk__in=waiting.values("api_id"))
+        .filter(pk__in=waiting.order_by().values("api_id"))
         .only("id", "name")
         .order_by("name", "pk")[:MENU_LIMIT]
     )
-    plan_ids = Q(pk__in=waiting.filter(requested_plan__isnull=True).values("plan_id")) | Q(
-        pk__in=waiting.filter(requested_plan__isnull=False).values("requested_plan_id")
-    )
+    # A plan-change request is "for" the plan it asks for (as in ``for_plan``).
+    targets = waiting.order_by().annotate(target=Coalesce("requested_plan_id", "plan_id")).values("target")
     menus["plans"] = list(
         Plan.objects.unscoped()
-        .filter(plan_ids)
+        .filter(pk__in=targets)
         .select_related("api")
         .only("id", "name", "api__name")
         .order_by("api__name", "name", "pk")[:MENU_LIMIT]
