@@ -503,7 +503,10 @@ def catalog(request: TenantRequest) -> HttpResponse:
         "filter_errors": [error for errors in filterset.errors.values() for error in errors],
         "params": params,
         "sorts": selectors.CATALOG_SORTS,
-        "facets": selectors.catalog_facets(
+        # The menus are not part of the HTMX fragment (search as you type): no facet scan per keystroke.
+        "facets": None
+        if request.htmx
+        else selectors.catalog_facets(
             user, tenant_ids=tenant_ids, selected_tag=params["tag"], selected_provider=params["provider"]
         ),
         "tenant_ids": tenant_ids,

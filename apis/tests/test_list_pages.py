@@ -196,3 +196,17 @@ def test_catalog_api_page_reads_no_document_per_version(client, acme, orders, or
     html = page.content.decode()
     assert html.count("?version=r") == 22
     assert "redoc-container" in html  # v1 (published, with a document) is shown first
+
+
+def test_search_as_you_type_skips_the_menus(client, acme):
+    from django.test.utils import CaptureQueriesContext
+
+    _apis(acme, 3, name="Parcel tracker")
+    url = reverse("apis:catalog") + "?q=parc"
+    client.get(url)
+    with CaptureQueriesContext(connection) as full:
+        client.get(url)
+    with CaptureQueriesContext(connection) as fragment:
+        html = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert html.count("catalog-card") == 3 and "<select" not in html
+    assert len(fragment) < len(full)
