@@ -42,6 +42,11 @@ def application_rows(tenant: Tenant) -> QuerySet[Application]:
     )
 
 
+def application_choices(tenant: Tenant) -> QuerySet[Application]:
+    """The subscribe form's menu: ids and names only."""
+    return Application.objects.for_tenant(tenant).only("id", "tenant_id", "name").order_by("name", "id")
+
+
 def subscription_rows(qs: QuerySet[Subscription], *, consumer: bool = False) -> QuerySet[Subscription]:
     """A subscription table's rows with only the names it shows.
 

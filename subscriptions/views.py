@@ -205,7 +205,7 @@ def subscribe(request: TenantRequest) -> HttpResponse:
     plan = selectors.plan_for_subscribe(request.user, request.tenant, plan_id)
     if plan is None:
         raise Http404("No such plan.")
-    apps = list(selectors.tenant_applications(request.tenant))
+    apps = list(selectors.application_choices(request.tenant))
 
     def run(data: Mapping[str, Any]) -> Subscription:
         application = _found(selectors.application_for, request.tenant, data["application"])
