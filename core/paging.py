@@ -11,7 +11,7 @@ the end mean the last page, and (uncounted lists) offsets deeper than ``MAX_OFFS
 
 Usage in a view::
 
-    page = paginate(request, selectors.tenant_applications(tenant))
+    page = paginate(request, selectors.application_rows(tenant))
     render(request, "…", {"applications": page})
 
 and in the template ``{% include "partials/pagination.html" with page=applications %}``.

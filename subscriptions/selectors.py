@@ -264,10 +264,3 @@ def offered_plans(user: User, tenant: Tenant) -> QuerySet[Plan]:
     """Plans the tenant could subscribe to (or change to)."""
     return offerable_plans(user, tenant.pk)
 
-
-def provider_apis(tenant: Tenant) -> QuerySet[Api]:
-    return Api.objects.for_tenant(tenant)
-
-
-def provider_plans(tenant: Tenant) -> QuerySet[Plan]:
-    return Plan.objects.for_tenant(tenant).select_related("api")
