@@ -5,8 +5,8 @@ that keep the current filters in the query string. Where counting would cost mor
 page itself (append-mostly logs), ``count=False`` shows a "more" control instead: the page
 fetches one row beyond its size to know whether there is a next page.
 
-Rows are read in two steps (ids of the page, then those rows with their joins): see
-``_late_rows``. Bad page numbers never reach the database: text or numbers below 1 mean page 1, numbers past
+Lists that join other tables for their names are read in two steps (ids of the page, then
+those rows with their joins): see ``_late_rows``. Bad page numbers never reach the database: text or numbers below 1 mean page 1, numbers past
 the end mean the last page, and (uncounted lists) offsets deeper than ``MAX_OFFSET`` are a 404.
 
 Usage in a view::
@@ -36,7 +36,7 @@ MAX_OFFSET = 100_000
 
 def _number(raw: str | None) -> int:
     """The page number asked for; 1 for anything that is not a whole number ≥ 1."""
-    if not raw or not raw.isdigit() or len(raw) > 9:
+    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         return 1
     return max(int(raw), 1)
 
@@ -141,7 +141,7 @@ def paginate(
     offset = (number - 1) * size
     if not count and offset > MAX_OFFSET:
         raise Http404("That page is too deep: narrow the list with its filters.")
-    if isinstance(queryset, QuerySet):
+    if isinstance(queryset, QuerySet) and queryset.query.select_related:
         rows = _late_rows(queryset, offset, size + 1)
     else:
         rows = list(queryset[offset : offset + size + 1])

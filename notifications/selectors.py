@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from core.errors import NotFound
+from core.filters import is_id
 from notifications.models import Notification, Webhook, WebhookDelivery
 from tenants.models import Tenant, User
 
@@ -23,7 +24,7 @@ def tenant_webhooks(tenant: Tenant) -> QuerySet[Webhook]:
 
 
 def webhook_for(tenant: Tenant, pk: int | str) -> Webhook:
-    webhook = Webhook.objects.for_tenant(tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    webhook = Webhook.objects.for_tenant(tenant).filter(pk=pk).first() if is_id(pk) else None
     if webhook is None:
         raise NotFound("No such webhook.")
     return webhook

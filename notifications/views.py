@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound
+from core.filters import is_id
 from core.http import reveals_secret
 from core.paging import paginate
 from core.web import done, perform, submit_form
@@ -33,7 +34,7 @@ def notification_list(request: TenantRequest) -> HttpResponse:
 def notification_read(request: TenantRequest) -> HttpResponse:
     """Mark one (``id``) or all notifications read; follow the notice's link when asked."""
     raw = request.POST.get("id")
-    ids = [int(raw)] if raw and raw.isdigit() else None
+    ids = [int(raw)] if raw and is_id(raw) else None
     services.notification_mark_read(actor=request.membership, ids=ids)
     target = request.POST.get("next", "")
     if target.startswith("/") and not target.startswith("//"):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apis.models import Api, Plan, PlanStatus
 from core.errors import NotFound
+from core.filters import is_id
 from subscriptions.models import ApiKey, Application, Subscription, SubscriptionEvent, SubscriptionStatus
 from tenants.models import Tenant, User
 
@@ -74,7 +75,7 @@ def subscription_rows(qs: QuerySet[Subscription], *, consumer: bool = False) -> 
 
 
 def application_for(tenant: Tenant, pk: int | str) -> Application:
-    application = Application.objects.for_tenant(tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    application = Application.objects.for_tenant(tenant).filter(pk=pk).first() if is_id(pk) else None
     if application is None:
         raise NotFound("No such application.")
     return application
@@ -97,7 +98,7 @@ def subscription_for(tenant: Tenant, pk: int | str) -> Subscription:
     """A subscription the tenant takes part in (as consumer or provider); NotFound otherwise."""
     subscription = (
         Subscription.objects.for_party(tenant).select_related(*_SUBSCRIPTION_RELATED).filter(pk=pk).first()
-        if str(pk).isdigit()
+        if is_id(pk)
         else None
     )
     if subscription is None:
@@ -255,7 +256,7 @@ def offerable_plans(user: User | None, tenant_id: int) -> QuerySet[Plan]:
 
 def plan_for_subscribe(user: User, tenant: Tenant, plan_id: int | str | None) -> Plan | None:
     """The plan a consumer wants to subscribe to, if it is offered to them; None looks like unknown."""
-    if not plan_id or not str(plan_id).isdigit():
+    if not plan_id or not is_id(plan_id):
         return None
     return offerable_plans(user, tenant.pk).filter(pk=int(plan_id)).first()
 
@@ -263,4 +264,3 @@ def plan_for_subscribe(user: User, tenant: Tenant, plan_id: int | str | None) ->
 def offered_plans(user: User, tenant: Tenant) -> QuerySet[Plan]:
     """Plans the tenant could subscribe to (or change to)."""
     return offerable_plans(user, tenant.pk)
-

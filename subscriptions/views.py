@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
+from core.filters import is_id
 from core.http import reveals_secret
 from core.paging import paginate
 from core.web import done, flash_service_error, perform, submit_form
@@ -331,7 +332,7 @@ def subscription_action(request: TenantRequest, pk: int, verb: str) -> HttpRespo
     subscription = _found(selectors.subscription_for, request.tenant, pk)
     if verb not in _ACTIONS:
         raise Http404("No such action.")
-    if verb == "change-plan" and not str(request.POST.get("plan", "")).isdigit():
+    if verb == "change-plan" and not is_id(request.POST.get("plan", "")):
         messages.error(request, "Choose a plan.")
         return _subscription_page(request, subscription, status=400)
 
@@ -378,7 +379,7 @@ def _queue_context(request: HttpRequest, tenant: Any) -> dict[str, Any]:
 
 def _bulk(request: HttpRequest, actor: Any) -> None:
     decision = request.POST.get("decision")
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("ids") if is_id(i)]
     if decision not in {"approve", "reject"}:
         messages.error(request, "Choose approve or reject.")
         return

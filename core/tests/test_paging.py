@@ -29,7 +29,9 @@ def test_links_keep_the_filters_and_drop_the_old_page_number():
     assert page.previous_url == "?q=orders&status=active&page=1"
 
 
-@pytest.mark.parametrize(("raw", "number"), [("abc", 1), ("0", 1), ("-3", 1), ("1e9", 1), ("99", 3), ("9" * 40, 1)])
+@pytest.mark.parametrize(
+    ("raw", "number"), [("abc", 1), ("0", 1), ("-3", 1), ("1e9", 1), ("99", 3), ("9" * 40, 1), ("²", 1), ("٣", 1)]
+)
 def test_bad_page_numbers_clamp(raw, number):
     page = _page(f"page={raw}", size=50)
     assert page.number == number

@@ -41,3 +41,19 @@ def test_platform_overview_pages(client):
     client.force_login(staff)
     html = client.get(reverse("platform") + "?tenants_page=2").content.decode()
     assert "51–70 of 70" in html and "1–50 of 71" in html
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.5", "9" * 30, "", "²", "٣"])
+def test_bad_page_numbers_are_never_a_500(client, raw):
+    staff = UserFactory(is_staff=True, email="ops@platform.example")
+    _orgs(3)
+    client.force_login(staff)
+    for url in (
+        reverse("platform"),
+        reverse("platform-approvals"),
+        reverse("platform-nodes"),
+        reverse("platform-quarantine"),
+        reverse("apis:catalog"),
+    ):
+        response = client.get(url, {"page": raw, "tenants_page": raw, "users_page": raw})
+        assert response.status_code == 200, (url, raw)

@@ -204,3 +204,14 @@ def test_staff_can_open_and_decide_a_request(client, staff, globex, catalog, pen
 def test_request_page_is_staff_only(client, alice, pending_sub):
     client.force_login(alice)
     assert client.get(reverse("platform-request", args=[pending_sub.pk])).status_code == 302
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "9" * 30])
+def test_unicode_digits_are_refused_not_a_500(client, alice, acme, charlie, globex, catalog, pending_sub, raw):
+    client.force_login(charlie)
+    assert client.get(reverse("subscriptions:subscribe", args=[globex.slug]), {"plan": raw}).status_code == 404
+    client.force_login(alice)
+    response = client.post(reverse("subscriptions:approvals", args=[acme.slug]), {"ids": [raw], "decision": "approve"})
+    assert response.status_code == 302
+    url = reverse("subscriptions:subscription-action", args=[acme.slug, pending_sub.pk, "change-plan"])
+    assert client.post(url, {"plan": raw}).status_code == 400
