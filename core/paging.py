@@ -6,7 +6,9 @@ page itself (append-mostly logs), ``count=False`` shows a "more" control instead
 fetches one row beyond its size to know whether there is a next page.
 
 Lists that join other tables for their names are read in two steps (ids of the page, then
-those rows with their joins): see ``_late_rows``. Bad page numbers never reach the database: text or numbers below 1 mean page 1, numbers past
+those rows with their joins): see ``_late_rows``.
+
+Bad page numbers never reach the database: text or numbers below 1 mean page 1, numbers past
 the end mean the last page, and (uncounted lists) offsets deeper than ``MAX_OFFSET`` are a 404.
 
 Usage in a view::
