@@ -7,6 +7,7 @@ reads take the viewer (a user, or None for an anonymous visitor) and scope with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -241,7 +242,7 @@ def catalog_version(api: Api, label: str, *, member: bool) -> ApiVersion:
     return version
 
 
-def default_version(versions: list[ApiVersion]) -> ApiVersion | None:
+def default_version(versions: Sequence[ApiVersion]) -> ApiVersion | None:
     """The version whose docs a visitor sees first: the newest published, then deprecated, then any."""
     order = [VersionStatus.PUBLISHED, VersionStatus.DEPRECATED, VersionStatus.DRAFT, VersionStatus.RETIRED]
     for status in order:

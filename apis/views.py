@@ -545,7 +545,7 @@ def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> H
         .annotate(has_spec=ExpressionWrapper(Q(spec__isnull=False), output_field=BooleanField()))
         .order_by("-created_at", "-id")
     )
-    selected = None
+    selected: ApiVersion | None = None
     wanted = request.GET.get("version")
     if wanted:
         selected = next((v for v in versions if v.label == wanted), None)

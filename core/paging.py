@@ -117,12 +117,12 @@ class Page(Generic[T]):
 
 def paginate(
     request: HttpRequest,
-    queryset: QuerySet[T] | Sequence[T],
+    queryset: QuerySet[Any] | Sequence[Any],
     *,
     size: int = PAGE_SIZE,
     param: str = "page",
     count: bool = True,
-) -> Page[T]:
+) -> Page[Any]:
     """One page of ``queryset`` for the page number in ``request.GET[param]`` (see the module doc).
 
     Counted lists cost one COUNT beyond the page's own query. ``queryset`` must be ordered
@@ -152,7 +152,7 @@ def paginate(
     return Page(rows=rows, number=number, size=size, total=total, has_next=has_next, param=param, query=prefix)
 
 
-def _late_rows(queryset: QuerySet[T], offset: int, limit: int) -> list[T]:
+def _late_rows(queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:
     """The rows ``queryset[offset:offset + limit]``, found by their ids first ("deferred join").
 
     The ids come from the list's own table alone (its filters and order, no joined names), so
@@ -164,5 +164,5 @@ def _late_rows(queryset: QuerySet[T], offset: int, limit: int) -> list[T]:
     ids = list(queryset.values_list("pk", flat=True)[offset : offset + limit])
     if not ids:
         return []
-    found = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()}  # type: ignore[attr-defined]
+    found = {row.pk: row for row in queryset.filter(pk__in=ids).order_by()}
     return [found[pk] for pk in ids if pk in found]
