@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apis import openapi, selectors, services
@@ -112,8 +113,6 @@ def api_create(request: TenantRequest) -> HttpResponse:
 
 
 def _list_url(request: TenantRequest) -> str:
-    from django.urls import reverse
-
     return reverse("apis:list", args=[request.tenant.slug])
 
 
@@ -129,6 +128,8 @@ def _api_page(request: TenantRequest, api: Api, status: int = 200) -> HttpRespon
 
 def _api_context(request: TenantRequest, api: Api) -> dict[str, Any]:
     can_edit = _can_edit(request)
+    # Also the answer to a refused action (POST elsewhere): page links go to the API page.
+    path = reverse("apis:detail", args=[request.tenant.slug, api.slug])
     plans = list(selectors.api_plans(api).order_by("created_at", "pk"))
     if can_edit:
         # Delete buttons that would be refused are shown disabled, with the reason.
@@ -139,9 +140,9 @@ def _api_context(request: TenantRequest, api: Api) -> dict[str, Any]:
             )
     return {
         "api": api,
-        "versions": paginate(request, selectors.version_rows(api), param="versions_page", size=20),
+        "versions": paginate(request, selectors.version_rows(api), param="versions_page", size=20, path=path),
         "plans": plans,
-        "events": paginate(request, selectors.api_events(api), param="events_page", size=25),
+        "events": paginate(request, selectors.api_events(api), param="events_page", size=25, path=path),
         "can_edit": can_edit,
         "note_form": NoteForm(),
         "delete_refusal": services.api_delete_refusal(api) if can_edit else None,
@@ -248,11 +249,15 @@ def version_create(request: TenantRequest, api_slug: str) -> HttpResponse:
 
 
 def _version_context(request: TenantRequest, version: ApiVersion, **extra: Any) -> dict[str, Any]:
+    # Also the answer to an upload or a transition (POST elsewhere): page links go to the version page.
+    path = reverse("apis:version", args=[request.tenant.slug, version.api.slug, version.label])
     return {
         "api": version.api,
         "version": version,
-        "endpoints": paginate(request, selectors.version_endpoints(version), param="endpoints_page", size=100),
-        "history": paginate(request, selectors.version_events(version), param="history_page", size=25),
+        "endpoints": paginate(
+            request, selectors.version_endpoints(version), param="endpoints_page", size=100, path=path
+        ),
+        "history": paginate(request, selectors.version_events(version), param="history_page", size=25, path=path),
         "can_edit": _can_edit(request),
         "spec_form": extra.pop("spec_form", None) or SpecForm(),
         "deprecate_form": extra.pop("deprecate_form", None)

@@ -55,6 +55,8 @@ class Page(Generic[T]):
     param: str = "page"
     #: The request's query string without this page's parameter, ready to prefix ``page=N``.
     query: str = ""
+    #: The list page's own path, for pages rendered in answer to a POST to another URL.
+    path: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[T]:
@@ -89,8 +91,8 @@ class Page(Generic[T]):
         return self.has_next or self.has_previous
 
     def url(self, number: int) -> str:
-        """The query string (with its ``?``) of page ``number`` of this list, filters kept."""
-        return f"?{self.query}{self.param}={number}"
+        """The link to page ``number`` of this list, filters kept (a query string, or path and query)."""
+        return f"{self.path}?{self.query}{self.param}={number}"
 
     @property
     def previous_url(self) -> str:
@@ -122,11 +124,13 @@ def paginate(
     size: int = PAGE_SIZE,
     param: str = "page",
     count: bool = True,
+    path: str = "",
 ) -> Page[Any]:
     """One page of ``queryset`` for the page number in ``request.GET[param]`` (see the module doc).
 
     Counted lists cost one COUNT beyond the page's own query. ``queryset`` must be ordered
-    (stable pages).
+    (stable pages). A page rendered in answer to a POST (a form error, a new key) passes its own
+    ``path``: links relative to the POST's URL would lead to the action, not the page.
     """
     number = _number(request.GET.get(param))
     query = request.GET.copy()
@@ -149,7 +153,9 @@ def paginate(
         rows = list(queryset[offset : offset + size + 1])
     has_next = len(rows) > size
     rows = rows[:size]
-    return Page(rows=rows, number=number, size=size, total=total, has_next=has_next, param=param, query=prefix)
+    return Page(
+        rows=rows, number=number, size=size, total=total, has_next=has_next, param=param, query=prefix, path=path
+    )
 
 
 def _late_rows(queryset: QuerySet[Any], offset: int, limit: int) -> list[Any]:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.http import reveals_secret
@@ -22,7 +23,7 @@ from gateways.snapshot import current_version
 def _page(
     request: HttpRequest, *, form: NodeForm | None = None, created: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
-    nodes = paginate(request, selectors.nodes())
+    nodes = paginate(request, selectors.nodes(), path=reverse("platform-nodes"))
     selectors.annotate(list(nodes.rows))
     return render(
         request,

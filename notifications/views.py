@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound
@@ -77,7 +78,12 @@ def webhook_detail(request: TenantRequest, pk: int) -> HttpResponse:
 
 def _webhook_page(request: TenantRequest, webhook: Webhook, status: int = 200) -> HttpResponse:
     # An append-only log, possibly huge: a "More" control instead of a COUNT of every delivery.
-    deliveries = paginate(request, selectors.webhook_deliveries(webhook).defer("payload"), count=False)
+    deliveries = paginate(
+        request,
+        selectors.webhook_deliveries(webhook).defer("payload"),
+        count=False,
+        path=reverse("notifications:webhook", args=[request.tenant.slug, webhook.pk]),
+    )
     template = "notifications/partials/deliveries.html" if request.htmx else "notifications/webhook.html"
     return render(request, template, {"webhook": webhook, "deliveries": deliveries}, status=status)
 

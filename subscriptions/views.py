@@ -98,6 +98,8 @@ def _application_page(
     created: dict | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    # Also the answer to a POST (new key, rotation): page links go to the application page.
+    path = reverse("subscriptions:application", args=[request.tenant.slug, application.pk])
     return render(
         request,
         "subscriptions/application.html",
@@ -109,8 +111,9 @@ def _application_page(
                 .filter(application=application)
                 .order_by("-created_at", "-id"),
                 param="subs_page",
+                path=path,
             ),
-            "keys": paginate(request, selectors.application_keys(application), param="keys_page"),
+            "keys": paginate(request, selectors.application_keys(application), param="keys_page", path=path),
             "key_form": key_form or KeyForm(),
             "rotate_form": RotateForm(),
             "created": created,
@@ -256,6 +259,7 @@ def subscription_detail(request: TenantRequest, pk: int) -> HttpResponse:
 
 def _subscription_page(request: TenantRequest, subscription: Subscription, status: int = 200) -> HttpResponse:
     sides = _sides(request, subscription)
+    path = reverse("subscriptions:subscription", args=[request.tenant.slug, subscription.pk])
     plans = [
         p
         for p in selectors.offered_plans(request.user, request.tenant).filter(api=subscription.api)
@@ -267,10 +271,10 @@ def _subscription_page(request: TenantRequest, subscription: Subscription, statu
         {
             "subscription": subscription,
             "events": paginate(
-                request, selectors.subscription_events(request.tenant, subscription), param="events_page"
+                request, selectors.subscription_events(request.tenant, subscription), param="events_page", path=path
             ),
             "others": (
-                paginate(request, selectors.other_subscriptions(subscription), param="others_page", size=20)
+                paginate(request, selectors.other_subscriptions(subscription), param="others_page", size=20, path=path)
                 if sides["is_provider"]
                 else []
             ),

@@ -95,10 +95,14 @@ def dashboard(request: TenantRequest) -> HttpResponse:
 def _members_context(request: TenantRequest, invite_form: InvitationForm | None = None) -> dict:
     membership: Membership = request.membership
     manage = can(membership, Perm.MEMBERS_MANAGE)
+    # Also the answer to an HTMX invitation or a refused action: page links go to the members page.
+    path = reverse("tenants:members", args=[request.tenant.slug])
     return {
-        "members": paginate(request, selectors.tenant_members(request.tenant)),
+        "members": paginate(request, selectors.tenant_members(request.tenant), path=path),
         "invitations": (
-            paginate(request, selectors.tenant_invitations(request.tenant), param="invitations_page") if manage else []
+            paginate(request, selectors.tenant_invitations(request.tenant), param="invitations_page", path=path)
+            if manage
+            else []
         ),
         "invite_form": invite_form or InvitationForm(),
         "can_manage": manage,
@@ -281,7 +285,11 @@ def _tokens_page(
     context = {
         "form": form or TokenForm(),
         "created": created,
-        "tokens": paginate(request, selectors.tokens_visible_to(request.membership, all_members=manage_all)),
+        "tokens": paginate(
+            request,
+            selectors.tokens_visible_to(request.membership, all_members=manage_all),
+            path=reverse("tenants:tokens", args=[request.tenant.slug]),
+        ),
         "manage_all": manage_all,
         "api_base": request.build_absolute_uri(reverse("api:me")),
     }

@@ -215,3 +215,18 @@ def test_unicode_digits_are_refused_not_a_500(client, alice, acme, charlie, glob
     assert response.status_code == 302
     url = reverse("subscriptions:subscription-action", args=[acme.slug, pending_sub.pk, "change-plan"])
     assert client.post(url, {"plan": raw}).status_code == 400
+
+
+def test_a_page_answering_a_post_links_its_pages_to_itself(client, charlie, globex, shop, active_sub):
+    now = timezone.now()  # revoked: old keys do not count against the live-key limit
+    ApiKey.objects.bulk_create(
+        [
+            ApiKey(tenant=globex, application=shop, name=f"old {i}", key_id=f"q{i:08d}", key_hash="x", revoked_at=now)
+            for i in range(60)
+        ]
+    )
+    client.force_login(charlie)
+    response = client.post(reverse("subscriptions:key-create", args=[globex.slug, shop.pk]), {"name": "fresh"})
+    assert response.status_code == 200  # the new key is shown once, in this answer
+    page_two = reverse("subscriptions:application", args=[globex.slug, shop.pk]) + "?keys_page=2"
+    assert f'href="{page_two}"' in response.content.decode()
