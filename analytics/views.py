@@ -94,8 +94,10 @@ def overview(request: TenantRequest) -> HttpResponse:
     window = data["window"]
     provider = selectors.scope_for(request.tenant, "provider")
     consumer = selectors.scope_for(request.tenant, "consumer")
-    slugs = {a.pk: a.slug for a in api_selectors.tenant_apis(request.tenant)}
     apis = selectors.top(provider, window, "apis")
+    # Slugs of the top APIs only, not of every API of the provider.
+    ids = [item["key"]["api_id"] for item in apis]
+    slugs = dict(Api.objects.for_tenant(request.tenant).filter(pk__in=ids).values_list("pk", "slug"))
     for item in apis:
         item["slug"] = slugs.get(item["key"]["api_id"])
     context = {
@@ -116,7 +118,7 @@ def overview(request: TenantRequest) -> HttpResponse:
 @require_GET
 def api_dashboard(request: TenantRequest, api_slug: str) -> HttpResponse:
     api = _found(api_selectors.api_for_tenant, request.tenant, api_slug)
-    versions = list(api_selectors.api_versions(api))
+    versions = list(api_selectors.version_rows(api))  # the menu: labels, not OpenAPI documents
     label = request.GET.get("version", "")
     version = next((v for v in versions if v.label == label), None)
     data, problems = _parse(s.WindowQuery, request.GET)

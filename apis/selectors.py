@@ -7,11 +7,12 @@ reads take the viewer (a user, or None for an anonymous visitor) and scope with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Func, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Lower
 
 from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, PlanStatus, VersionStatus, Visibility
 from core.errors import NotFound
@@ -27,9 +28,13 @@ CATALOG_SORTS = {
 
 
 def search_apis(qs: QuerySet[Api], q: str) -> QuerySet[Api]:
-    """Full-text search over name, tags, summary, description; substring on name/slug as a fallback.
+    """Full-text search over name, tags, summary, description; substring on name/slug as well.
 
     websearch syntax ("quoted phrase", -exclude, or) is what people type into search boxes.
+    The substring match is served by trigram indexes (``pg_trgm``, migration 0006) on the
+    upper-cased name and slug, which is what ``icontains`` compares: no scan of every API,
+    and still correct for one- and two-letter queries (which pg_trgm answers from the index
+    without trigrams to narrow by).
     """
     query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
     return qs.filter(Q(search_vector=query) | Q(name__icontains=q) | Q(slug__icontains=q)).annotate(
@@ -40,25 +45,32 @@ def search_apis(qs: QuerySet[Api], q: str) -> QuerySet[Api]:
 # --- Provider side ---------------------------------------------------------------------
 
 
+def _count_of(model: Any, **filters: Any) -> Coalesce:
+    """A correlated COUNT per API row: cheaper than COUNT(DISTINCT) over joined versions × plans."""
+    rows = model.objects.unscoped().filter(api=OuterRef("pk"), **filters).order_by().values("api")
+    return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n")), 0)
+
+
 def tenant_apis(tenant: Tenant, *, q: str = "", visibility: str = "", tag: str = "", status: str = "") -> QuerySet[Api]:
-    """The provider's own APIs with version and plan counts, for lists."""
-    qs = Api.objects.for_tenant(tenant).annotate(
-        version_count=Count("versions", distinct=True),
-        live_version_count=Count(
-            "versions",
-            filter=Q(versions__status__in=[VersionStatus.PUBLISHED, VersionStatus.DEPRECATED]),
-            distinct=True,
-        ),
-        plan_count=Count("plans", distinct=True),
+    """The provider's own APIs with version and plan counts, for lists (name order)."""
+    qs = (
+        Api.objects.for_tenant(tenant)
+        .defer("description", "description_html", "search_vector")
+        .annotate(
+            version_count=_count_of(ApiVersion),
+            live_version_count=_count_of(ApiVersion, status__in=[VersionStatus.PUBLISHED, VersionStatus.DEPRECATED]),
+            plan_count=_count_of(Plan),
+        )
+        .order_by("name", "pk")
     )
     if visibility:
         qs = qs.filter(visibility=visibility)
     if tag:
         qs = qs.filter(tags__contains=[tag.lower()])
     if status:
-        qs = qs.filter(versions__status=status).distinct()
+        qs = qs.filter(pk__in=ApiVersion.objects.for_tenant(tenant).filter(status=status).values("api_id"))
     if q:
-        qs = search_apis(qs, q.strip()).order_by("-rank", "name")
+        qs = search_apis(qs, q.strip()).order_by("-rank", "name", "pk")
     return qs
 
 
@@ -86,8 +98,32 @@ def version_for(api: Api, label: str) -> ApiVersion:
     return version
 
 
+def version_rows(api: Api) -> QuerySet[ApiVersion]:
+    """The API page's versions table: no OpenAPI document nor rendered notes, only whether there is one."""
+    return (
+        ApiVersion.objects.for_tenant(api.tenant_id)
+        .filter(api=api)
+        .only("id", "tenant_id", "api_id", "label", "status", "sunset_date", "base_path", "upstreams", "created_at")
+        .annotate(
+            endpoint_count=Coalesce(
+                Subquery(
+                    Endpoint.objects.unscoped()
+                    .filter(version=OuterRef("pk"))
+                    .order_by()
+                    .values("version")
+                    .annotate(n=Count("pk"))
+                    .values("n")
+                ),
+                0,
+            ),
+            has_spec=ExpressionWrapper(Q(spec__isnull=False), output_field=BooleanField()),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
 def version_endpoints(version: ApiVersion) -> QuerySet[Endpoint]:
-    return Endpoint.objects.for_tenant(version.tenant_id).filter(version=version)
+    return Endpoint.objects.for_tenant(version.tenant_id).filter(version=version).order_by("path", "method", "pk")
 
 
 def api_plans(api: Api, *, status: str = "") -> QuerySet[Plan]:
@@ -104,13 +140,20 @@ def plan_for(api: Api, pk: int | str) -> Plan:
 
 def api_events(api: Api) -> QuerySet[AuditEvent]:
     """The API's changelog: every recorded change to it, its versions and its plans."""
-    return AuditEvent.objects.for_tenant(api.tenant_id).filter(api=api).select_related("actor")
+    return (
+        AuditEvent.objects.for_tenant(api.tenant_id)
+        .filter(api=api)
+        .select_related("actor")
+        .order_by("-created_at", "-id")
+    )
 
 
 def version_events(version: ApiVersion) -> QuerySet[AuditEvent]:
     """The version history: creation, spec uploads, lifecycle transitions."""
-    return AuditEvent.objects.for_tenant(version.tenant_id).filter(
-        target_type=ApiVersion._meta.model_name, target_id=version.pk
+    return (
+        AuditEvent.objects.for_tenant(version.tenant_id)
+        .filter(target_type=ApiVersion._meta.model_name, target_id=version.pk)
+        .order_by("-created_at", "-id")
     )
 
 
@@ -210,12 +253,13 @@ def catalog_version(api: Api, label: str, *, member: bool) -> ApiVersion:
     return version
 
 
-def default_version(versions: list[ApiVersion]) -> ApiVersion | None:
+def default_version(versions: Sequence[ApiVersion]) -> ApiVersion | None:
     """The version whose docs a visitor sees first: the newest published, then deprecated, then any."""
     order = [VersionStatus.PUBLISHED, VersionStatus.DEPRECATED, VersionStatus.DRAFT, VersionStatus.RETIRED]
     for status in order:
         for version in versions:
-            if version.status == status and version.spec is not None:
+            has_spec = getattr(version, "has_spec", None)
+            if version.status == status and (has_spec if has_spec is not None else version.spec is not None):
                 return version
     return versions[0] if versions else None
 
@@ -226,12 +270,40 @@ def catalog_plans(api: Api, *, member: bool) -> QuerySet[Plan]:
     return qs.filter(status=PlanStatus.ACTIVE) if member else qs.offered()
 
 
-def catalog_facets(user: Any, *, tenant_ids: list[int] | None = None) -> dict[str, list[Any]]:
-    """Tags and providers present in what the viewer may see, for the filter dropdowns."""
-    visible = Api.objects.visible_to(user, tenant_ids=tenant_ids)
-    tags = sorted({tag for row in visible.values_list("tags", flat=True) for tag in row})
+#: The most tags and providers the catalog's filter menus list (the most used first).
+FACET_LIMIT = 200
+
+
+def catalog_facets(
+    user: Any, *, tenant_ids: list[int] | None = None, selected_tag: str = "", selected_provider: str = ""
+) -> dict[str, list[Any]]:
+    """Tags and providers present in what the viewer may see, for the filter dropdowns.
+
+    Two grouped queries, each bounded to the ``FACET_LIMIT`` entries with the most APIs (then
+    listed by name); the current selection is always listed, so the menu can show it.
+    """
+    visible = Api.objects.visible_to(user, tenant_ids=tenant_ids).order_by()
+    tag_rows = (
+        visible.annotate(tag=Func(F("tags"), function="unnest"))
+        .values("tag")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "tag")
+        .values_list("tag", flat=True)[:FACET_LIMIT]
+    )
+    tags = sorted({*tag_rows, *([selected_tag] if selected_tag else [])})
+    provider_rows = (
+        visible.values("tenant_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "tenant_id")
+        .values_list("tenant_id", flat=True)[:FACET_LIMIT]
+    )
     providers = list(
-        visible.values_list("tenant__slug", "tenant__name").distinct().order_by("tenant__name", "tenant__slug")
+        Tenant.objects.filter(
+            Q(pk__in=list(provider_rows))
+            | Q(pk__in=visible.filter(tenant__slug=selected_provider or None).values("tenant_id")[:1])
+        )
+        .order_by("name", "slug")
+        .values_list("slug", "name")
     )
     return {"tags": tags, "providers": providers}
 

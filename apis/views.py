@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -29,7 +30,9 @@ from apis.forms import (
 from apis.models import Api, ApiVersion, Plan, SpecStatus, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
 from apis.uploads import limit_openapi_upload, upload_exceeded
+from core.deletion import protected_ids
 from core.errors import InvalidInput, NotFound, ServiceError
+from core.paging import paginate
 from core.web import apply_service_error, done, flash_service_error, perform, refusals, submit_form
 from tenants.permissions import can
 from tenants.roles import Perm
@@ -89,11 +92,11 @@ def _can_edit(request: TenantRequest) -> bool:
 @tenant_view(Perm.APIS_VIEW)
 @require_GET
 def api_list(request: TenantRequest) -> HttpResponse:
-    q = request.GET.get("q", "")
+    q = request.GET.get("q", "").strip()
     return render(
         request,
         "apis/list.html",
-        {"apis": selectors.tenant_apis(request.tenant, q=q), "q": q, "can_edit": _can_edit(request)},
+        {"apis": paginate(request, selectors.tenant_apis(request.tenant, q=q)), "q": q, "can_edit": _can_edit(request)},
     )
 
 
@@ -122,8 +125,6 @@ def api_create(request: TenantRequest) -> HttpResponse:
 
 
 def _list_url(request: TenantRequest) -> str:
-    from django.urls import reverse
-
     return reverse("apis:list", args=[request.tenant.slug])
 
 
@@ -139,16 +140,21 @@ def _api_page(request: TenantRequest, api: Api, status: int = 200) -> HttpRespon
 
 def _api_context(request: TenantRequest, api: Api) -> dict[str, Any]:
     can_edit = _can_edit(request)
-    plans = list(selectors.api_plans(api))
+    # Also the answer to a refused action (POST elsewhere): page links go to the API page.
+    path = reverse("apis:detail", args=[request.tenant.slug, api.slug])
+    plans = list(selectors.api_plans(api).order_by("created_at", "pk"))
     if can_edit:
         # Delete buttons that would be refused are shown disabled, with the reason.
+        protected = protected_ids(Plan, [plan.pk for plan in plans])
         for plan in plans:
-            plan.delete_refusal = services.plan_delete_refusal(plan)  # type: ignore[attr-defined]
+            plan.delete_refusal = services.plan_delete_refusal(  # type: ignore[attr-defined]
+                plan, protected=plan.pk in protected
+            )
     return {
         "api": api,
-        "versions": selectors.api_versions(api),
+        "versions": paginate(request, selectors.version_rows(api), param="versions_page", size=20, path=path),
         "plans": plans,
-        "events": selectors.api_events(api)[:25],
+        "events": paginate(request, selectors.api_events(api), param="events_page", size=25, path=path),
         "can_edit": can_edit,
         "note_form": NoteForm(),
         "delete_refusal": services.api_delete_refusal(api) if can_edit else None,
@@ -264,12 +270,15 @@ def version_create(request: TenantRequest, api_slug: str) -> HttpResponse:
 
 
 def _version_context(request: TenantRequest, version: ApiVersion, **extra: Any) -> dict[str, Any]:
-    endpoints = list(selectors.version_endpoints(version))
+    # Also the answer to an upload or a transition (POST elsewhere): page links go to the version page.
+    path = reverse("apis:version", args=[request.tenant.slug, version.api.slug, version.label])
     return {
         "api": version.api,
         "version": version,
-        "endpoints": endpoints,
-        "history": selectors.version_events(version),
+        "endpoints": paginate(
+            request, selectors.version_endpoints(version), param="endpoints_page", size=100, path=path
+        ),
+        "history": paginate(request, selectors.version_events(version), param="history_page", size=25, path=path),
         "can_edit": _can_edit(request),
         "spec_form": extra.pop("spec_form", None) or SpecForm(),
         "deprecate_form": extra.pop("deprecate_form", None)
@@ -504,6 +513,21 @@ def _viewer(request: HttpRequest) -> tuple[Any, list[int]]:
     return user, selectors.viewer_tenant_ids(user)
 
 
+CATALOG_PAGE_SIZE = 30
+CATALOG_CARD_FIELDS = (
+    "id",
+    "tenant_id",
+    "name",
+    "slug",
+    "summary",
+    "tags",
+    "visibility",
+    "updated_at",
+    "tenant__name",
+    "tenant__slug",
+)
+
+
 @require_GET
 def catalog(request: TenantRequest) -> HttpResponse:
     user, tenant_ids = _viewer(request)
@@ -512,12 +536,19 @@ def catalog(request: TenantRequest) -> HttpResponse:
     # A bad filter (e.g. an unknown sort) is shown as an error above the unfiltered list, with a 400.
     valid = filterset.is_valid()
     apis = filterset.qs if valid else selectors.catalog_filter(filterset.queryset)
+    # The cards show neither the description nor its rendered HTML (up to 100 kB each).
+    cards = apis.select_related("tenant").only(*CATALOG_CARD_FIELDS)
     context = {
-        "apis": apis[:200],
+        "apis": paginate(request, cards, size=CATALOG_PAGE_SIZE),
         "filter_errors": [error for errors in filterset.errors.values() for error in errors],
         "params": params,
         "sorts": selectors.CATALOG_SORTS,
-        "facets": selectors.catalog_facets(user, tenant_ids=tenant_ids),
+        # The menus are not part of the HTMX fragment (search as you type): no facet scan per keystroke.
+        "facets": None
+        if request.htmx
+        else selectors.catalog_facets(
+            user, tenant_ids=tenant_ids, selected_tag=params["tag"], selected_provider=params["provider"]
+        ),
         "tenant_ids": tenant_ids,
     }
     template = "apis/partials/catalog_results.html" if request.htmx else "apis/catalog.html"
@@ -550,8 +581,13 @@ def _reference_context(
     """What the reference part of a page needs: the example snippets and the gateway details."""
     endpoints = list(selectors.version_endpoints(version)) if version else []
     caller = snippets.caller_for(request.user, tenant_ids, api) if version else None
+    # Lists defer the (large) document and annotate ``has_spec``; a version loaded whole has it.
+    has_spec = version is not None and getattr(version, "has_spec", None) is not False
+    if version is not None and not hasattr(version, "has_spec"):
+        has_spec = version.spec is not None
     return {
         "selected": version,
+        "has_spec": has_spec,
         "endpoints": endpoints,
         "snippets": snippets.snippets(version, endpoints, caller) if version else None,
         "caller": caller,
@@ -579,8 +615,14 @@ def _served_document(request: HttpRequest, api: Api, version: ApiVersion, tenant
 @require_GET
 def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> HttpResponse:
     api, member, tenant_ids = _catalog_api(request, provider_slug, api_slug)
-    versions = list(selectors.catalog_versions(api, member=member))
-    selected = None
+    # Every version's label and state, not every version's OpenAPI document (fetched as JSON by Redoc).
+    versions = list(
+        selectors.catalog_versions(api, member=member)
+        .defer("spec", "spec_pending", "release_notes", "release_notes_html", "spec_error")
+        .annotate(has_spec=ExpressionWrapper(Q(spec__isnull=False), output_field=BooleanField()))
+        .order_by("-created_at", "-id")
+    )
+    selected: ApiVersion | None = None
     wanted = request.GET.get("version")
     if wanted:
         selected = next((v for v in versions if v.label == wanted), None)

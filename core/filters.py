@@ -19,6 +19,14 @@ from drf_spectacular.utils import extend_schema_field
 #: Largest value of a BigAutoField primary key (PostgreSQL bigint).
 MAX_ID = 2**63 - 1
 
+
+def is_id(value: object) -> bool:
+    """An object id from text: ASCII digits (``str.isdigit`` also accepts "²", which ``int`` refuses)
+    for a number the database can hold."""
+    text = str(value)
+    return text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID
+
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 

@@ -81,7 +81,7 @@ def _read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing (413) as soon as it passes ``limit`` bytes; Content-Length checked first."""
     django_request = request._request
     declared = django_request.META.get("CONTENT_LENGTH") or ""
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     chunks: list[bytes] = []
     total = 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from core.paging import paginate
 from gateways import quarantine
 from gateways.models import QuarantinedRecord
 
@@ -19,9 +19,7 @@ def quarantine_list(request: HttpRequest) -> HttpResponse:
     # A bad filter is shown as an error above the unfiltered list, and the page answers 400.
     valid = filterset.is_valid()
     records = filterset.qs if valid else filterset.queryset
-    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page = paginate(request, records, size=PAGE_SIZE)
     return render(
         request,
         "gateways/quarantine.html",
@@ -31,7 +29,6 @@ def quarantine_list(request: HttpRequest) -> HttpResponse:
             "filters": filterset.form.cleaned_data if valid else {},
             "nodes": quarantine.nodes(),
             "reasons": quarantine.reasons(),
-            "query": query.urlencode(),
         },
         status=200 if valid else 400,
     )

@@ -29,7 +29,7 @@ class Traffic:
 
 
 def nodes() -> QuerySet[GatewayNode]:
-    return GatewayNode.objects.order_by("name")
+    return GatewayNode.objects.order_by("name", "pk")
 
 
 def node(pk: int) -> GatewayNode | None:

@@ -8,9 +8,11 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.http import reveals_secret, take_revealed
+from core.paging import paginate
 from core.web import done, perform, refusals, submit_form
 from gateways import selectors, services
 from gateways.forms import NodeForm
@@ -19,10 +21,14 @@ from gateways.snapshot import current_version
 
 
 def _page(request: HttpRequest, *, form: NodeForm | None = None, status: int = 200) -> HttpResponse:
-    nodes = selectors.annotate(list(selectors.nodes()))
+    nodes = paginate(request, selectors.nodes(), path=reverse("platform-nodes"))
+    selectors.annotate(list(nodes.rows))
     created: dict[str, Any] | None = None
     if request.method == "GET" and (revealed := take_revealed(request)):
-        node = next((n for n in nodes if n.pk == revealed["node"]), None)
+        # The node just created or rotated: looked up by id (it may not be on this page).
+        node = next((n for n in nodes.rows if n.pk == revealed["node"]), None)
+        if node is None:
+            node = GatewayNode.objects.filter(pk=revealed["node"]).first()
         created = {**revealed, "node": node} if node else None
     return render(
         request,

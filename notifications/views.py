@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound
+from core.filters import is_id
 from core.http import reveals_secret, take_revealed
+from core.paging import paginate
 from core.web import done, perform, submit_form
 from notifications import selectors, services
 from notifications.forms import WebhookForm
@@ -16,16 +19,13 @@ from notifications.models import Webhook
 from tenants.roles import Perm
 from tenants.web import TenantRequest, tenant_view
 
-#: How many notices the list shows (the newest).
-LIST_SIZE = 100
-
 
 @tenant_view()
 def notification_list(request: TenantRequest) -> HttpResponse:
-    notices = list(selectors.member_notifications(request.tenant, request.user)[:LIST_SIZE])
+    notices = paginate(request, selectors.member_notifications(request.tenant, request.user))
     # Opening the list reads what it shows: those notices are marked read now, and this page still
-    # highlights them as new (their read_at as loaded above). Notices beyond the page stay unread.
-    fresh = [n.pk for n in notices if n.read_at is None]
+    # highlights them as new (their read_at as loaded above). Notices on other pages stay unread.
+    fresh = [n.pk for n in notices.rows if n.read_at is None]
     if fresh:
         services.notification_mark_read(actor=request.membership, ids=fresh)
     return render(
@@ -44,7 +44,7 @@ def notification_list(request: TenantRequest) -> HttpResponse:
 def notification_read(request: TenantRequest) -> HttpResponse:
     """Mark one (``id``) or all notifications read; follow the notice's link when asked."""
     raw = request.POST.get("id")
-    ids = [int(raw)] if raw and raw.isdigit() else None
+    ids = [int(raw)] if raw and is_id(raw) else None
     services.notification_mark_read(actor=request.membership, ids=ids)
     target = request.POST.get("next", "")
     if target.startswith("/") and not target.startswith("//"):
@@ -63,13 +63,16 @@ def _webhook(request: TenantRequest, pk: int) -> Webhook:
 @reveals_secret
 def webhooks(request: TenantRequest) -> HttpResponse:
     def page(form: WebhookForm, status: int) -> HttpResponse:
-        hooks = selectors.tenant_webhooks(request.tenant)
         created = None
         if request.method == "GET" and (revealed := take_revealed(request)):
-            created = hooks.filter(pk=revealed["webhook"]).first()
+            created = selectors.tenant_webhooks(request.tenant).filter(pk=revealed["webhook"]).first()
             if created is not None:
                 created.secret = revealed["secret"]
-        context = {"form": form, "webhooks": hooks, "created": created}
+        context = {
+            "form": form,
+            "webhooks": paginate(request, selectors.tenant_webhooks(request.tenant)),
+            "created": created,
+        }
         return render(request, "notifications/webhooks.html", context, status=status)
 
     # POST/redirect/GET: the signing secret waits in the session for the next GET of this page, once.
@@ -94,7 +97,13 @@ def webhook_detail(request: TenantRequest, pk: int) -> HttpResponse:
 
 
 def _webhook_page(request: TenantRequest, webhook: Webhook, status: int = 200) -> HttpResponse:
-    deliveries = selectors.webhook_deliveries(webhook)[:50]
+    # An append-only log, possibly huge: a "More" control instead of a COUNT of every delivery.
+    deliveries = paginate(
+        request,
+        selectors.webhook_deliveries(webhook).defer("payload"),
+        count=False,
+        path=reverse("notifications:webhook", args=[request.tenant.slug, webhook.pk]),
+    )
     template = "notifications/partials/deliveries.html" if request.htmx else "notifications/webhook.html"
     return render(request, template, {"webhook": webhook, "deliveries": deliveries}, status=status)
 

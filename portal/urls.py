@@ -32,6 +32,7 @@ urlpatterns = [
     path("platform/nodes/", include("gateways.urls")),
     path("platform/quarantine/", include("gateways.quarantine_urls")),
     path("platform/approvals/", subscription_views.platform_approvals, name="platform-approvals"),
+    path("platform/approvals/<int:pk>/", subscription_views.platform_request, name="platform-request"),
     path("t/", include("tenants.urls")),
     path("t/", include("subscriptions.urls")),
     path("t/", include("notifications.urls")),

@@ -36,6 +36,12 @@ class QueueFilterSet(django_filters.FilterSet):
         return selectors.waiting_at_least(queryset, value) if value else queryset
 
 
+class StaffQueueFilterSet(QueueFilterSet):
+    """The staff-wide queue (web page) also filters by provider organisation."""
+
+    provider = IdFilter(field_name="provider_tenant_id", label="Only requests to this provider.")
+
+
 class ConsumerSubscriptionFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=SubscriptionStatus.choices, label="Only this state.")
 

@@ -141,6 +141,23 @@ class Subscription(models.Model):
         indexes = [
             models.Index(fields=["provider_tenant", "awaiting_since"], name="subscription_queue_idx"),
             models.Index(fields=["application", "api", "status"], name="subscription_app_api_idx"),
+            # The orders of the web lists: a consumer's subscriptions, newest first; what a
+            # consumer holds of one provider (the provider's view of a request); the staff queue.
+            models.Index(fields=["consumer_tenant", "-created_at", "-id"], name="subscription_consumer_idx"),
+            models.Index(
+                fields=["provider_tenant", "consumer_tenant", "-created_at", "-id"], name="subscription_pair_idx"
+            ),
+            models.Index(
+                fields=["awaiting_since", "id"],
+                condition=Q(awaiting_since__isnull=False),
+                name="subscription_waiting_idx",
+            ),
+            # The queue's filter menus (what waits, per provider): read from the index alone.
+            models.Index(
+                fields=["provider_tenant", "api", "plan", "requested_plan"],
+                condition=Q(awaiting_since__isnull=False),
+                name="subscription_waiting_menu_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -246,6 +263,7 @@ class ApiKey(models.Model):
                 name="apikey_name_unique_per_application",
             )
         ]
+        indexes = [models.Index(fields=["application", "-created_at", "-id"], name="apikey_application_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"

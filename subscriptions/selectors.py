@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apis.models import Api, Plan, PlanStatus
 from apis.snippets import Caller
 from core.errors import NotFound
+from core.filters import is_id
 from subscriptions.models import ApiKey, Application, Subscription, SubscriptionEvent, SubscriptionStatus
 from tenants.models import Tenant, User
 
@@ -23,6 +25,10 @@ _SUBSCRIPTION_RELATED = (
     "provider_tenant",
     "requested_by",
 )
+
+
+#: The most entries a filter menu lists (APIs, plans, providers with waiting requests).
+MENU_LIMIT = 200
 
 
 def tenant_applications(tenant: Tenant) -> QuerySet[Application]:
@@ -58,8 +64,48 @@ def snippet_caller(user: User, tenant_ids: list[int], api: Api) -> Caller | None
     return Caller(application=row[0], key_id=row[1]) if row else None
 
 
+def application_rows(tenant: Tenant) -> QuerySet[Application]:
+    """The applications list: the columns it shows, in name order (the tenant/name index)."""
+    return (
+        Application.objects.for_tenant(tenant)
+        .only("id", "tenant_id", "name", "description", "contact_email", "created_at")
+        .order_by("name", "id")
+    )
+
+
+def application_choices(tenant: Tenant) -> QuerySet[Application]:
+    """The subscribe form's menu: ids and names only."""
+    return Application.objects.for_tenant(tenant).only("id", "tenant_id", "name").order_by("name", "id")
+
+
+def subscription_rows(qs: QuerySet[Subscription], *, consumer: bool = False) -> QuerySet[Subscription]:
+    """A subscription table's rows with only the names it shows.
+
+    Five narrow joins instead of the eight of ``_SUBSCRIPTION_RELATED``: the planner's cost of a
+    join grows fast with the number of tables, and a list needs no users nor the provider.
+    """
+    related = ["application", "api", "version", "plan", "requested_plan"]
+    fields = [
+        "id",
+        "status",
+        "created_at",
+        "awaiting_since",
+        "consumer_tenant_id",
+        "provider_tenant_id",
+        "application__name",
+        "api__name",
+        "version__label",
+        "plan__name",
+        "requested_plan__name",
+    ]
+    if consumer:
+        related.append("consumer_tenant")
+        fields.append("consumer_tenant__name")
+    return qs.select_related(None).select_related(*related).only(*fields)
+
+
 def application_for(tenant: Tenant, pk: int | str) -> Application:
-    application = Application.objects.for_tenant(tenant).filter(pk=pk).first() if str(pk).isdigit() else None
+    application = Application.objects.for_tenant(tenant).filter(pk=pk).first() if is_id(pk) else None
     if application is None:
         raise NotFound("No such application.")
     return application
@@ -82,12 +128,71 @@ def subscription_for(tenant: Tenant, pk: int | str) -> Subscription:
     """A subscription the tenant takes part in (as consumer or provider); NotFound otherwise."""
     subscription = (
         Subscription.objects.for_party(tenant).select_related(*_SUBSCRIPTION_RELATED).filter(pk=pk).first()
-        if str(pk).isdigit()
+        if is_id(pk)
         else None
     )
     if subscription is None:
         raise NotFound("No such subscription.")
     return subscription
+
+
+def queue_rows(qs: QuerySet[Subscription], *, with_provider: bool = False) -> QuerySet[Subscription]:
+    """The approval queue's rows: who asks for what, nothing else (no decided_by, no plan limits)."""
+    related = ["application", "api", "version", "plan", "requested_plan", "consumer_tenant", "requested_by"]
+    fields = [
+        "id",
+        "status",
+        "use_case",
+        "plan_change_note",
+        "awaiting_since",
+        "created_at",
+        "consumer_tenant__name",
+        "requested_by__email",
+        "application__name",
+        "api__name",
+        "version__label",
+        "plan__name",
+        "requested_plan__name",
+    ]
+    if with_provider:
+        related.append("provider_tenant")
+        fields.append("provider_tenant__name")
+    return qs.select_related(None).select_related(*related).only(*fields)
+
+
+def queue_menus(tenant: Tenant | None, *, provider: int | None = None) -> dict[str, list]:
+    """The queue's filter menus: only APIs, plans (and, staff-wide, providers) with waiting requests.
+
+    Each is one query: the waiting rows' ids come from an index-only scan of
+    ``subscription_waiting_menu_idx`` and at most ``MENU_LIMIT`` names are read; staff see API
+    and plan menus once they picked a provider.
+    """
+    base = Subscription.objects.unscoped() if tenant is None else Subscription.objects.for_provider(tenant)
+    waiting = base.awaiting_decision()
+    if provider:
+        waiting = waiting.filter(provider_tenant_id=provider)
+    menus: dict[str, list] = {"apis": [], "plans": [], "providers": []}
+    if tenant is None:
+        providers = Tenant.objects.filter(pk__in=waiting.values("provider_tenant_id")).order_by("name", "pk")
+        menus["providers"] = list(providers.only("id", "name")[:MENU_LIMIT])
+        if not provider:
+            return menus
+    menus["apis"] = list(
+        Api.objects.unscoped()
+        .filter(pk__in=waiting.order_by().values("api_id"))
+        .only("id", "name")
+        .order_by("name", "pk")[:MENU_LIMIT]
+    )
+    # A plan-change request is "for" the plan it asks for (as in ``for_plan``).
+    targets = waiting.order_by().annotate(target=Coalesce("requested_plan_id", "plan_id")).values("target")
+    menus["plans"] = list(
+        Plan.objects.unscoped()
+        .filter(pk__in=targets)
+        .select_related("api")
+        .only("id", "name", "api__name")
+        .order_by("api__name", "name", "pk")[:MENU_LIMIT]
+    )
+    return menus
 
 
 def approval_queue(
@@ -126,20 +231,29 @@ def pending_approvals_count(tenant: Tenant) -> int:
 
 def other_subscriptions(subscription: Subscription) -> QuerySet[Subscription]:
     """The consumer's other subscriptions to this provider's APIs (what the approver may know)."""
-    return (
-        Subscription.objects.for_provider(subscription.provider_tenant)
-        .filter(consumer_tenant=subscription.consumer_tenant)
+    return subscription_rows(
+        Subscription.objects.for_provider(subscription.provider_tenant_id)
+        .filter(consumer_tenant_id=subscription.consumer_tenant_id)
         .exclude(pk=subscription.pk)
-        .select_related("application", "api", "plan")
-    )
+    ).order_by("-created_at", "-id")
 
 
 def subscription_events(tenant: Tenant, subscription: Subscription) -> QuerySet[SubscriptionEvent]:
-    return SubscriptionEvent.objects.for_party(tenant).filter(subscription=subscription).select_related("actor")
+    return SubscriptionEvent.objects.for_party(tenant).filter(subscription=subscription).order_by("created_at", "id")
+
+
+def platform_subscription_events(subscription: Subscription) -> QuerySet[SubscriptionEvent]:
+    """A subscription's history for platform staff (callers check is_staff)."""
+    return SubscriptionEvent.objects.unscoped().filter(subscription=subscription).order_by("created_at", "id")
 
 
 def application_keys(application: Application) -> QuerySet[ApiKey]:
-    return ApiKey.objects.for_tenant(application.tenant).filter(application=application).select_related("created_by")
+    return (
+        ApiKey.objects.for_tenant(application.tenant_id)
+        .filter(application=application)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
 
 
 def tenant_keys(tenant: Tenant) -> QuerySet[ApiKey]:
@@ -172,7 +286,7 @@ def offerable_plans(user: User | None, tenant_id: int) -> QuerySet[Plan]:
 
 def plan_for_subscribe(user: User, tenant: Tenant, plan_id: int | str | None) -> Plan | None:
     """The plan a consumer wants to subscribe to, if it is offered to them; None looks like unknown."""
-    if not plan_id or not str(plan_id).isdigit():
+    if not plan_id or not is_id(plan_id):
         return None
     return offerable_plans(user, tenant.pk).filter(pk=int(plan_id)).first()
 

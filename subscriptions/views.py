@@ -15,11 +15,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import NotFound, ServiceError
+from core.filters import is_id
 from core.formatting import plural
 from core.http import reveals_secret, take_revealed
+from core.paging import paginate
 from core.web import done, flash_service_error, perform, refusals, submit_form
 from subscriptions import selectors, services
-from subscriptions.filtersets import PlatformQueueFilterSet, QueueFilterSet
+from subscriptions.filtersets import QueueFilterSet, StaffQueueFilterSet
 from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
 from subscriptions.models import ApiKey, Subscription, SubscriptionStatus
 from tenants.permissions import can
@@ -40,11 +42,14 @@ def _found(getter: Any, *args: Any) -> Any:
 @tenant_view()
 def applications(request: TenantRequest) -> HttpResponse:
     def page(form: ApplicationForm, status: int) -> HttpResponse:
+        live = Subscription.objects.for_consumer(request.tenant).filter(
+            status__in=[SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
+        )
         context = {
             "form": form,
-            "applications": selectors.tenant_applications(request.tenant),
-            "subscriptions": selectors.consumer_subscriptions(request.tenant).filter(
-                status__in=[SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED]
+            "applications": paginate(request, selectors.application_rows(request.tenant)),
+            "subscriptions": paginate(
+                request, selectors.subscription_rows(live).order_by("-created_at", "-id"), param="subs_page"
             ),
             "can_edit": can(request.membership, Perm.APPS_EDIT),
         }
@@ -97,14 +102,23 @@ def _application_page(
     key_form: KeyForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    # Also the answer to a POST (new key, rotation): page links go to the application page.
+    path = reverse("subscriptions:application", args=[request.tenant.slug, application.pk])
     keys = selectors.application_keys(application)
     return render(
         request,
         "subscriptions/application.html",
         {
             "application": application,
-            "subscriptions": selectors.consumer_subscriptions(request.tenant).filter(application=application),
-            "keys": keys,
+            "subscriptions": paginate(
+                request,
+                selectors.subscription_rows(Subscription.objects.for_consumer(request.tenant))
+                .filter(application=application)
+                .order_by("-created_at", "-id"),
+                param="subs_page",
+                path=path,
+            ),
+            "keys": paginate(request, keys, param="keys_page", path=path),
             "key_form": key_form or KeyForm(),
             "rotate_form": RotateForm(auto_id=False),  # one select per key row: no repeated id
             "created": _revealed_key(request, keys),
@@ -219,7 +233,7 @@ def subscribe(request: TenantRequest) -> HttpResponse:
     plan = selectors.plan_for_subscribe(request.user, request.tenant, plan_id)
     if plan is None:
         raise Http404("No such plan.")
-    apps = list(selectors.tenant_applications(request.tenant))
+    apps = list(selectors.application_choices(request.tenant))
 
     def run(data: Mapping[str, Any]) -> Subscription:
         application = _found(selectors.application_for, request.tenant, data["application"])
@@ -269,6 +283,7 @@ def subscription_detail(request: TenantRequest, pk: int) -> HttpResponse:
 
 def _subscription_page(request: TenantRequest, subscription: Subscription, status: int = 200) -> HttpResponse:
     sides = _sides(request, subscription)
+    path = reverse("subscriptions:subscription", args=[request.tenant.slug, subscription.pk])
     plans = [
         p
         for p in selectors.offered_plans(request.user, request.tenant).filter(api=subscription.api)
@@ -279,8 +294,14 @@ def _subscription_page(request: TenantRequest, subscription: Subscription, statu
         "subscriptions/subscription.html",
         {
             "subscription": subscription,
-            "events": selectors.subscription_events(request.tenant, subscription),
-            "others": selectors.other_subscriptions(subscription) if sides["is_provider"] else [],
+            "events": paginate(
+                request, selectors.subscription_events(request.tenant, subscription), param="events_page", path=path
+            ),
+            "others": (
+                paginate(request, selectors.other_subscriptions(subscription), param="others_page", size=20, path=path)
+                if sides["is_provider"]
+                else []
+            ),
             "limits": services.plan_limits(subscription.plan),
             "plan_form": PlanChangeForm(plans=plans) if plans else None,
             "reason_form": ReasonForm(),
@@ -339,7 +360,7 @@ def subscription_action(request: TenantRequest, pk: int, verb: str) -> HttpRespo
     subscription = _found(selectors.subscription_for, request.tenant, pk)
     if verb not in _ACTIONS:
         raise Http404("No such action.")
-    if verb == "change-plan" and not str(request.POST.get("plan", "")).isdigit():
+    if verb == "change-plan" and not is_id(request.POST.get("plan", "")):
         messages.error(request, "Choose a plan.")
         return _subscription_page(request, subscription, status=400)
 
@@ -366,25 +387,27 @@ def subscription_action(request: TenantRequest, pk: int, verb: str) -> HttpRespo
 
 
 def _queue_context(request: HttpRequest, tenant: Any) -> dict[str, Any]:
-    filterset_class = QueueFilterSet if tenant else PlatformQueueFilterSet
+    filterset_class = QueueFilterSet if tenant else StaffQueueFilterSet
     filterset = filterset_class(request.GET, queryset=selectors.approval_queue(tenant))
     # A bad filter is shown as an error above the unfiltered queue (and the page answers 400).
     valid = filterset.is_valid()
     queue = filterset.qs if valid else filterset.queryset
+    names = ("api", "plan", "min_age_hours", "provider")
+    filters = {name: filterset.form.cleaned_data.get(name) for name in names} if valid else {}
     return {
         "valid": valid,
         "filter_errors": [f"{name}: {error}" for name, errors in filterset.errors.items() for error in errors],
-        "queue": list(queue[:200]),
-        "filters": {name: filterset.form.cleaned_data.get(name) for name in ("api", "plan", "min_age_hours")},
-        "apis": selectors.provider_apis(tenant) if tenant else [],
-        "plans": selectors.provider_plans(tenant) if tenant else [],
+        "queue": paginate(request, selectors.queue_rows(queue, with_provider=tenant is None)),
+        "filters": filters,
+        **selectors.queue_menus(tenant, provider=filters.get("provider")),
+        "menu_limit": selectors.MENU_LIMIT,
         "age_choices": [(1, "≥ 1 hour"), (24, "≥ 1 day"), (72, "≥ 3 days"), (168, "≥ 7 days")],
     }
 
 
 def _bulk(request: HttpRequest, actor: Any) -> None:
     decision = request.POST.get("decision")
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("ids") if is_id(i)]
     if decision not in {"approve", "reject"}:
         messages.error(request, "Choose approve or reject.")
         return
@@ -422,3 +445,24 @@ def platform_approvals(request: AuthenticatedRequest) -> HttpResponse:
     context["action_base"] = reverse("platform-approvals")
     context["global_queue"] = True
     return render(request, "subscriptions/approvals.html", context, status=200 if context["valid"] else 400)
+
+
+@staff_member_required
+def platform_request(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Platform staff: one request of the queue, with its history; decided through the queue's form."""
+    subscription = selectors.platform_subscriptions().filter(pk=pk).first()
+    if subscription is None:
+        raise Http404("No such subscription.")
+    return render(
+        request,
+        "subscriptions/platform_request.html",
+        {
+            "subscription": subscription,
+            "events": paginate(
+                request,
+                selectors.platform_subscription_events(subscription),
+                param="events_page",
+            ),
+            "limits": services.plan_limits(subscription.plan),
+        },
+    )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from core.errors import NotFound
+from core.filters import is_id
 from tenants.models import Invitation, Membership, PersonalAccessToken, SuspensionEvent, Tenant, User
 
 
@@ -26,11 +28,11 @@ def membership_for(user: User | AnonymousUser, slug: str) -> Membership:
 
 
 def tenant_members(tenant: Tenant) -> QuerySet[Membership]:
-    return Membership.objects.for_tenant(tenant).select_related("user").order_by("user__email")
+    return Membership.objects.for_tenant(tenant).select_related("user").order_by("user__email", "pk")
 
 
 def tenant_invitations(tenant: Tenant, *, pending_only: bool = True) -> QuerySet[Invitation]:
-    qs = Invitation.objects.for_tenant(tenant).select_related("invited_by")
+    qs = Invitation.objects.for_tenant(tenant).select_related("invited_by").order_by("-created_at", "-pk")
     return qs.pending() if pending_only else qs
 
 
@@ -39,18 +41,24 @@ def pending_invitations_for_user(user: User) -> QuerySet[Invitation]:
 
 
 def tokens_visible_to(membership: Membership, *, all_members: bool = False) -> QuerySet[PersonalAccessToken]:
-    qs = PersonalAccessToken.objects.for_tenant(membership.tenant).select_related("user")
+    qs = PersonalAccessToken.objects.for_tenant(membership.tenant).select_related("user").order_by("-created_at", "-pk")
     return qs if all_members else qs.filter(user=membership.user)
 
 
 def platform_tenants() -> QuerySet[Tenant]:
-    """Every tenant with its member count, newest first: platform staff only."""
-    return Tenant.objects.annotate(member_count=Count("memberships")).order_by("-created_at", "-pk")
+    """Every tenant with its member count: platform staff overview only."""
+    members = Membership.objects.unscoped().filter(tenant=OuterRef("pk")).order_by().values("tenant")
+    return Tenant.objects.annotate(
+        member_count=Coalesce(Subquery(members.annotate(n=Count("pk")).values("n")), 0)
+    ).order_by("-created_at", "-pk")
 
 
 def platform_users() -> QuerySet[User]:
-    """Every user with the number of organisations they belong to, newest first: staff only."""
-    return User.objects.annotate(tenant_count=Count("memberships")).order_by("-date_joined", "-pk")
+    """Every user with the number of their organisations: platform staff overview only."""
+    tenants = Membership.objects.unscoped().filter(user=OuterRef("pk")).order_by().values("user")
+    return User.objects.annotate(
+        tenant_count=Coalesce(Subquery(tenants.annotate(n=Count("pk")).values("n")), 0)
+    ).order_by("-date_joined", "-pk")
 
 
 def platform_tenant(slug: str) -> Tenant:
@@ -62,7 +70,7 @@ def platform_tenant(slug: str) -> Tenant:
 
 
 def platform_user(pk: int | str) -> User:
-    user = User.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+    user = User.objects.filter(pk=pk).first() if is_id(str(pk)) else None
     if user is None:
         raise NotFound("No such user.")
     return user

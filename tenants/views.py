@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import Forbidden, NotFound, ServiceError
 from core.http import reveals_secret, take_revealed
+from core.paging import paginate
 from core.web import done, flash_service_error, perform, refusals, submit_form
 from tenants import dashboard as dashboard_parts
 from tenants import selectors, services
@@ -113,9 +114,15 @@ def dashboard(request: TenantRequest) -> HttpResponse:
 def _members_context(request: TenantRequest, invite_form: InvitationForm | None = None) -> dict:
     membership: Membership = request.membership
     manage = can(membership, Perm.MEMBERS_MANAGE)
+    # Also the answer to an HTMX invitation or a refused action: page links go to the members page.
+    path = reverse("tenants:members", args=[request.tenant.slug])
     return {
-        "members": selectors.tenant_members(request.tenant),
-        "invitations": selectors.tenant_invitations(request.tenant) if manage else [],
+        "members": paginate(request, selectors.tenant_members(request.tenant), path=path),
+        "invitations": (
+            paginate(request, selectors.tenant_invitations(request.tenant), param="invitations_page", path=path)
+            if manage
+            else []
+        ),
         "invite_form": invite_form or InvitationForm(),
         "can_manage": manage,
         "role_form": RoleForm(),
@@ -299,7 +306,7 @@ def _tokens_page(request: TenantRequest, form: TokenForm | None = None, status: 
     context = {
         "form": form or TokenForm(),
         "created": created,
-        "tokens": tokens,
+        "tokens": paginate(request, tokens, path=reverse("tenants:tokens", args=[request.tenant.slug])),
         "manage_all": manage_all,
         "api_base": settings.SITE_URL + reverse("api:me"),  # one host in every link: the site's URL
     }

@@ -10,11 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
 from core.validators import validate_single_line
@@ -121,6 +122,13 @@ class Api(models.Model):
         indexes = [
             GinIndex(fields=["search_vector"], name="api_search_gin"),
             GinIndex(fields=["tags"], name="api_tags_gin"),
+            # Substring search (``icontains`` compares UPPER(column) LIKE UPPER('%q%')): trigram
+            # indexes on exactly that expression, so a search does not read every API.
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="api_name_trgm"),
+            GinIndex(OpClass(Upper("slug"), name="gin_trgm_ops"), name="api_slug_trgm"),
+            # The provider's list (name order) and the catalog's default order.
+            models.Index(fields=["tenant", "name"], name="api_tenant_name_idx"),
+            models.Index(Lower("name"), "id", name="api_lower_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -14,7 +14,7 @@ from apis.markdown import MAX_MARKDOWN_CHARS, render_markdown
 from apis.models import Api, ApiVersion, Plan, Visibility
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import _contact, _visibility, validate_tags
-from core.deletion import protected_dependents
+from core.deletion import protected_dependents, protected_ids
 from core.errors import Conflict, InvalidInput
 from core.validators import clean_text as _text
 from tenants.models import Membership, Tenant
@@ -174,9 +174,14 @@ def api_delete_refusal(api: Api) -> Conflict | None:
     Anything another tenant depends on (subscriptions of any status, and their trail) keeps
     the API, its versions and its plans for ever (docs/decisions.md).
     """
-    versions = ApiVersion.objects.for_tenant(api.tenant_id).filter(api=api)
-    plans = Plan.objects.for_tenant(api.tenant_id).filter(api=api)
-    if any(protected_dependents(obj) for obj in (api, *versions, *plans)):
+    versions = list(ApiVersion.objects.for_tenant(api.tenant_id).filter(api=api).only("id", "label", "status"))
+    plan_ids = list(Plan.objects.for_tenant(api.tenant_id).filter(api=api).values_list("pk", flat=True))
+    # A few queries whatever the number of versions and plans (not a few per row).
+    if (
+        protected_dependents(api)
+        or protected_ids(ApiVersion, [v.pk for v in versions])
+        or protected_ids(Plan, plan_ids)
+    ):
         return Conflict(
             "Retire its versions and archive its plans; an API with subscription history cannot be deleted "
             "(the history is kept for the subscribers too).",

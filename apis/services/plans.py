@@ -186,13 +186,16 @@ def plan_restore(*, actor: Membership, plan: Plan, note: str = "") -> Plan:
     return _plan_status(actor, plan, PlanStatus.ACTIVE, note)
 
 
-def plan_delete_refusal(plan: Plan) -> Conflict | None:
+def plan_delete_refusal(plan: Plan, *, protected: bool | None = None) -> Conflict | None:
     """Why ``plan`` cannot be deleted (the 409 to raise), or None when it can.
 
     A plan that has (or had) a subscription of any status, or a pending move to it, is kept
-    for ever: it is archived instead (docs/decisions.md).
+    for ever: it is archived instead (docs/decisions.md). A list of plans passes ``protected``
+    (from ``core.deletion.protected_ids``) instead of asking once per plan.
     """
-    if not protected_dependents(plan):
+    if protected is None:
+        protected = bool(protected_dependents(plan))
+    if not protected:
         return None
     if plan.status == PlanStatus.ARCHIVED:
         advice = "It stays archived: subscribers and their history still refer to it."

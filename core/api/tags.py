@@ -57,5 +57,8 @@ TAGS: list[dict[str, str]] = [
         "name": GATEWAY_PROTOCOL,
         "description": "What gateway nodes call: configuration, heartbeat, call logs, key check.",
     },
-    {"name": PLATFORM, "description": "Platform staff: every provider's approval queue; organisations across the platform, suspend and unsuspend."},
+    {
+        "name": PLATFORM,
+        "description": "Platform staff: every provider's approval queue; every organisation, suspend and unsuspend.",
+    },
 ]
