@@ -15,7 +15,6 @@ from typing import Any
 
 import django_filters
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apis import selectors as api_selectors
 from apis.filtersets import PlatformApiFilterSet
 from core.errors import NotFound
+from core.paging import paginate
 from core.web import done, submit_form
 from subscriptions import selectors as subscription_selectors
 from tenants import selectors, services
@@ -58,7 +58,7 @@ def _list_page(
     filters: list[tuple[str, str]],
 ) -> HttpResponse:
     rows, errors, valid = _filtered(request, filterset_class, queryset)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, rows, size=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -29,18 +29,19 @@ def test_platform_overview(client):
     staff = UserFactory(is_staff=True, email="ops@platform.example")
     _orgs(3)
     client.force_login(staff)
-    _, page = assert_flat_queries(client, reverse("platform"), lambda: _orgs(27))
-    html = page.content.decode()
-    assert "1–30 of 30" in html  # organisations
-    assert "1–31 of 31" in html  # users: 30 owners and the staff member
+    assert_flat_queries(client, reverse("platform"), lambda: _orgs(3))  # the overview shows the newest
+    _, page = assert_flat_queries(client, reverse("platform-tenants"), lambda: _orgs(24))
+    assert "1–30 of 30" in page.content.decode()
+    _, page = assert_flat_queries(client, reverse("platform-users"), lambda: _orgs(3))
+    assert "1–34 of 34" in page.content.decode()  # 33 owners and the staff member
 
 
 def test_platform_overview_pages(client):
     staff = UserFactory(is_staff=True, email="ops@platform.example")
     _orgs(70)
     client.force_login(staff)
-    html = client.get(reverse("platform") + "?tenants_page=2").content.decode()
-    assert "51–70 of 70" in html and "1–50 of 71" in html
+    assert "51–70 of 70" in client.get(reverse("platform-tenants") + "?page=2").content.decode()
+    assert "1–50 of 71" in client.get(reverse("platform-users")).content.decode()
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "abc", "1.5", "9" * 30, "", "²", "٣"])
@@ -50,6 +51,9 @@ def test_bad_page_numbers_are_never_a_500(client, raw):
     client.force_login(staff)
     for url in (
         reverse("platform"),
+        reverse("platform-tenants"),
+        reverse("platform-users"),
+        reverse("platform-apis"),
         reverse("platform-approvals"),
         reverse("platform-nodes"),
         reverse("platform-quarantine"),

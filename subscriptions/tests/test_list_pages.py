@@ -69,8 +69,8 @@ def test_application_page_keys_and_subscriptions(client, charlie, globex, shop, 
     def grow(n):
         ApiKey.objects.bulk_create(
             [
-                ApiKey(tenant=globex, application=shop, name=f"key {i}", key_id=f"k{next(_serial):08d}", key_hash="x")
-                for i in range(n)
+                ApiKey(tenant=globex, application=shop, name=f"key {serial}", key_id=f"k{serial:08d}", key_hash="x")
+                for serial in (next(_serial) for _ in range(n))
             ]
         )
 
@@ -226,7 +226,8 @@ def test_a_page_answering_a_post_links_its_pages_to_itself(client, charlie, glob
         ]
     )
     client.force_login(charlie)
-    response = client.post(reverse("subscriptions:key-create", args=[globex.slug, shop.pk]), {"name": "fresh"})
-    assert response.status_code == 200  # the new key is shown once, in this answer
+    # A refused POST (the name is missing) answers with the application page itself.
+    response = client.post(reverse("subscriptions:key-create", args=[globex.slug, shop.pk]), {"name": ""})
+    assert response.status_code == 400
     page_two = reverse("subscriptions:application", args=[globex.slug, shop.pk]) + "?keys_page=2"
     assert f'href="{page_two}"' in response.content.decode()
