@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.actions import ServiceActionMixin
+from core.api.pagination import CursorPagination
 from core.errors import InvalidInput, NotFound
 from core.filters import ListOnlyFilterMixin
 from core.http import reveals_secret
@@ -100,11 +101,12 @@ class _EventsMixin:
         summary="Audit trail of the subscription (who, when, old → new state, reason)",
         filters=False,
     )
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=CursorPagination)
     def events(self, request: Request, tenant_slug: str, pk: str) -> Response:
         subscription = self.get_object()  # type: ignore[attr-defined]
         events = selectors.subscription_events(self.tenant, subscription)  # type: ignore[attr-defined]
-        return Response(s.SubscriptionEventSerializer(events, many=True).data)
+        page = self.paginate_queryset(events)  # type: ignore[attr-defined]
+        return self.get_paginated_response(s.SubscriptionEventSerializer(page, many=True).data)  # type: ignore[attr-defined]
 
 
 @extend_schema(parameters=[TENANT_PARAM])
@@ -122,6 +124,7 @@ class SubscriptionViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.SubscriptionSerializer
+    pagination_class = CursorPagination
     filterset_class = ConsumerSubscriptionFilterSet
     required_perms = {
         "list": Perm.TENANT_VIEW,
@@ -271,6 +274,7 @@ class ProvidedSubscriptionViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.SubscriptionSerializer
+    pagination_class = CursorPagination
     filterset_class = ProviderSubscriptionFilterSet
     required_perms = {
         # Reads stay open to every member (the provider side of the trail); decisions need approvers.
@@ -322,6 +326,7 @@ class PlatformApprovalViewSet(
 
     permission_classes = [IsAdminUser]
     serializer_class = s.SubscriptionSerializer
+    pagination_class = CursorPagination
     filterset_class = QueueFilterSet
 
     def get_queryset(self) -> QuerySet[Subscription]:
@@ -352,6 +357,7 @@ class KeyViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.KeySerializer
+    pagination_class = CursorPagination
     filterset_class = KeyFilterSet
     required_perms = {
         "list": Perm.TENANT_VIEW,

@@ -8,11 +8,13 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.actions import ServiceActionMixin
+from core.api.pagination import PageNumberPagination
 from core.errors import Forbidden
 from core.filters import ListOnlyFilterMixin
 from core.http import reveals_secret
@@ -68,12 +70,19 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
     def _render(self, membership: Membership) -> dict:
         return s.TenantSerializer(membership.tenant, context={"roles": {membership.tenant_id: membership.role}}).data
 
-    @extend_schema(responses=s.PaginatedTenantListSerializer)
+    @extend_schema(
+        responses=s.PaginatedTenantListSerializer,
+        parameters=[
+            OpenApiParameter("page", int, description="A page number within the paginated result set."),
+            OpenApiParameter("page_size", int, description="Number of results to return per page."),
+        ],
+    )
     def list(self, request: Request) -> Response:
-        memberships = list(self._memberships(request))
+        paginator = PageNumberPagination()
+        memberships = paginator.paginate_queryset(self._memberships(request).order_by("tenant__name", "pk"), request)
         roles = {m.tenant_id: m.role for m in memberships}
         data = s.TenantSerializer([m.tenant for m in memberships], many=True, context={"roles": roles}).data
-        return Response({"count": len(data), "next": None, "previous": None, "results": data})
+        return paginator.get_paginated_response(data)
 
     @extend_schema(
         request=s.TenantCreateSerializer,
@@ -243,11 +252,15 @@ class InvitationViewSet(
         )
 
 
-class MyInvitationsView(APIView):
-    @extend_schema(responses=s.InvitationSerializer(many=True), summary="Pending invitations for your e-mail")
-    def get(self, request: Request) -> Response:
-        invitations = selectors.pending_invitations_for_user(cast(User, request.user))
-        return Response(s.InvitationSerializer(invitations, many=True).data)
+@extend_schema_view(get=extend_schema(summary="Pending invitations for your e-mail"))
+class MyInvitationsView(ListAPIView):
+    serializer_class = s.InvitationSerializer
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        if getattr(self, "swagger_fake_view", False):
+            return Invitation.objects.unscoped().none()
+        return selectors.pending_invitations_for_user(cast(User, self.request.user)).order_by("-created_at", "-id")
 
 
 class InvitationAcceptView(ServiceActionMixin, APIView):
