@@ -42,7 +42,11 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "user", "read_at"], name="notification_unread_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "user", "read_at"], name="notification_unread_idx"),
+            # A member's list, newest first, and its cursor pages (core.api.pagination).
+            models.Index(fields=["tenant", "user", "-created_at", "-id"], name="notification_member_new_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title

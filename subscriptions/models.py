@@ -140,6 +140,15 @@ class Subscription(models.Model):
         indexes = [
             models.Index(fields=["provider_tenant", "awaiting_since"], name="subscription_queue_idx"),
             models.Index(fields=["application", "api", "status"], name="subscription_app_api_idx"),
+            # Each side's list, newest first, and its cursor pages (core.api.pagination).
+            models.Index(fields=["consumer_tenant", "-created_at", "-id"], name="subscription_consumer_new_idx"),
+            models.Index(fields=["provider_tenant", "-created_at", "-id"], name="subscription_provider_new_idx"),
+            # The staff-wide approval queue, oldest first, across every provider.
+            models.Index(
+                fields=["awaiting_since", "id"],
+                condition=Q(awaiting_since__isnull=False),
+                name="subscription_awaiting_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -232,6 +241,8 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The tenant's key list, newest first, and its cursor pages (core.api.pagination).
+        indexes = [models.Index(fields=["tenant", "-created_at", "-id"], name="apikey_tenant_new_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"

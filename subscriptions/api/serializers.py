@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
 
-from apis.models import ApiVersion
+from apis.models import Api, ApiVersion, Plan
 from core.limits import max_length
 from subscriptions.models import ApiKey, Application, KeyStatus, Subscription, SubscriptionEvent, SubscriptionStatus
 from subscriptions.services import DENY_REASONS
 from subscriptions.services.verification import MAX_REQUEST_PATH
+from tenants.models import Tenant, User
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
@@ -39,6 +41,18 @@ class PlanBriefSerializer(serializers.Serializer):
     quota_per_day = serializers.IntegerField(allow_null=True)
     quota_per_month = serializers.IntegerField(allow_null=True)
     approval_required = serializers.BooleanField()
+
+
+#: The plan columns PlanBriefSerializer reads.
+PLAN_BRIEF_FIELDS = [
+    "id",
+    "name",
+    "rate_limit_per_second",
+    "rate_limit_per_minute",
+    "quota_per_day",
+    "quota_per_month",
+    "approval_required",
+]
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
@@ -82,6 +96,27 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "ended_at",
         ]
         read_only_fields = fields
+
+    @staticmethod
+    def eager(queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
+        """What the serializer reads, as one query per related table instead of a nine-table join.
+
+        PostgreSQL plans a join of nine tables exhaustively (join_collapse_limit is 8): at the
+        real size that planning took 30–170 ms per list request, longer than running it. Eight
+        ``WHERE id IN (…)`` queries on primary keys plan in microseconds and fetch only the
+        columns shown; their number does not grow with the page.
+        """
+        # The related rows belong to subscriptions already narrowed to the caller: unscoped is safe.
+        return queryset.select_related(None).prefetch_related(
+            Prefetch("consumer_tenant", Tenant.objects.only("id", "slug")),
+            Prefetch("provider_tenant", Tenant.objects.only("id", "slug")),
+            Prefetch("application", Application.objects.unscoped().only("id", "name")),
+            Prefetch("api", Api.objects.unscoped().only("id", "name")),
+            Prefetch("version", ApiVersion.objects.unscoped().only("id", "label")),
+            Prefetch("plan", Plan.objects.unscoped().only(*PLAN_BRIEF_FIELDS)),
+            Prefetch("requested_plan", Plan.objects.unscoped().only(*PLAN_BRIEF_FIELDS)),
+            Prefetch("requested_by", User.objects.only("id", "email")),
+        )
 
 
 class SubscriptionRequestSerializer(serializers.Serializer):

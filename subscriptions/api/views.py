@@ -96,6 +96,16 @@ class ApplicationViewSet(
 
 
 class _EventsMixin:
+    action: str | None
+
+    def shaped(self, queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
+        """Reads load what the serializer shows without a wide join; the trail needs the row only."""
+        if self.action in ("list", "retrieve"):
+            return s.SubscriptionSerializer.eager(queryset)
+        if self.action == "events":
+            return queryset.select_related(None)
+        return queryset
+
     @extend_schema(
         responses=s.SubscriptionEventSerializer(many=True),
         summary="Audit trail of the subscription (who, when, old → new state, reason)",
@@ -136,7 +146,7 @@ class SubscriptionViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[Subscription]:
-        return selectors.consumer_subscriptions(self.tenant)
+        return self.shaped(selectors.consumer_subscriptions(self.tenant))
 
     @extend_schema(
         request=s.SubscriptionRequestSerializer,
@@ -290,7 +300,7 @@ class ProvidedSubscriptionViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[Subscription]:
-        return selectors.provider_subscriptions(self.tenant)
+        return self.shaped(selectors.provider_subscriptions(self.tenant))
 
     @property
     def actor(self) -> services.Actor:
@@ -331,9 +341,9 @@ class PlatformApprovalViewSet(
 
     def get_queryset(self) -> QuerySet[Subscription]:
         if self.action == "list":
-            return selectors.approval_queue(None)
+            return s.SubscriptionSerializer.eager(selectors.approval_queue(None))
         # Decided requests stay addressable so a second decision gets 409, not 404.
-        return selectors.platform_subscriptions()
+        return s.SubscriptionSerializer.eager(selectors.platform_subscriptions())
 
     @property
     def actor(self) -> services.Actor:
