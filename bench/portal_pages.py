@@ -521,6 +521,7 @@ def run(args: argparse.Namespace, info: dict[str, Any]) -> dict[str, Any]:
     for who, pk in users.items():
         clients[who] = Client()
         clients[who].force_login(User.objects.get(pk=pk))
+    load_before = os.getloadavg()
     todo = cases() + deep_cases(clients, args.deep_page)
     if args.only:
         todo = [c for c in todo if args.only in c.url]
@@ -537,11 +538,20 @@ def run(args: argparse.Namespace, info: dict[str, Any]) -> dict[str, Any]:
             f"{result['p50_ms']:>7.1f} {result['p95_ms']:>7.1f}  {result['bytes'] / 1024:>6.0f}{flag}",
             flush=True,
         )
+    load = {"before": [round(x, 1) for x in load_before], "after": [round(x, 1) for x in os.getloadavg()]}
+    print(f"\nload average (1, 5, 15 min) before {load['before']}, after {load['after']} on {os.cpu_count()} CPUs")
     missing = [r for r in rows if not r["ok"]]
     print(f"\n{len(rows) - len(missing)} of {len(rows)} meet p95 < {TARGET_MS:.0f} ms (and answer 200).")
     for r in missing:
         print(f"  misses: {r['kind']} {r['url']} (status {r['status']}, p95 {r['p95_ms']} ms, {r['queries']} queries)")
-    return {"target_p95_ms": TARGET_MS, "repeat": args.repeat, "database": DBNAME, **info, "results": rows}
+    return {
+        "target_p95_ms": TARGET_MS,
+        "repeat": args.repeat,
+        "database": DBNAME,
+        "load_average": load,
+        **info,
+        "results": rows,
+    }
 
 
 def main() -> int:
