@@ -96,13 +96,12 @@ class ApplicationViewSet(
 
 
 class _EventsMixin:
-    action: str | None
-
     def shaped(self, queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
         """Reads load what the serializer shows without a wide join; the trail needs the row only."""
-        if self.action in ("list", "retrieve"):
+        current = getattr(self, "action", None)  # the viewset's routed action
+        if current in ("list", "retrieve"):
             return s.SubscriptionSerializer.eager(queryset)
-        if self.action == "events":
+        if current == "events":
             return queryset.select_related(None)
         return queryset
 

@@ -79,7 +79,8 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
     )
     def list(self, request: Request) -> Response:
         paginator = PageNumberPagination()
-        memberships = paginator.paginate_queryset(self._memberships(request).order_by("tenant__name", "pk"), request)
+        ordered = self._memberships(request).order_by("tenant__name", "pk")
+        memberships = paginator.paginate_queryset(ordered, request) or []
         roles = {m.tenant_id: m.role for m in memberships}
         data = s.TenantSerializer([m.tenant for m in memberships], many=True, context={"roles": roles}).data
         return paginator.get_paginated_response(data)
