@@ -193,6 +193,18 @@ class KeySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+KEY_LIST_COLUMNS = [
+    *(f for f in KeySerializer.Meta.fields if f not in ("application_name", "status", "created_by", "replaced_by")),
+    "tenant_id",
+    "application__name",
+    "created_by",
+    "created_by__email",
+    "replaced_by",
+    "replaced_by__key_id",
+]
+"""The columns a key list reads: not the key's hash, the application's description or the users' rows."""
+
+
 class KeyCreateSerializer(serializers.Serializer):
     application = serializers.IntegerField(help_text="Id of one of your applications.")
     name = serializers.CharField(max_length=max_length(ApiKey, "name"))

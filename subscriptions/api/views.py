@@ -377,7 +377,8 @@ class KeyViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[ApiKey]:
-        return selectors.tenant_keys(self.tenant).select_related("replaced_by")
+        keys = selectors.tenant_keys(self.tenant).select_related("replaced_by")
+        return keys.only(*s.KEY_LIST_COLUMNS) if self.action == "list" else keys
 
     @extend_schema(
         request=s.KeyCreateSerializer,
