@@ -64,6 +64,8 @@ class CursorPagination(_CursorBase):
             raise self._invalid() from None
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list | None:
+        if not request.query_params.get(self.cursor_query_param):
+            return super().paginate_queryset(queryset, request, view)  # page one: an error here is a bug
         try:
             return super().paginate_queryset(queryset, request, view)
         except (DjangoValidationError, DataError, ValueError, TypeError, OverflowError):
