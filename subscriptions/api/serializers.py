@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
 
-from apis.models import Api, ApiVersion, Plan
+from apis.models import ApiVersion, Plan
 from core.limits import max_length
 from subscriptions.models import ApiKey, Application, KeyStatus, Subscription, SubscriptionEvent, SubscriptionStatus
 from subscriptions.services import DENY_REASONS
@@ -55,6 +55,27 @@ PLAN_BRIEF_FIELDS = [
 ]
 
 
+#: The subscription's own columns the serializer reads (its foreign keys included).
+SUBSCRIPTION_COLUMNS = [
+    "id",
+    "status",
+    "use_case",
+    "reason",
+    "awaiting_since",
+    "created_at",
+    "decided_at",
+    "ended_at",
+    "consumer_tenant",
+    "provider_tenant",
+    "application",
+    "api",
+    "version",
+    "plan",
+    "requested_plan",
+    "requested_by",
+]
+
+
 class SubscriptionSerializer(serializers.ModelSerializer):
     consumer = serializers.CharField(source="consumer_tenant.slug", read_only=True)
     provider = serializers.CharField(source="provider_tenant.slug", read_only=True)
@@ -99,23 +120,27 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
     @staticmethod
     def eager(queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
-        """What the serializer reads, as one query per related table instead of a nine-table join.
+        """What the serializer reads, without the nine-table join of ``select_related`` on every FK.
 
-        PostgreSQL plans a join of nine tables exhaustively (join_collapse_limit is 8): at the
-        real size that planning took 30–170 ms per list request, longer than running it. Eight
-        ``WHERE id IN (…)`` queries on primary keys plan in microseconds and fetch only the
-        columns shown; their number does not grow with the page.
+        The planner's search over join orders grows exponentially with the number of tables: at
+        the real size the nine-table join spent 30–170 ms *planning* each list request, far
+        longer than running it. Here the four always-present relations are joined (a five-table
+        join plans in well under a millisecond) with only the columns shown, and the two tenants,
+        the requested plan and the requester come by primary key (``WHERE id IN (…)``, skipped
+        when every value is empty). The number of queries does not grow with the page.
         """
+        shown = [f"plan__{name}" for name in PLAN_BRIEF_FIELDS]
         # The related rows belong to subscriptions already narrowed to the caller: unscoped is safe.
-        return queryset.select_related(None).prefetch_related(
-            Prefetch("consumer_tenant", Tenant.objects.only("id", "slug")),
-            Prefetch("provider_tenant", Tenant.objects.only("id", "slug")),
-            Prefetch("application", Application.objects.unscoped().only("id", "name")),
-            Prefetch("api", Api.objects.unscoped().only("id", "name")),
-            Prefetch("version", ApiVersion.objects.unscoped().only("id", "label")),
-            Prefetch("plan", Plan.objects.unscoped().only(*PLAN_BRIEF_FIELDS)),
-            Prefetch("requested_plan", Plan.objects.unscoped().only(*PLAN_BRIEF_FIELDS)),
-            Prefetch("requested_by", User.objects.only("id", "email")),
+        return (
+            queryset.select_related(None)
+            .select_related("application", "api", "version", "plan")
+            .only(*SUBSCRIPTION_COLUMNS, "application__name", "api__name", "version__label", *shown)
+            .prefetch_related(
+                Prefetch("consumer_tenant", Tenant.objects.only("id", "slug")),
+                Prefetch("provider_tenant", Tenant.objects.only("id", "slug")),
+                Prefetch("requested_plan", Plan.objects.unscoped().only(*PLAN_BRIEF_FIELDS)),
+                Prefetch("requested_by", User.objects.only("id", "email")),
+            )
         )
 
 
