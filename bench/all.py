@@ -1,10 +1,11 @@
-"""Run the issue-8 benchmarks B1–B4 in one go and collect their figures.
+"""Run the benchmarks B1–B5 in one go and collect their figures.
 
     .venv/bin/python bench/all.py [--quick]
 
-Each script creates and drops its own throwaway database (DATABASE_URL must reach a
-PostgreSQL server where it may do so) and writes its JSON under var/bench/; this collects them
-into var/bench/all.json and prints one summary line each. ``--quick`` runs smaller sizes
+Each script creates its own database (DATABASE_URL must reach a PostgreSQL server where it
+may do so; B1–B4 drop theirs, B5 keeps ``bench_portal_pages`` for the next run) and writes its
+JSON under var/bench/; this collects them into var/bench/all.json and prints one summary line
+each. ``--quick`` runs smaller sizes
 (B2 250k rows, B3 500k rows) for a fast check; the targets are stated at the full sizes.
 """
 
@@ -25,6 +26,7 @@ RUNS = [
     ("B2 rollup", "rollup.py", [], ["--rows", "250000"]),
     ("B3 dashboards", "dashboards.py", ["--rows", "2000000"], ["--rows", "500000", "--repeat", "5"]),
     ("B4 config snapshot", "config_snapshot.py", [], []),
+    ("B5 portal pages", "portal_pages.py", [], ["--repeat", "5"]),
 ]
 
 

@@ -51,6 +51,7 @@ class Notification(models.Model):
             models.Index(fields=["tenant", "user", "read_at"], name="notification_unread_idx"),
             # notifications_resolve finds the notices about one object (its page) in one tenant.
             models.Index(fields=["tenant", "url"], name="notification_subject_idx"),
+            # A member's list, newest first, and its cursor pages (core.api.pagination).
             models.Index(fields=["tenant", "user", "-created_at", "-id"], name="notification_recent_idx"),
         ]
 

@@ -141,9 +141,11 @@ class Subscription(models.Model):
         indexes = [
             models.Index(fields=["provider_tenant", "awaiting_since"], name="subscription_queue_idx"),
             models.Index(fields=["application", "api", "status"], name="subscription_app_api_idx"),
-            # The orders of the web lists: a consumer's subscriptions, newest first; what a
-            # consumer holds of one provider (the provider's view of a request); the staff queue.
+            # The orders of the lists: each side's subscriptions, newest first (web pages and REST
+            # cursor pages); what a consumer holds of one provider (the provider's view of a
+            # request); the staff queue.
             models.Index(fields=["consumer_tenant", "-created_at", "-id"], name="subscription_consumer_idx"),
+            models.Index(fields=["provider_tenant", "-created_at", "-id"], name="subscription_provider_new_idx"),
             models.Index(
                 fields=["provider_tenant", "consumer_tenant", "-created_at", "-id"], name="subscription_pair_idx"
             ),
@@ -263,7 +265,11 @@ class ApiKey(models.Model):
                 name="apikey_name_unique_per_application",
             )
         ]
-        indexes = [models.Index(fields=["application", "-created_at", "-id"], name="apikey_application_recent_idx")]
+        indexes = [
+            models.Index(fields=["application", "-created_at", "-id"], name="apikey_application_recent_idx"),
+            # The tenant's key list, newest first, and its cursor pages (core.api.pagination).
+            models.Index(fields=["tenant", "-created_at", "-id"], name="apikey_tenant_new_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key_id})"

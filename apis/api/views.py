@@ -25,6 +25,7 @@ from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, SpecStatus
 from apis.uploads import install_limit
 from core.api import tags
 from core.api.actions import ServiceActionMixin
+from core.api.pagination import CursorPagination
 from core.api.throttling import ClientAddressAnonThrottle
 from core.errors import InvalidInput
 from tenants.api.mixins import TenantScopedAPIMixin
@@ -153,9 +154,10 @@ class ApiViewSet(
         summary="Changelog: every recorded change to the API, its versions and plans",
         filters=False,
     )
-    @action(detail=True, methods=["get"], filterset_class=None)
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=CursorPagination)
     def events(self, request: Request, tenant_slug: str, api_slug: str) -> Response:
-        events = selectors.api_events(self.get_object())
+        # The serializer reads the actor's e-mail snapshot: no join on users.
+        events = selectors.api_events(self.get_object()).select_related(None)
         page = self.paginate_queryset(events)
         return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
 
@@ -358,16 +360,19 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
         return Response(self._render(version), status=status.HTTP_202_ACCEPTED if accepted else status.HTTP_200_OK)
 
     @extend_schema(responses=s.EndpointSerializer(many=True), summary="Endpoints extracted from the OpenAPI document")
-    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    @action(detail=True, methods=["get"], filterset_class=None)
     def endpoints(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
-        endpoints: QuerySet[Endpoint] = selectors.version_endpoints(self.get_object())
-        return Response(s.EndpointSerializer(endpoints, many=True).data)
+        # Up to OPENAPI_MAX_ENDPOINTS of them: numbered pages, ordered without the model's join on the API.
+        endpoints: QuerySet[Endpoint] = selectors.version_endpoints(self.get_object()).order_by("path", "method", "id")
+        page = self.paginate_queryset(endpoints)
+        return self.get_paginated_response(s.EndpointSerializer(page, many=True).data)
 
     @extend_schema(responses=s.AuditEventSerializer(many=True), summary="Version history: who changed what, when")
-    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=CursorPagination)
     def history(self, request: Request, tenant_slug: str, api_slug: str, label: str) -> Response:
         events: QuerySet[AuditEvent] = selectors.version_events(self.get_object())
-        return Response(s.AuditEventSerializer(events, many=True).data)
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
 
     @extend_schema(
         request=s.LifecycleSerializer,

@@ -334,7 +334,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "target_type", "target_id"], name="auditevent_target_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "target_type", "target_id"], name="auditevent_target_idx"),
+            # An API's changelog, newest first, and its cursor pages (core.api.pagination).
+            models.Index(fields=["api", "-created_at", "-id"], name="auditevent_api_new_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor_email or 'system'} {self.action} {self.target_label}"

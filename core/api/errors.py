@@ -171,6 +171,7 @@ def error_schema_hook(result: dict[str, Any], generator: Any, request: Any, publ
         "400": "Invalid input (body or query parameters); `fields` says what was wrong (nested fields as dotted "
         "paths, e.g. `upstreams.0.url`).",
         "413": "The request body is too large.",
+        "414": "The URL (path and query string) is too long.",
         "401": "Not authenticated.",
         "403": "Your role does not allow this.",
         "404": "Not found, or not visible to you (for lists: a page past the end).",
@@ -179,8 +180,8 @@ def error_schema_hook(result: dict[str, Any], generator: Any, request: Any, publ
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             responses = operation.setdefault("responses", {})
-            # Every request may be refused for its URL or query string (NUL, invalid UTF-8).
-            codes = ["400", "401", "403"]
+            # Every request may be refused for its URL or query string (NUL, invalid UTF-8, length).
+            codes = ["400", "401", "403", "414"]
             if method in {"post", "put", "patch"}:
                 codes.append("413")
             # Objects in the path, and page numbers past the end of a list, are 404.

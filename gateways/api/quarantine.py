@@ -9,6 +9,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAdminUser
 
 from core.api import tags
+from core.api.pagination import CursorPagination
 from gateways import quarantine
 from gateways.models import IngestBatch, QuarantinedRecord
 
@@ -51,6 +52,7 @@ class QuarantineViewSet(viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [IsAdminUser]
     serializer_class = QuarantinedRecordSerializer
+    pagination_class = CursorPagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = quarantine.QuarantineFilterSet
 
@@ -68,6 +70,7 @@ class IngestBatchViewSet(viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [IsAdminUser]
     serializer_class = IngestBatchSerializer
+    pagination_class = CursorPagination
 
     def get_queryset(self) -> QuerySet[IngestBatch]:
         return IngestBatch.objects.order_by("-created_at", "-id")

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.api import tags
 from core.api.actions import ServiceActionMixin
+from core.api.pagination import CursorPagination
 from core.filters import ListOnlyFilterMixin
 from core.http import reveals_secret
 from notifications import selectors, services
@@ -37,6 +38,7 @@ class NotificationViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.NotificationSerializer
+    pagination_class = CursorPagination
     filterset_class = NotificationFilterSet
     # Everyone reads (and marks read) their own notifications: tenant_queryset narrows to the user.
     required_perms = dict.fromkeys(("list", "retrieve", "read", "read_all", "unread_count"), Perm.TENANT_VIEW)
@@ -141,7 +143,7 @@ class WebhookViewSet(
         )
 
     @extend_schema(responses=s.DeliverySerializer(many=True), summary="Delivery log, newest first")
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=CursorPagination)
     def deliveries(self, request: Request, tenant_slug: str, pk: str) -> Response:
         page = self.paginate_queryset(selectors.webhook_deliveries(self.get_object()))
         return self.get_paginated_response(s.DeliverySerializer(page, many=True).data)

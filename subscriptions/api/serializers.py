@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
 
-from apis.models import ApiVersion
+from apis.models import ApiVersion, Plan
 from core.limits import max_length
 from subscriptions.models import ApiKey, Application, KeyStatus, Subscription, SubscriptionEvent, SubscriptionStatus
 from subscriptions.services import DENY_REASONS
 from subscriptions.services.verification import MAX_REQUEST_PATH
+from tenants.models import Tenant, User
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
@@ -39,6 +41,39 @@ class PlanBriefSerializer(serializers.Serializer):
     quota_per_day = serializers.IntegerField(allow_null=True)
     quota_per_month = serializers.IntegerField(allow_null=True)
     approval_required = serializers.BooleanField()
+
+
+#: The plan columns PlanBriefSerializer reads.
+PLAN_BRIEF_FIELDS = [
+    "id",
+    "name",
+    "rate_limit_per_second",
+    "rate_limit_per_minute",
+    "quota_per_day",
+    "quota_per_month",
+    "approval_required",
+]
+
+
+#: The subscription's own columns the serializer reads (its foreign keys included).
+SUBSCRIPTION_COLUMNS = [
+    "id",
+    "status",
+    "use_case",
+    "reason",
+    "awaiting_since",
+    "created_at",
+    "decided_at",
+    "ended_at",
+    "consumer_tenant",
+    "provider_tenant",
+    "application",
+    "api",
+    "version",
+    "plan",
+    "requested_plan",
+    "requested_by",
+]
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
@@ -82,6 +117,31 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "ended_at",
         ]
         read_only_fields = fields
+
+    @staticmethod
+    def eager(queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
+        """What the serializer reads, without the nine-table join of ``select_related`` on every FK.
+
+        The planner's search over join orders grows exponentially with the number of tables: at
+        the real size the nine-table join spent 30–170 ms *planning* each list request, far
+        longer than running it. Here the four always-present relations are joined (a five-table
+        join plans in well under a millisecond) with only the columns shown, and the two tenants,
+        the requested plan and the requester come by primary key (``WHERE id IN (…)``, skipped
+        when every value is empty). The number of queries does not grow with the page.
+        """
+        shown = [f"plan__{name}" for name in PLAN_BRIEF_FIELDS]
+        # The related rows belong to subscriptions already narrowed to the caller: unscoped is safe.
+        return (
+            queryset.select_related(None)
+            .select_related("application", "api", "version", "plan")
+            .only(*SUBSCRIPTION_COLUMNS, "application__name", "api__name", "version__label", *shown)
+            .prefetch_related(
+                Prefetch("consumer_tenant", Tenant.objects.only("id", "slug")),
+                Prefetch("provider_tenant", Tenant.objects.only("id", "slug")),
+                Prefetch("requested_plan", Plan.objects.unscoped().only(*PLAN_BRIEF_FIELDS)),
+                Prefetch("requested_by", User.objects.only("id", "email")),
+            )
+        )
 
 
 class SubscriptionRequestSerializer(serializers.Serializer):
@@ -156,6 +216,18 @@ class KeySerializer(serializers.ModelSerializer):
             "replaced_by",
         ]
         read_only_fields = fields
+
+
+KEY_LIST_COLUMNS = [
+    *(f for f in KeySerializer.Meta.fields if f not in ("application_name", "status", "created_by", "replaced_by")),
+    "tenant_id",
+    "application__name",
+    "created_by",
+    "created_by__email",
+    "replaced_by",
+    "replaced_by__key_id",
+]
+"""The columns a key list reads: not the key's hash, the application's description or the users' rows."""
 
 
 class KeyCreateSerializer(serializers.Serializer):

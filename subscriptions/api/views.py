@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from core.api import tags
 from core.api.actions import ServiceActionMixin
+from core.api.pagination import CursorPagination
 from core.errors import InvalidInput, NotFound
 from core.filters import ListOnlyFilterMixin
 from core.http import reveals_secret
@@ -96,16 +97,26 @@ class ApplicationViewSet(
 
 
 class _EventsMixin:
+    def shaped(self, queryset: QuerySet[Subscription]) -> QuerySet[Subscription]:
+        """Reads load what the serializer shows without a wide join; the trail needs the row only."""
+        current = getattr(self, "action", None)  # the viewset's routed action
+        if current in ("list", "retrieve"):
+            return s.SubscriptionSerializer.eager(queryset)
+        if current == "events":
+            return queryset.select_related(None)
+        return queryset
+
     @extend_schema(
         responses=s.SubscriptionEventSerializer(many=True),
         summary="Audit trail of the subscription (who, when, old → new state, reason)",
         filters=False,
     )
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=CursorPagination)
     def events(self, request: Request, tenant_slug: str, pk: str) -> Response:
         subscription = self.get_object()  # type: ignore[attr-defined]
         events = selectors.subscription_events(self.tenant, subscription)  # type: ignore[attr-defined]
-        return Response(s.SubscriptionEventSerializer(events, many=True).data)
+        page = self.paginate_queryset(events)  # type: ignore[attr-defined]
+        return self.get_paginated_response(s.SubscriptionEventSerializer(page, many=True).data)  # type: ignore[attr-defined]
 
 
 @extend_schema(parameters=[TENANT_PARAM], tags=[tags.SUBSCRIPTIONS])
@@ -123,6 +134,7 @@ class SubscriptionViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.SubscriptionSerializer
+    pagination_class = CursorPagination
     filterset_class = ConsumerSubscriptionFilterSet
     required_perms = {
         "list": Perm.TENANT_VIEW,
@@ -134,7 +146,7 @@ class SubscriptionViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[Subscription]:
-        return selectors.consumer_subscriptions(self.tenant)
+        return self.shaped(selectors.consumer_subscriptions(self.tenant))
 
     @extend_schema(
         request=s.SubscriptionRequestSerializer,
@@ -272,6 +284,7 @@ class ProvidedSubscriptionViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.SubscriptionSerializer
+    pagination_class = CursorPagination
     filterset_class = ProviderSubscriptionFilterSet
     required_perms = {
         # Reads stay open to every member (the provider side of the trail); decisions need approvers.
@@ -287,7 +300,7 @@ class ProvidedSubscriptionViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[Subscription]:
-        return selectors.provider_subscriptions(self.tenant)
+        return self.shaped(selectors.provider_subscriptions(self.tenant))
 
     @property
     def actor(self) -> services.Actor:
@@ -323,13 +336,14 @@ class PlatformApprovalViewSet(
 
     permission_classes = [IsAdminUser]
     serializer_class = s.SubscriptionSerializer
+    pagination_class = CursorPagination
     filterset_class = PlatformQueueFilterSet
 
     def get_queryset(self) -> QuerySet[Subscription]:
         if self.action == "list":
-            return selectors.approval_queue(None)
+            return s.SubscriptionSerializer.eager(selectors.approval_queue(None))
         # Decided requests stay addressable so a second decision gets 409, not 404.
-        return selectors.platform_subscriptions()
+        return s.SubscriptionSerializer.eager(selectors.platform_subscriptions())
 
     @property
     def actor(self) -> services.Actor:
@@ -353,6 +367,7 @@ class KeyViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.KeySerializer
+    pagination_class = CursorPagination
     filterset_class = KeyFilterSet
     required_perms = {
         "list": Perm.TENANT_VIEW,
@@ -363,7 +378,8 @@ class KeyViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[ApiKey]:
-        return selectors.tenant_keys(self.tenant).select_related("replaced_by")
+        keys = selectors.tenant_keys(self.tenant).select_related("replaced_by")
+        return keys.only(*s.KEY_LIST_COLUMNS) if self.action == "list" else keys
 
     @extend_schema(
         request=s.KeyCreateSerializer,

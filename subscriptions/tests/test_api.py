@@ -50,12 +50,12 @@ def test_consumer_flow_over_rest(api, catalog, charlie, alice, django_capture_on
     bad = api.post(f"{BASE}/globex/keys/{key_pk}/rotate/", {"grace_hours": 1})
     assert bad.status_code == 409 and "revoked key cannot be rotated" in _error(bad)["message"]
 
-    events = api.get(f"{BASE}/globex/subscriptions/{sub_id}/events/").json()
+    events = api.get(f"{BASE}/globex/subscriptions/{sub_id}/events/").json()["results"]
     assert [e["action"] for e in events] == ["subscription.requested", "subscription.approved"]
     assert events[1]["actor"] == "alice@acme.example"
     # the provider sees the same trail
     api.force_authenticate(alice)
-    assert len(api.get(f"{BASE}/acme/provided-subscriptions/{sub_id}/events/").json()) == 2
+    assert len(api.get(f"{BASE}/acme/provided-subscriptions/{sub_id}/events/").json()["results"]) == 2
 
 
 def test_plan_change_and_cancel_over_rest(api, active_sub, catalog, charlie, alice):
@@ -239,7 +239,7 @@ def test_staff_global_queue_over_rest(api, pending_sub, catalog, alice, charlie,
     listing = api.get(url).json()
     assert {r["id"] for r in listing["results"]} == {pending_sub.pk, other_pending.pk}
     assert [r["id"] for r in api.get(f"{url}?api={other.api.pk}").json()["results"]] == [other_pending.pk]
-    assert api.get(f"{url}?min_age_hours=48").json()["count"] == 0
+    assert api.get(f"{url}?min_age_hours=48").json()["results"] == []
     bad = api.get(f"{url}?api=abc")  # a non-number filter is a 400 in the error shape, never ignored nor a 500
     assert bad.status_code == 400 and bad.json()["error"]["fields"] == {"api": ["Enter a whole number."]}
 
@@ -250,9 +250,9 @@ def test_staff_global_queue_over_rest(api, pending_sub, catalog, alice, charlie,
     # decided requests leave the queue, and cannot be decided twice
     response = api.post(f"{url}{pending_sub.pk}/approve/", {})
     assert response.status_code == 409
-    assert api.get(f"{url}?api={catalog.api.pk}").json()["count"] == 0
+    assert api.get(f"{url}?api={catalog.api.pk}").json()["results"] == []
     response = api.post(f"{url}{other_pending.pk}/reject/", {})
     assert response.status_code == 400 and "reason" in _error(response)["fields"]
     response = api.post(f"{url}bulk-decide/", {"ids": [other_pending.pk], "decision": "reject", "reason": "Dup"})
     assert [d["status"] for d in response.json()["decided"]] == ["rejected"]
-    assert api.get(url).json()["count"] == 0
+    assert api.get(url).json()["results"] == []

@@ -282,4 +282,4 @@ def test_trail_stays_readable_and_exportable_after_retiring_and_archiving(
         api.force_authenticate(user)
         events = api.get(f"/api/v1/tenants/{slug}/{rest}/{subscription.pk}/events/")
         assert events.status_code == 200
-        assert [e["action"] for e in events.json()][-1] == "subscription.cancelled"
+        assert [e["action"] for e in events.json()["results"]][-1] == "subscription.cancelled"

@@ -47,7 +47,7 @@ def test_good_rest_filters_still_filter(api, acme, alice, catalog, shop, charlie
     assert ids("awaiting=true&min_age_hours=48") == []
     assert ids("status=active") == []
     notify_users(tenant=acme, users=[alice], kind="x", title="Hello", email=False)
-    assert api.get("/api/v1/tenants/acme/notifications/?unread=false").json()["count"] >= 1
+    assert api.get("/api/v1/tenants/acme/notifications/?unread=false").json()["results"]
     assert api.get("/api/v1/tenants/acme/invitations/?status=all").status_code == 200
 
 

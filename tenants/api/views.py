@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import SAFE_METHODS, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +16,7 @@ from rest_framework.views import APIView
 
 from core.api import tags
 from core.api.actions import ServiceActionMixin
+from core.api.pagination import PageNumberPagination
 from core.errors import Forbidden
 from core.filters import ListOnlyFilterMixin
 from core.http import reveals_secret
@@ -75,12 +77,20 @@ class TenantViewSet(ServiceActionMixin, viewsets.ViewSet):
     def _render(self, membership: Membership) -> dict:
         return s.TenantSerializer(membership.tenant, context={"roles": {membership.tenant_id: membership.role}}).data
 
-    @extend_schema(responses=s.PaginatedTenantListSerializer)
+    @extend_schema(
+        responses=s.PaginatedTenantListSerializer,
+        parameters=[
+            OpenApiParameter("page", int, description="A page number within the paginated result set."),
+            OpenApiParameter("page_size", int, description="Number of results to return per page."),
+        ],
+    )
     def list(self, request: Request) -> Response:
-        memberships = list(self._memberships(request))
+        paginator = PageNumberPagination()
+        ordered = self._memberships(request).order_by("tenant__name", "pk")
+        memberships = paginator.paginate_queryset(ordered, request) or []
         roles = {m.tenant_id: m.role for m in memberships}
         data = s.TenantSerializer([m.tenant for m in memberships], many=True, context={"roles": roles}).data
-        return Response({"count": len(data), "next": None, "previous": None, "results": data})
+        return paginator.get_paginated_response(data)
 
     @extend_schema(
         request=s.TenantCreateSerializer,
@@ -217,7 +227,8 @@ class InvitationViewSet(
     }
 
     def tenant_queryset(self) -> QuerySet[Invitation]:
-        return selectors.tenant_invitations(self.tenant, pending_only=False)
+        # The serializer shows the tenant's slug: joined here, not fetched once per row.
+        return selectors.tenant_invitations(self.tenant, pending_only=False).select_related("tenant")
 
     @extend_schema(
         request=s.InvitationCreateSerializer,
@@ -251,11 +262,15 @@ class InvitationViewSet(
 
 
 @extend_schema(tags=[tags.ACCOUNT])
-class MyInvitationsView(APIView):
-    @extend_schema(responses=s.InvitationSerializer(many=True), summary="Pending invitations for your e-mail")
-    def get(self, request: Request) -> Response:
-        invitations = selectors.pending_invitations_for_user(cast(User, request.user))
-        return Response(s.InvitationSerializer(invitations, many=True).data)
+@extend_schema_view(get=extend_schema(summary="Pending invitations for your e-mail"))
+class MyInvitationsView(ListAPIView):
+    serializer_class = s.InvitationSerializer
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        if getattr(self, "swagger_fake_view", False):
+            return Invitation.objects.unscoped().none()
+        return selectors.pending_invitations_for_user(cast(User, self.request.user)).order_by("-created_at", "-id")
 
 
 @extend_schema(tags=[tags.ACCOUNT])

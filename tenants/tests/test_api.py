@@ -173,7 +173,7 @@ def test_invitation_flow_over_the_api(api, acme, alice, django_capture_on_commit
 
     dora = UserFactory(email="dora@example.com")
     api.force_authenticate(dora)
-    assert [i["tenant"] for i in api.get("/api/v1/invitations/").json()] == ["acme"]
+    assert [i["tenant"] for i in api.get("/api/v1/invitations/").json()["results"]] == ["acme"]
     response = api.post("/api/v1/invitations/accept/", {"token": token}, format="json")
     assert response.status_code == 201 and response.json()["role"] == "admin"
     response = api.post("/api/v1/invitations/accept/", {"token": token}, format="json")
