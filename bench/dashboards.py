@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=5000)
     parser.add_argument("--minute-days", type=int, default=2, help="minute rollups kept for the last N days")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--name", default="", help="seed into this database name (with --keep, reuse it later)")
     parser.add_argument(
         "--reuse", default="", help="time again on a database left by --keep (migrated, new summaries backfilled)"
     )
@@ -49,7 +50,7 @@ def main() -> None:
     import psycopg
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    dbname = args.reuse or f"bench_dashboards_{os.getpid()}"
+    dbname = args.reuse or args.name or f"bench_dashboards_{os.getpid()}"
     args.keep = args.keep or bool(args.reuse)
     if not args.reuse:
         with psycopg.connect(_admin_url(base_url, "postgres"), autocommit=True) as admin:
