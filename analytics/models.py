@@ -96,7 +96,14 @@ class Rollup(RollupMeasures):
 
 
 class RollupMinute(Rollup):
-    """Calls per minute; kept ``ROLLUP_MINUTE_RETENTION_DAYS`` (14)."""
+    """Calls per minute; kept ``ROLLUP_MINUTE_RETENTION_DAYS`` (14).
+
+    Its histograms are int4[]: one group never counts 2^31 calls in a minute, and the minute
+    table is the one the rollup writes most rows to (half the histogram bytes per row).
+    """
+
+    latency_hist = ArrayField(models.IntegerField(), size=BUCKETS, help_text="Counts per histogram bucket.")
+    upstream_hist = ArrayField(models.IntegerField(), size=BUCKETS)
 
     class Meta:
         constraints = [unique_dims("rollupminute", DIMENSIONS)]
