@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from analytics.histogram import BUCKETS, bucket_index_sql
-from analytics.models import DIMENSIONS, SUMMARIES
+from analytics.models import DIMENSIONS, SUMMARIES, SUMMARY_LEVELS
 
 #: pg_try_advisory_xact_lock key of the rollup runner ("analytics rollup" in ASCII, truncated).
 LOCK_KEY = 0x616E_616C_7974_6963
@@ -45,7 +45,7 @@ RAW = "gateways_callrecord"
 
 
 def summary_table(shape: str, level: str) -> str:
-    """``analytics_<shape>summary<level>`` (hour and day levels only)."""
+    """``analytics_<shape>summary<level>`` (the levels of ``SUMMARY_LEVELS[shape]``)."""
     return f"analytics_{shape}summary{level}"
 
 
@@ -263,7 +263,7 @@ def _replace_summaries(
     """
     inserted = 0
     for shape, dims in SUMMARIES.items():
-        if shapes and shape not in shapes:
+        if (shapes and shape not in shapes) or level not in SUMMARY_LEVELS[shape]:
             continue
         table = summary_table(shape, level)
         cur.execute(f"DELETE FROM {table} WHERE {chosen}", params)  # noqa: S608
@@ -392,6 +392,7 @@ def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResu
 
         cur.execute(_PATTERNS_SQL)
         rows: dict[str, int] = {}
+        minute_open_from = open_from
         for level in LEVELS:
             if level != "minute":
                 # A recomputed finer bucket dirties the coarser bucket that contains it.
@@ -403,8 +404,13 @@ def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResu
                 )
             cur.execute("SELECT date_trunc(%s, %s::timestamptz, 'UTC')", [level, open_from])
             (level_open_from,) = cur.fetchone()
+            if level == "hour":
+                # The minute summaries (from the minute rows just written) open the hour step.
+                rows["minute summaries"] = _recompute_summaries(cur, "minute", minute_open_from)
             rows[level] = _recompute(cur, level, level_open_from)
-            if level != "minute":
+            if level == "minute":
+                minute_open_from = level_open_from
+            else:
                 rows[f"{level} summaries"] = _recompute_summaries(cur, level, level_open_from)
             if after_step:
                 after_step(level)
@@ -431,11 +437,17 @@ def delete_expired_rollups(*, batch_size: int = 10_000) -> dict[str, int]:
     deleted: dict[str, int] = {}
     now = dt.datetime.now(dt.UTC)
     hour_cutoff = now - dt.timedelta(days=settings.ROLLUP_HOUR_RETENTION_DAYS)
+    minute_cutoff = now - dt.timedelta(days=settings.ROLLUP_MINUTE_RETENTION_DAYS)
     for name, table, cutoff in (
-        ("minute", TABLES["minute"], now - dt.timedelta(days=settings.ROLLUP_MINUTE_RETENTION_DAYS)),
+        ("minute", TABLES["minute"], minute_cutoff),
         ("hour", TABLES["hour"], hour_cutoff),
-        # The hour summaries live as long as the hour rollups they are grouped from.
-        *((f"{shape} summary hour", summary_table(shape, "hour"), hour_cutoff) for shape in SUMMARIES),
+        # Summaries live as long as the rollups of their level they are grouped from.
+        *(
+            (f"{shape} summary {level}", summary_table(shape, level), cutoff)
+            for level, cutoff in (("minute", minute_cutoff), ("hour", hour_cutoff))
+            for shape in SUMMARIES
+            if level in SUMMARY_LEVELS[shape]
+        ),
     ):
         deleted[name] = 0
         while True:

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from analytics.histogram import BUCKETS
 from analytics.histogram import percentile as _histogram_percentile
-from analytics.models import SUMMARIES
+from analytics.models import SUMMARIES, SUMMARY_LEVELS
 from apis.models import Api, ApiVersion
 from core.errors import InvalidInput, NotFound
 from subscriptions import selectors as subscription_selectors
@@ -355,10 +355,9 @@ def table_for(scope: Scope, level: Level, columns: Iterable[str] = ()) -> str:
     than the full rollup for wide scopes and long ranges, with the same sums.
     """
     needed = scope.columns() | set(columns) | {"error"}
-    if level != "minute":
-        for shape, dims in SUMMARIES.items():
-            if needed <= set(dims):
-                return f"analytics_{shape}summary{level}"
+    for shape, dims in SUMMARIES.items():
+        if level in SUMMARY_LEVELS[shape] and needed <= set(dims):
+            return f"analytics_{shape}summary{level}"
     return TABLES[level]
 
 
