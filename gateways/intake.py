@@ -344,8 +344,8 @@ def _enrich(rows: list[tuple[Any, ...]], node_id: int, batch_pk: int) -> list[tu
     for row in rows:
         version = by_id.get(row[4]) if row[4] is not None else None
         if version is None:
-            # Prefixes come longest first (path_prefixes), and a base path is unique.
-            for prefix in sorted(row[5], key=len, reverse=True):
+            # Prefixes come longest first (formats.path_prefixes), and a base path is unique.
+            for prefix in row[5]:
                 version = by_path.get(prefix)
                 if version is not None:
                     break
