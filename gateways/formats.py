@@ -83,6 +83,8 @@ class Parsed(NamedTuple):
 
 
 def _text(value: Any, limit: int) -> str:
+    if type(value) is str and "\x00" not in value:  # the common case, first
+        return value[:limit]
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -97,12 +99,22 @@ def _text(value: Any, limit: int) -> str:
 
 def _number(value: Any, field: str) -> float | None:
     """A finite number from a JSON number or a numeric string; None when absent."""
+    kind = type(value)
+    if kind is float:  # the common cases first (bool is not float, nor int: checked below)
+        if value - value == 0.0:  # false for inf and nan
+            return value
+        raise Reject(f"invalid_{field}", f"{field} is not finite")
+    if kind is int and -(2**62) <= value <= 2**62:
+        return float(value)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise Reject(f"invalid_{field}", f"{field} is a boolean")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise Reject(f"invalid_{field}", f"{field} out of range") from None
     elif isinstance(value, str):
         try:
             number = float(value.strip())

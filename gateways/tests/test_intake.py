@@ -312,3 +312,11 @@ def test_longest_base_path_wins(node_token, acme, path, monkeypatch):
     post_via(token, [a, b, c], path, monkeypatch)
     got = {str(r.request_id): r.api_version_id for r in CallRecord.objects.all()}
     assert got == {a["request_id"]: deeper.pk, b["request_id"]: catalog.v1.pk, c["request_id"]: catalog.v1.pk}
+
+
+def test_an_integer_beyond_any_float_is_quarantined_not_a_500(node_token):
+    _node, token = node_token
+    response = post(token, ndjson([record(latency_ms=10**400), record()]))
+    assert response.status_code == 200
+    assert counts(response) == (2, 1, 0, 1)
+    assert response.json()["errors"][0]["reason"] == "invalid_latency_ms"
