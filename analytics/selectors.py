@@ -272,9 +272,13 @@ def window_for(
 # float8 sums: a by-value aggregate state, several times cheaper than sum(bigint) and exact for
 # any count below 2^53 (Stats.from_row turns them back into ints).
 _HIST_SUMS = ", ".join(f"sum(latency_hist[{i}]::float8)" for i in range(1, HIST_SIZE + 1))
+# The counters too (exact below 2^53 calls), and the byte sums come back as bigint: sum(bigint)
+# alone is numeric, which psycopg turns into a Decimal per value (a trends query fetches
+# thousands of rows).
 _MEASURES = (
-    "sum(calls), sum(errors_4xx), sum(errors_5xx), coalesce(sum(calls) FILTER (WHERE error <> ''), 0), "
-    f"sum(latency_sum), sum(request_bytes), sum(response_bytes), {_HIST_SUMS}"
+    "sum(calls::float8), sum(errors_4xx::float8), sum(errors_5xx::float8), "
+    "coalesce(sum(calls::float8) FILTER (WHERE error <> ''), 0), "
+    f"sum(latency_sum), sum(request_bytes)::bigint, sum(response_bytes)::bigint, {_HIST_SUMS}"
 )
 _N_MEASURES = 7 + HIST_SIZE
 
