@@ -7,7 +7,7 @@ a fifth of the records without an endpoint template so the rollup matches their 
 
 * **bare GROUP BY**: ``SELECT date_trunc('minute', ts), <the 11 dimensions>, count(*), sums … GROUP
   BY …`` over all rows (the cheapest possible aggregation: no histograms, no matching, no writes);
-* **minute rollup**: the rollup's minute step (``INSERT … SELECT … GROUP BY … ON CONFLICT``, with
+* **minute rollup**: the rollup's minute step (``DELETE`` + ``INSERT … SELECT … GROUP BY``, with
   both 29-bucket histograms and endpoint matching);
 * **whole run**: minute + hour + day in one transaction, as beat runs it;
 * **late run**: 1 % more records below the watermark, then one incremental run (dirty buckets).
