@@ -96,7 +96,14 @@ class Rollup(RollupMeasures):
 
 
 class RollupMinute(Rollup):
-    """Calls per minute; kept ``ROLLUP_MINUTE_RETENTION_DAYS`` (14)."""
+    """Calls per minute; kept ``ROLLUP_MINUTE_RETENTION_DAYS`` (14).
+
+    Its histograms are int4[]: one group never counts 2^31 calls in a minute, and the minute
+    table is the one the rollup writes most rows to (half the histogram bytes per row).
+    """
+
+    latency_hist = ArrayField(models.IntegerField(), size=BUCKETS, help_text="Counts per histogram bucket.")
+    upstream_hist = ArrayField(models.IntegerField(), size=BUCKETS)
 
     class Meta:
         constraints = [unique_dims("rollupminute", DIMENSIONS)]
@@ -133,6 +140,7 @@ class RollupDay(Rollup):
 #: them in the same run and transaction); dashboards read the narrowest one that has every
 #: dimension a query filters or groups by (analytics.selectors.table_for).
 SUMMARIES: dict[str, tuple[str, ...]] = {
+    "platform": ("error",),
     "tenant": ("provider_tenant_id", "error"),
     "node": ("provider_tenant_id", "node_id", "status", "error"),
     "application": ("consumer_tenant_id", "application_id", "error"),
@@ -153,6 +161,44 @@ SUMMARIES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The levels each summary exists at: every one at hour and day; the two narrowest at minute
+#: level too, so a platform- or provider-wide chart of the last hour or day reads a few
+#: thousand minute rows instead of every minute rollup row of the window.
+SUMMARY_LEVELS: dict[str, tuple[str, ...]] = {
+    shape: ("minute", "hour", "day") if shape in ("platform", "tenant") else ("hour", "day") for shape in SUMMARIES
+}
+
+
+class PlatformSummary(RollupMeasures):
+    """Calls of the whole platform (staff's platform-wide series, totals and trends of calls)."""
+
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class PlatformSummaryMinute(PlatformSummary):
+    """``platform`` summary per minute; trimmed with the minute rollups."""
+
+    class Meta:
+        constraints = [unique_dims("platformsummaryminute", SUMMARIES["platform"])]
+
+
+class PlatformSummaryHour(PlatformSummary):
+    """``platform`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("platformsummaryhour", SUMMARIES["platform"])]
+
+
+class PlatformSummaryDay(PlatformSummary):
+    """``platform`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("platformsummaryday", SUMMARIES["platform"])]
+
+
 class TenantSummary(RollupMeasures):
     """Calls per provider tenant (platform- and provider-wide series and totals)."""
 
@@ -161,6 +207,16 @@ class TenantSummary(RollupMeasures):
 
     class Meta:
         abstract = True
+
+
+class TenantSummaryMinute(TenantSummary):
+    """``tenant`` summary per minute; trimmed with the minute rollups."""
+
+    class Meta:
+        constraints = [unique_dims("tenantsummaryminute", SUMMARIES["tenant"])]
+        indexes = [
+            index("tenantsummaryminute_provider", "provider_tenant_id", "bucket"),
+        ]
 
 
 class TenantSummaryHour(TenantSummary):

@@ -8,8 +8,9 @@ One run, in one transaction, under a transaction-level advisory lock (one runner
    run's bound with ``ts`` below the minute watermark are *late*: their minutes are marked dirty.
 2. Minute rows are recomputed from raw for every minute at or after the watermark (the open
    range, which includes the current partial minute) and for every dirty minute: the old rows
-   are deleted and the groups inserted again (``INSERT … SELECT … GROUP BY … ON CONFLICT DO
-   UPDATE`` replacing every measure). Nothing is ever incremented, so a run that is killed (its
+   are deleted and the groups inserted again (a plain ``INSERT … SELECT … GROUP BY``: the
+   buckets it writes were just emptied, under the run's lock, so nothing can conflict; the
+   unique constraint still guards it). Nothing is ever incremented, so a run that is killed (its
    transaction rolls back) and run again, or a bucket recomputed twice, gives the same numbers.
 3. Hours touching a recomputed minute are recomputed from the minute rows, days from the hour
    rows (from raw instead when the finer level has already been trimmed by retention).
@@ -32,7 +33,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from analytics.histogram import BUCKETS, bucket_index_sql
-from analytics.models import DIMENSIONS, SUMMARIES
+from analytics.models import DIMENSIONS, SUMMARIES, SUMMARY_LEVELS
 
 #: pg_try_advisory_xact_lock key of the rollup runner ("analytics rollup" in ASCII, truncated).
 LOCK_KEY = 0x616E_616C_7974_6963
@@ -44,7 +45,7 @@ RAW = "gateways_callrecord"
 
 
 def summary_table(shape: str, level: str) -> str:
-    """``analytics_<shape>summary<level>`` (hour and day levels only)."""
+    """``analytics_<shape>summary<level>`` (the levels of ``SUMMARY_LEVELS[shape]``)."""
     return f"analytics_{shape}summary{level}"
 
 
@@ -73,22 +74,28 @@ _COLUMNS_RAW_NARROW = (
     f"bucket, {_DIMS}, request_bytes, response_bytes, latency_ms, upstream_latency_ms, "
     "ai_input_tokens, ai_output_tokens, ai_cost, lb, ub"
 )
-_REPLACE = ", ".join(f"{m} = EXCLUDED.{m}" for m in _MEASURES)
 
 
-def _one_hot(index: str) -> str:
+#: The histogram column type per level: a minute bucket never counts 2^31 calls of one group, so
+#: its histograms are int4[] (half the bytes written per minute row); hours and days sum many
+#: minutes and keep bigint[].
+HIST_TYPE = {"minute": "int4[]", "hour": "bigint[]", "day": "bigint[]"}
+
+
+def _one_hot(index: str, array_type: str = "bigint[]") -> str:
     """The histogram of a single call: a CASE over its bucket index choosing a constant array."""
     arms = " ".join(
-        "WHEN {} THEN '{{{}}}'::bigint[]".format(i, ",".join("1" if j == i else "0" for j in range(BUCKETS)))
+        "WHEN {} THEN '{{{}}}'::{}".format(i, ",".join("1" if j == i else "0" for j in range(BUCKETS)), array_type)
         for i in range(BUCKETS)
     )
     return f"CASE {index} {arms} END"
 
 
-_ZEROS = "'{" + ",".join(["0"] * BUCKETS) + "}'::bigint[]"
+def _zeros(array_type: str = "bigint[]") -> str:
+    return "'{" + ",".join(["0"] * BUCKETS) + "}'::" + array_type
 
 
-def _hist_from_indexes(n: str, first: str, indexes: str) -> str:
+def _hist_from_indexes(n: str, first: str, indexes: str, array_type: str = "bigint[]") -> str:
     """ARRAY[count per bucket] of a group, from its number of calls ``n``, the bucket index of one
     of them (``first``) and the array of all their bucket indexes.
 
@@ -97,7 +104,10 @@ def _hist_from_indexes(n: str, first: str, indexes: str) -> str:
     cheaper, and a group of one call (the common case in a minute) is a constant array.
     """
     counts = ", ".join(f"coalesce(cardinality(array_positions({indexes}, {i})), 0)" for i in range(BUCKETS))
-    return f"CASE {n} WHEN 0 THEN {_ZEROS} WHEN 1 THEN {_one_hot(first)} ELSE ARRAY[{counts}]::bigint[] END"
+    return (
+        f"CASE {n} WHEN 0 THEN {_zeros(array_type)} WHEN 1 THEN {_one_hot(first, array_type)} "
+        f"ELSE ARRAY[{counts}]::{array_type} END"
+    )
 
 
 def _hist_sum(column: str) -> str:
@@ -176,8 +186,9 @@ def _insert_from_raw(level: str, where: str) -> str:
 WITH src AS NOT MATERIALIZED ({where})
 INSERT INTO {TABLES[level]} ({_COLUMNS})
 SELECT g.bucket, {_DIMS}, g.calls, g.errors_4xx, g.errors_5xx, g.request_bytes, g.response_bytes,
-       g.latency_sum, {_hist_from_indexes("g.calls", "g.lb1", "g.lbs")},
-       g.upstream_latency_sum, g.upstream_count, {_hist_from_indexes("g.upstream_count", "g.ub1", "g.ubs")},
+       g.latency_sum, {_hist_from_indexes("g.calls", "g.lb1", "g.lbs", HIST_TYPE[level])},
+       g.upstream_latency_sum, g.upstream_count,
+       {_hist_from_indexes("g.upstream_count", "g.ub1", "g.ubs", HIST_TYPE[level])},
        g.ai_input_tokens, g.ai_output_tokens, g.ai_cost
 FROM (
     SELECT r.bucket, {_DIMS},
@@ -202,7 +213,6 @@ FROM (
     ) r ({_COLUMNS_RAW_NARROW})
     GROUP BY r.bucket, {_DIMS}
 ) g
-ON CONFLICT ON CONSTRAINT rollup{level}_unique_dims DO UPDATE SET {_REPLACE}
 """  # noqa: S608 - table names and expressions are our constants; values are bound parameters
 
 
@@ -218,7 +228,6 @@ SELECT date_trunc('{level}', s.bucket, 'UTC'), {", ".join(f"s.{d}" for d in DIME
        sum(s.ai_input_tokens)::bigint, sum(s.ai_output_tokens)::bigint, sum(s.ai_cost)
 FROM ({where}) s
 GROUP BY 1, {", ".join(str(i + 2) for i in range(len(DIMENSIONS)))}
-ON CONFLICT ON CONSTRAINT rollup{level}_unique_dims DO UPDATE SET {_REPLACE}
 """  # noqa: S608 - table names and expressions are our constants; values are bound parameters
 
 
@@ -254,7 +263,7 @@ def _replace_summaries(
     """
     inserted = 0
     for shape, dims in SUMMARIES.items():
-        if shapes and shape not in shapes:
+        if (shapes and shape not in shapes) or level not in SUMMARY_LEVELS[shape]:
             continue
         table = summary_table(shape, level)
         cur.execute(f"DELETE FROM {table} WHERE {chosen}", params)  # noqa: S608
@@ -383,6 +392,7 @@ def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResu
 
         cur.execute(_PATTERNS_SQL)
         rows: dict[str, int] = {}
+        minute_open_from = open_from
         for level in LEVELS:
             if level != "minute":
                 # A recomputed finer bucket dirties the coarser bucket that contains it.
@@ -394,8 +404,13 @@ def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResu
                 )
             cur.execute("SELECT date_trunc(%s, %s::timestamptz, 'UTC')", [level, open_from])
             (level_open_from,) = cur.fetchone()
+            if level == "hour":
+                # The minute summaries (from the minute rows just written) open the hour step.
+                rows["minute summaries"] = _recompute_summaries(cur, "minute", minute_open_from)
             rows[level] = _recompute(cur, level, level_open_from)
-            if level != "minute":
+            if level == "minute":
+                minute_open_from = level_open_from
+            else:
                 rows[f"{level} summaries"] = _recompute_summaries(cur, level, level_open_from)
             if after_step:
                 after_step(level)
@@ -422,11 +437,17 @@ def delete_expired_rollups(*, batch_size: int = 10_000) -> dict[str, int]:
     deleted: dict[str, int] = {}
     now = dt.datetime.now(dt.UTC)
     hour_cutoff = now - dt.timedelta(days=settings.ROLLUP_HOUR_RETENTION_DAYS)
+    minute_cutoff = now - dt.timedelta(days=settings.ROLLUP_MINUTE_RETENTION_DAYS)
     for name, table, cutoff in (
-        ("minute", TABLES["minute"], now - dt.timedelta(days=settings.ROLLUP_MINUTE_RETENTION_DAYS)),
+        ("minute", TABLES["minute"], minute_cutoff),
         ("hour", TABLES["hour"], hour_cutoff),
-        # The hour summaries live as long as the hour rollups they are grouped from.
-        *((f"{shape} summary hour", summary_table(shape, "hour"), hour_cutoff) for shape in SUMMARIES),
+        # Summaries live as long as the rollups of their level they are grouped from.
+        *(
+            (f"{shape} summary {level}", summary_table(shape, level), cutoff)
+            for level, cutoff in (("minute", minute_cutoff), ("hour", hour_cutoff))
+            for shape in SUMMARIES
+            if level in SUMMARY_LEVELS[shape]
+        ),
     ):
         deleted[name] = 0
         while True:

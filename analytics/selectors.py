@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from analytics.histogram import BUCKETS
 from analytics.histogram import percentile as _histogram_percentile
-from analytics.models import SUMMARIES
+from analytics.models import SUMMARIES, SUMMARY_LEVELS
 from apis.models import Api, ApiVersion
 from core.errors import InvalidInput, NotFound
 from subscriptions import selectors as subscription_selectors
@@ -272,9 +272,13 @@ def window_for(
 # float8 sums: a by-value aggregate state, several times cheaper than sum(bigint) and exact for
 # any count below 2^53 (Stats.from_row turns them back into ints).
 _HIST_SUMS = ", ".join(f"sum(latency_hist[{i}]::float8)" for i in range(1, HIST_SIZE + 1))
+# The counters too (exact below 2^53 calls), and the byte sums come back as bigint: sum(bigint)
+# alone is numeric, which psycopg turns into a Decimal per value (a trends query fetches
+# thousands of rows).
 _MEASURES = (
-    "sum(calls), sum(errors_4xx), sum(errors_5xx), coalesce(sum(calls) FILTER (WHERE error <> ''), 0), "
-    f"sum(latency_sum), sum(request_bytes), sum(response_bytes), {_HIST_SUMS}"
+    "sum(calls::float8), sum(errors_4xx::float8), sum(errors_5xx::float8), "
+    "coalesce(sum(calls::float8) FILTER (WHERE error <> ''), 0), "
+    f"sum(latency_sum), sum(request_bytes)::bigint, sum(response_bytes)::bigint, {_HIST_SUMS}"
 )
 _N_MEASURES = 7 + HIST_SIZE
 
@@ -355,10 +359,9 @@ def table_for(scope: Scope, level: Level, columns: Iterable[str] = ()) -> str:
     than the full rollup for wide scopes and long ranges, with the same sums.
     """
     needed = scope.columns() | set(columns) | {"error"}
-    if level != "minute":
-        for shape, dims in SUMMARIES.items():
-            if needed <= set(dims):
-                return f"analytics_{shape}summary{level}"
+    for shape, dims in SUMMARIES.items():
+        if level in SUMMARY_LEVELS[shape] and needed <= set(dims):
+            return f"analytics_{shape}summary{level}"
     return TABLES[level]
 
 

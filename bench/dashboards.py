@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=5000)
     parser.add_argument("--minute-days", type=int, default=2, help="minute rollups kept for the last N days")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--name", default="", help="seed into this database name (with --keep, reuse it later)")
     parser.add_argument(
         "--reuse", default="", help="time again on a database left by --keep (migrated, new summaries backfilled)"
     )
@@ -49,7 +50,7 @@ def main() -> None:
     import psycopg
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    dbname = args.reuse or f"bench_dashboards_{os.getpid()}"
+    dbname = args.reuse or args.name or f"bench_dashboards_{os.getpid()}"
     args.keep = args.keep or bool(args.reuse)
     if not args.reuse:
         with psycopg.connect(_admin_url(base_url, "postgres"), autocommit=True) as admin:
@@ -73,7 +74,6 @@ def main() -> None:
 
 
 def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, float]:
-    from analytics.histogram import bucket_index_sql
     from analytics.rollup import refresh_summaries
     from gateways.partitions import ensure_partitions
 
@@ -106,45 +106,11 @@ def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, flo
     )
     timings["seed_raw_s"] = time.perf_counter() - started
     cursor.execute("ANALYZE gateways_callrecord")
-    dims = "provider_tenant_id, api_id, api_version_id, endpoint, consumer_tenant_id, application_id, api_key_id, plan_id, status, error, node_id"  # noqa: E501
-    hist = f"array_agg_hist({bucket_index_sql('latency_ms')})"
-    cursor.execute(
-        """
-        CREATE OR REPLACE FUNCTION hist_add(state bigint[], idx int) RETURNS bigint[] LANGUAGE sql IMMUTABLE AS
-        $$ SELECT state[1:idx] || (state[idx + 1] + 1) || state[idx + 2:29] $$;
-        CREATE OR REPLACE AGGREGATE array_agg_hist(int) (SFUNC = hist_add, STYPE = bigint[],
-            INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}');
-        CREATE OR REPLACE FUNCTION hist_sum(a bigint[], b bigint[]) RETURNS bigint[] LANGUAGE sql IMMUTABLE AS
-        $$ SELECT array_agg(x + y ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS t(x, y, i) $$;
-        CREATE OR REPLACE AGGREGATE sum_hist(bigint[]) (SFUNC = hist_sum, STYPE = bigint[],
-            INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}');
-        """
-    )
-    measures_raw = (
-        "count(*), count(*) FILTER (WHERE status BETWEEN 400 AND 499), count(*) FILTER (WHERE status >= 500), "
-        f"sum(request_bytes), sum(response_bytes), sum(latency_ms), {hist}, 0, 0, "
-        "'{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'::bigint[], 0, 0, 0"
-    )
-    columns = (
-        f"bucket, {dims}, calls, errors_4xx, errors_5xx, request_bytes, response_bytes, latency_sum, latency_hist, "
-        "upstream_latency_sum, upstream_count, upstream_hist, ai_input_tokens, ai_output_tokens, ai_cost"
-    )
-    started = time.perf_counter()
-    cursor.execute(
-        f"INSERT INTO analytics_rollupminute ({columns}) SELECT date_trunc('minute', ts), {dims}, {measures_raw} "  # noqa: S608
-        f"FROM gateways_callrecord WHERE ts >= %s GROUP BY 1, {dims}",
-        [now - timedelta(days=args.minute_days)],
-    )
-    for level, unit in (("hour", "hour"), ("day", "day")):
-        cursor.execute(
-            f"INSERT INTO analytics_rollup{level} ({columns}) SELECT date_trunc('{unit}', ts), {dims}, {measures_raw} "  # noqa: S608
-            f"FROM gateways_callrecord GROUP BY 1, {dims}"
-        )
-    timings["seed_rollups_s"] = time.perf_counter() - started
+    timings.update(_build_rollups(cursor, args, now))
     # The summaries come from the rollup's own code (analytics.rollup.refresh_summaries: the
     # same DELETE + INSERT … GROUP BY the rollup run does for the buckets it recomputes).
     started = time.perf_counter()
-    for level in ("hour", "day"):
+    for level in ("minute", "hour", "day"):
         cursor.execute(f"SELECT array_agg(DISTINCT bucket) FROM analytics_rollup{level}")  # noqa: S608
         refresh_summaries(level, cursor.fetchone()[0] or [])
     timings["seed_summaries_s"] = time.perf_counter() - started
@@ -153,14 +119,46 @@ def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, flo
     return timings
 
 
-def _backfill(cursor: Any) -> dict[str, float]:
+def _build_rollups(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, float]:
+    """The rollups with the rollup's own SQL (analytics.rollup): minute rows for the last
+    ``--minute-days`` days and hour rows for all, from raw; day rows from the hour rows."""
+    from django.conf import settings
+    from django.db import transaction
+
+    from analytics import rollup
+
+    started = time.perf_counter()
+    raw = f"SELECT {rollup._RAW_COLUMNS} FROM gateways_callrecord WHERE ts >= %(since)s"  # noqa: S608
+    with transaction.atomic():
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.ROLLUP_WORK_MEM])
+        cursor.execute(rollup._PATTERNS_SQL)
+        cursor.execute(rollup._insert_from_raw("minute", raw), {"since": now - timedelta(days=args.minute_days)})
+        cursor.execute(rollup._insert_from_raw("hour", raw), {"since": rollup.EPOCH_MIN})
+        cursor.execute(rollup._insert_from_level("day", "SELECT * FROM analytics_rolluphour"))
+    # One big INSERT leaves the minute rows in hash order; a rollup running every interval
+    # appends each minute's rows together. Lay them out in time order, as production has them.
+    cursor.execute("CLUSTER analytics_rollupminute USING rollupminute_unique_dims")
+    for table in ("analytics_rollupminute", "analytics_rolluphour", "analytics_rollupday"):
+        cursor.execute(f"VACUUM ANALYZE {table}")
+    return {"seed_rollups_s": time.perf_counter() - started}
+
+
+def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, float]:
     """Summaries added since the kept database was seeded, from its rollups (the rollup's code)."""
     from django.apps import apps
     from django.db import connection
 
-    from analytics.models import SUMMARIES
+    from analytics.models import SUMMARIES, SUMMARY_LEVELS
     from analytics.rollup import refresh_summaries, summary_table
 
+    timings: dict[str, float] = {}
+    cursor.execute("SELECT NOT EXISTS (SELECT FROM analytics_rollupday)")
+    if cursor.fetchone()[0]:  # a seed stopped after the raw rows: build the rollups now
+        timings.update(_build_rollups(cursor, args, now))
+    else:  # seeded by an older version of this script: minute rows in time order (see above)
+        cursor.execute("CLUSTER analytics_rollupminute USING rollupminute_unique_dims")
+        cursor.execute("VACUUM ANALYZE analytics_rollupminute")
     started = time.perf_counter()
     # A database kept from a run on an earlier draft of the migration may lack a summary table.
     existing = set(connection.introspection.table_names())
@@ -168,21 +166,21 @@ def _backfill(cursor: Any) -> dict[str, float]:
         for model in apps.get_app_config("analytics").get_models():
             if model._meta.db_table not in existing:
                 editor.create_model(model)
-    for level in ("hour", "day"):
-        for shape in SUMMARIES:
+    for level in ("minute", "hour", "day"):
+        for shape in (shape for shape in SUMMARIES if level in SUMMARY_LEVELS[shape]):
             cursor.execute(f"SELECT EXISTS (SELECT FROM {summary_table(shape, level)})")  # noqa: S608
             if not cursor.fetchone()[0]:
                 cursor.execute(f"SELECT array_agg(DISTINCT bucket) FROM analytics_rollup{level}")  # noqa: S608
                 refresh_summaries(level, cursor.fetchone()[0] or [], (shape,))
-                cursor.execute(f"ANALYZE {summary_table(shape, level)}")
-    return {"backfill_summaries_s": time.perf_counter() - started}
+                cursor.execute(f"VACUUM ANALYZE {summary_table(shape, level)}")
+    return {**timings, "backfill_summaries_s": time.perf_counter() - started}
 
 
 def _summary_tables() -> list[str]:
-    from analytics.models import SUMMARIES
+    from analytics.models import SUMMARIES, SUMMARY_LEVELS
     from analytics.rollup import summary_table
 
-    return [summary_table(shape, level) for level in ("hour", "day") for shape in SUMMARIES]
+    return [summary_table(shape, level) for shape in SUMMARIES for level in SUMMARY_LEVELS[shape]]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -201,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.reuse:
             cursor.execute("SELECT max(ts) FROM gateways_callrecord")
             now = cursor.fetchone()[0]  # type: ignore[index]
-            timings = _backfill(cursor)
+            timings = _backfill(cursor, args, now)
         else:
             timings = _seed(cursor, args, now)
         counts = {}

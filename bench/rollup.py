@@ -7,7 +7,7 @@ a fifth of the records without an endpoint template so the rollup matches their 
 
 * **bare GROUP BY**: ``SELECT date_trunc('minute', ts), <the 11 dimensions>, count(*), sums … GROUP
   BY …`` over all rows (the cheapest possible aggregation: no histograms, no matching, no writes);
-* **minute rollup**: the rollup's minute step (``INSERT … SELECT … GROUP BY … ON CONFLICT``, with
+* **minute rollup**: the rollup's minute step (``DELETE`` + ``INSERT … SELECT … GROUP BY``, with
   both 29-bucket histograms and endpoint matching);
 * **whole run**: minute + hour + day in one transaction, as beat runs it;
 * **late run**: 1 % more records below the watermark, then one incremental run (dirty buckets).
@@ -208,19 +208,34 @@ def main() -> int:
     parser.add_argument("--minutes", type=int, default=120, help="time span of the rows (1M rows in 2 h ≈ 140 calls/s)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the database (to explain queries)")
+    parser.add_argument("--reuse", default="", help="measure again on a database left by --keep (its raw rows)")
     args = parser.parse_args()
 
     base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    name = f"bench_rollup_{os.getpid()}"
-    _admin(base, f'CREATE DATABASE "{name}"')
+    name = args.reuse or f"bench_rollup_{os.getpid()}"
+    args.keep = args.keep or bool(args.reuse)
+    if not args.reuse:
+        _admin(base, f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = _database_url(base, name)
     try:
         import django
 
         django.setup()
         t0 = time.perf_counter()
-        _setup(args.rows, args.versions, args.keys, args.minutes)
-        print(f"generated {args.rows:,} raw rows in {time.perf_counter() - t0:.1f} s")
+        if args.reuse:
+            from django.core.management import call_command
+            from django.db import connection
+
+            call_command("migrate", verbosity=0, interactive=False)
+            with connection.cursor() as cur:
+                # Late records a previous run added are dropped (received after the generation).
+                cur.execute("DELETE FROM gateways_callrecord WHERE received_at > ts + interval '1 minute'")
+                cur.execute("SELECT count(*) FROM gateways_callrecord")
+                (args.rows,) = cur.fetchone()
+                cur.execute("VACUUM ANALYZE gateways_callrecord")
+        else:
+            _setup(args.rows, args.versions, args.keys, args.minutes)
+        print(f"{'reused' if args.reuse else 'generated'} {args.rows:,} raw rows in {time.perf_counter() - t0:.1f} s")
         figures = _measure(args.rows, args.repeat)
         figures.update(versions=args.versions, keys=args.keys, minutes=args.minutes)
     finally:

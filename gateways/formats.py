@@ -35,6 +35,7 @@ _MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
 _APP_REF = re.compile(r"^(?:app[_:-]?)(\d{1,18})$", re.IGNORECASE)
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
 _UA_MAX, _PATH_MAX, _ENDPOINT_MAX = 512, 2048, 300
+_FLOAT_MAX = 1.7976931348623157e308
 
 #: Columns of the staging table, in COPY order.
 STAGING_COLUMNS = (
@@ -83,6 +84,8 @@ class Parsed(NamedTuple):
 
 
 def _text(value: Any, limit: int) -> str:
+    if type(value) is str and "\x00" not in value:  # the common case, first
+        return value[:limit]
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -97,12 +100,22 @@ def _text(value: Any, limit: int) -> str:
 
 def _number(value: Any, field: str) -> float | None:
     """A finite number from a JSON number or a numeric string; None when absent."""
+    kind = type(value)
+    if kind is float:  # the common cases first (bool is not float, nor int: checked below)
+        if value - value == 0.0:  # false for inf and nan
+            return value
+        raise Reject(f"invalid_{field}", f"{field} is not finite")
+    if kind is int and -(2**62) <= value <= 2**62:
+        return float(value)
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise Reject(f"invalid_{field}", f"{field} is a boolean")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise Reject(f"invalid_{field}", f"{field} out of range") from None
     elif isinstance(value, str):
         try:
             number = float(value.strip())
@@ -271,14 +284,20 @@ def parse_native(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
     base_path = _text(get("base_path"), 200)
     method = _text(get("method"), 10).upper()
     ts = _ts(get("ts"), now)
-    status = _status(get("status"))
+    # Fast paths for values that already have the right type and range (exact types: a bool is
+    # neither); anything else goes through the checking helpers, which decide the same.
+    status = get("status")
+    if type(status) is not int or not 100 <= status <= 599:
+        status = _status(status)
     key_id = _text(get("key_id"), 100)
     if len(key_id) > 24:
         raise Reject("invalid_key_id", "key_id longer than 24 characters")
     request_id = _request_id(
         get("request_id"), lambda: f"native|{get('ts')}|{method}|{path}|{key_id}|{status}|{get('client_ip')}"
     )
-    api_version_id = _int(get("api_version_id"), "api_version_id", low=1)
+    api_version_id = get("api_version_id")
+    if api_version_id is not None:
+        api_version_id = _int(api_version_id, "api_version_id", low=1)
     prefixes = [base_path] if base_path else path_prefixes(path)
     ai_cost = get("ai_cost")
     cost: Decimal | None = None
@@ -289,6 +308,18 @@ def parse_native(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
             raise Reject("invalid_ai_cost", "ai_cost is not a number") from None
         if not cost.is_finite() or cost < 0 or cost >= Decimal(10) ** 10:
             raise Reject("invalid_ai_cost", "ai_cost out of range")
+    latency = get("latency_ms")
+    if type(latency) is not float or not 0.0 < latency <= _FLOAT_MAX:
+        latency = _latency(latency, "latency_ms", warnings) or 0.0
+    upstream = get("upstream_latency_ms")
+    if upstream is not None and (type(upstream) is not float or not 0.0 <= upstream <= _FLOAT_MAX):
+        upstream = _latency(upstream, "upstream_latency_ms", warnings)
+    request_bytes, response_bytes = get("request_bytes"), get("response_bytes")
+    if type(request_bytes) is not int or not 0 <= request_bytes < 2**62:
+        request_bytes = _bytes(request_bytes, "request_bytes", warnings)
+    if type(response_bytes) is not int or not 0 <= response_bytes < 2**62:
+        response_bytes = _bytes(response_bytes, "response_bytes", warnings)
+    application_id, tokens_in, tokens_out = get("application_id"), get("ai_input_tokens"), get("ai_output_tokens")
     row = (
         line,
         request_id,
@@ -300,19 +331,19 @@ def parse_native(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
         method,
         path,
         key_id,
-        _int(get("application_id"), "application_id", low=1),
+        None if application_id is None else _int(application_id, "application_id", low=1),
         status,
-        _latency(get("latency_ms"), "latency_ms", warnings) or 0.0,
-        _latency(get("upstream_latency_ms"), "upstream_latency_ms", warnings),
-        _bytes(get("request_bytes"), "request_bytes", warnings),
-        _bytes(get("response_bytes"), "response_bytes", warnings),
+        latency,
+        upstream,
+        request_bytes,
+        response_bytes,
         _ip(get("client_ip"), warnings),
         _text(get("user_agent"), _UA_MAX),
         _text(get("error"), 64),
         _text(get("ai_provider"), 64),
         _text(get("ai_model"), 128),
-        _int(get("ai_input_tokens"), "ai_input_tokens", high=2**31 - 1),
-        _int(get("ai_output_tokens"), "ai_output_tokens", high=2**31 - 1),
+        None if tokens_in is None else _int(tokens_in, "ai_input_tokens", high=2**31 - 1),
+        None if tokens_out is None else _int(tokens_out, "ai_output_tokens", high=2**31 - 1),
         cost,
     )
     return Parsed(row, warnings)

@@ -1,11 +1,15 @@
 """The call-log intake behind ``POST /gateway/v1/logs`` (docs/gateway-protocol.md, "Logs").
 
 Hot path, per batch: bounded inflate → split into entries → validate and normalise each in
-Python (plain tuples) → one transaction: the IngestBatch row, COPY of the valid rows into a
-TEMP staging table, ONE ``INSERT INTO gateways_callrecord SELECT … ON CONFLICT DO NOTHING``
-that enriches them (API version by id or longest base path; key → application, consumer,
-live subscription, plan), the quarantine rows, the counts. ``received = accepted +
-duplicates + rejected`` always holds: every non-blank entry is exactly one of the three.
+Python (plain tuples) → drop repeats within the batch → one transaction: the IngestBatch row
+with its counts, ONE lookup query for the enrichment (API version by id or longest base path;
+key → application, consumer, live subscription, plan), ONE ``COPY`` of the enriched rows
+straight into ``gateways_callrecord`` (each row written once; the primary key rejects a
+record already stored), the quarantine rows. When that COPY meets a stored record the
+transaction rolls back and the batch takes the conflict path: COPY into a TEMP staging table
+and ONE ``INSERT INTO gateways_callrecord SELECT … ON CONFLICT DO NOTHING`` that enriches in
+SQL and skips the stored ones. ``received = accepted + duplicates + rejected`` always holds:
+every non-blank entry is exactly one of the three.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from core.errors import PayloadTooLarge
 from gateways.formats import PARSERS, STAGING_COLUMNS, Reject, detect, sanitize
@@ -253,6 +257,132 @@ ON CONFLICT DO NOTHING
 """
 
 
+#: The raw table's columns the intake writes (``received_at`` is the column default, now()).
+RAW_COLUMNS = (
+    "request_id", "ts", "node_id", "batch_id", "source", "api_version_id", "api_id", "provider_tenant_id",
+    "endpoint", "method", "path", "api_key_id", "key_id", "application_id", "consumer_tenant_id", "plan_id",
+    "subscription_id", "status", "latency_ms", "upstream_latency_ms", "request_bytes", "response_bytes",
+    "client_ip", "user_agent", "error", "ai_provider", "ai_model", "ai_input_tokens", "ai_output_tokens", "ai_cost",
+)  # fmt: skip
+
+#: Everything the enrichment needs for one batch, in one round trip: the versions named by id
+#: or by a candidate base path, the keys named (with their application), the applications named
+#: directly, and the live subscriptions of all those applications. The same rules as INSERT_SQL.
+LOOKUP_SQL = """
+SELECT 'v', v.id, v.api_id, v.tenant_id, NULL::bigint, v.base_path FROM apis_apiversion v
+ WHERE v.id = ANY(%(versions)s) OR v.base_path = ANY(%(prefixes)s)
+UNION ALL
+SELECT 'k', k.id, app.id, app.tenant_id, NULL, k.key_id FROM subscriptions_apikey k
+  LEFT JOIN subscriptions_application app ON app.id = k.application_id
+ WHERE k.key_id = ANY(%(keys)s)
+UNION ALL
+SELECT 'a', app.id, app.tenant_id, NULL, NULL, NULL FROM subscriptions_application app WHERE app.id = ANY(%(apps)s)
+UNION ALL
+SELECT 's', sub.id, sub.application_id, sub.api_id, sub.plan_id, NULL FROM subscriptions_subscription sub
+ WHERE sub.status IN ('active', 'suspended') AND sub.application_id IN (
+       SELECT unnest(%(apps)s::bigint[])
+       UNION SELECT application_id FROM subscriptions_apikey WHERE key_id = ANY(%(keys)s))
+"""
+
+
+def _dedupe(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows without repeats of a (request_id, ts) already in the batch (first one kept)."""
+    seen: set[tuple[Any, Any]] = set()
+    out = []
+    for row in rows:
+        key = (row[1], row[2])
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def _enrich(rows: list[tuple[Any, ...]], node_id: int, batch_pk: int) -> list[tuple[Any, ...]]:
+    """The raw-table rows (RAW_COLUMNS order) of staged rows, enriched like INSERT_SQL does.
+
+    API version: the one named by id, else the existing base path that is the longest of the
+    row's candidate prefixes. Key → its application; else the application the row names. The
+    subscription is that application's live one for the version's API.
+    """
+    versions_wanted: set[int] = set()
+    prefixes: set[str] = set()
+    keys: set[str] = set()
+    apps_wanted: set[int] = set()
+    for row in rows:
+        if row[4] is not None:
+            versions_wanted.add(row[4])
+        prefixes.update(row[5])
+        if row[9]:
+            keys.add(row[9])
+        if row[10] is not None:
+            apps_wanted.add(row[10])
+    by_id: dict[int, tuple[int, int, int]] = {}
+    by_path: dict[str, tuple[int, int, int]] = {}
+    key_of: dict[str, tuple[int, int | None, int | None]] = {}
+    app_tenant: dict[int, int] = {}
+    subscription: dict[tuple[int, int], tuple[int, int]] = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            LOOKUP_SQL,
+            {
+                "versions": list(versions_wanted),
+                "prefixes": list(prefixes),
+                "keys": list(keys),
+                "apps": list(apps_wanted),
+            },
+        )
+        for kind, a, b, c, d, text in cur.fetchall():
+            if kind == "v":
+                by_id[a] = by_path[text] = (a, b, c)
+            elif kind == "k":
+                key_of[text] = (a, b, c)
+            elif kind == "a":
+                app_tenant[a] = b
+            else:
+                subscription[(b, c)] = (a, d)
+    out = []
+    for row in rows:
+        version = by_id.get(row[4]) if row[4] is not None else None
+        if version is None:
+            # Prefixes come longest first (formats.path_prefixes), and a base path is unique.
+            for prefix in row[5]:
+                version = by_path.get(prefix)
+                if version is not None:
+                    break
+        version_id, api_id, provider = version or (None, None, None)
+        key = key_of.get(row[9]) if row[9] else None
+        if key is not None:
+            key_pk, app_id, consumer = key
+        else:
+            key_pk, app_id = None, row[10]
+            consumer = app_tenant.get(app_id) if app_id is not None else None
+            if consumer is None:
+                app_id = None
+        sub = subscription.get((app_id, api_id)) if app_id is not None and api_id is not None else None
+        sub_id, plan_id = sub or (None, None)
+        out.append(
+            (
+                row[1], row[2], node_id, batch_pk, row[3], version_id, api_id, provider,
+                row[6][:300], row[7][:10], row[8][:2048], key_pk, row[9], app_id, consumer, plan_id,
+                sub_id, row[11], row[12], row[13], row[14], row[15],
+                row[16], row[17][:512], row[18][:64], row[19][:64], row[20][:128], row[21], row[22], row[23],
+            )
+        )  # fmt: skip
+    return out
+
+
+def _copy_raw(rows: list[tuple[Any, ...]]) -> None:
+    """COPY enriched rows straight into the raw table; a row already there aborts it (UniqueViolation)."""
+    # psycopg's own errors become Django's (IntegrityError, OperationalError → the view's 503).
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as wrapper,
+        wrapper.cursor.copy(f"COPY gateways_callrecord ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
 def _copy_rows(rows: list[tuple[Any, ...]]) -> None:
     with connection.cursor() as wrapper:
         cur = wrapper.cursor
@@ -299,35 +429,16 @@ def ingest(
         raise PayloadTooLarge(f"More than {settings.GATEWAY_LOGS_MAX_RECORDS} records in one batch.")
     rows, rejects, warnings, batch_format = normalise(entries, fmt, now)
     outcome = Outcome(batch_id=batch_id or f"auto-{uuid.uuid4()}", received=len(entries), warnings=warnings)
+    outcome.rejected = len(rejects)
+    unique = _dedupe(rows)
     try:
-        with transaction.atomic():
-            batch = IngestBatch.objects.create(
-                node=node, batch_id=outcome.batch_id, format=batch_format, received=len(entries), bytes=body_bytes
-            )
-            accepted = 0
-            if rows:
-                _copy_rows(rows)
-                accepted = _insert(node.pk, batch.pk)
-            outcome.accepted = accepted
-            outcome.duplicates = len(rows) - accepted
-            outcome.rejected = len(rejects)
-            QuarantinedRecord.objects.bulk_create(
-                [
-                    QuarantinedRecord(
-                        batch=batch,
-                        node=node,
-                        line=entry.line,
-                        reason=entry.error[:64],
-                        detail=entry.detail.replace("\x00", ""),
-                        raw=(entry.raw or _dump(entry.value))[: QuarantinedRecord.RAW_MAX_CHARS].replace("\x00", ""),
-                        created_at=now,
-                    )
-                    for entry in rejects
-                ]
-            )
-            IngestBatch.objects.filter(pk=batch.pk).update(
-                accepted=outcome.accepted, duplicates=outcome.duplicates, rejected=outcome.rejected
-            )
+        try:
+            _store(node, outcome, batch_format, body_bytes, rows, unique, rejects, now, direct=True)
+        except _Conflict:
+            # A record of this batch is already stored (a node resending records under a new
+            # batch id, or a concurrent batch holding the same ones): the whole COPY rolled back,
+            # and the batch goes through staging and INSERT … ON CONFLICT DO NOTHING instead.
+            _store(node, outcome, batch_format, body_bytes, rows, unique, rejects, now, direct=False)
     except IntegrityError:
         # The same batch id committed by a concurrent request (a node retrying too early):
         # that one's counts are the answer; this one inserted nothing (rolled back).
@@ -337,6 +448,71 @@ def ingest(
         return stored_outcome(existing)
     outcome.errors = [{"line": entry.line, "reason": entry.error} for entry in rejects]
     return outcome
+
+
+class _Conflict(Exception):
+    """The direct COPY met a record already stored (or a value only the SQL path normalises)."""
+
+
+def _store(
+    node: GatewayNode,
+    outcome: Outcome,
+    batch_format: str,
+    body_bytes: int,
+    rows: list[tuple[Any, ...]],
+    unique: list[tuple[Any, ...]],
+    rejects: list[Entry],
+    now: datetime,
+    *,
+    direct: bool,
+) -> None:
+    """One transaction: the IngestBatch row, the records, the quarantine; sets the counts.
+
+    ``direct``: the batch's distinct records are enriched in Python (one lookup query) and
+    COPied straight into the raw table, each row written once; ``_Conflict`` (everything rolled
+    back) when one is already there. Otherwise the staging path: COPY into a temp table, then
+    one INSERT … SELECT … ON CONFLICT DO NOTHING, which skips the stored ones.
+    """
+    with transaction.atomic():
+        if direct:
+            outcome.accepted, outcome.duplicates = len(unique), len(rows) - len(unique)
+        batch = IngestBatch.objects.create(
+            node=node,
+            batch_id=outcome.batch_id,
+            format=batch_format,
+            received=outcome.received,
+            bytes=body_bytes,
+            accepted=outcome.accepted if direct else 0,
+            duplicates=outcome.duplicates if direct else 0,
+            rejected=outcome.rejected,
+        )
+        if direct:
+            if unique:
+                try:
+                    _copy_raw(_enrich(unique, node.pk, batch.pk))
+                except (IntegrityError, DataError) as exc:
+                    raise _Conflict from exc
+        else:
+            accepted = 0
+            if rows:
+                _copy_rows(rows)
+                accepted = _insert(node.pk, batch.pk)
+            outcome.accepted, outcome.duplicates = accepted, len(rows) - accepted
+            IngestBatch.objects.filter(pk=batch.pk).update(accepted=outcome.accepted, duplicates=outcome.duplicates)
+        QuarantinedRecord.objects.bulk_create(
+            [
+                QuarantinedRecord(
+                    batch=batch,
+                    node=node,
+                    line=entry.line,
+                    reason=entry.error[:64],
+                    detail=entry.detail.replace("\x00", ""),
+                    raw=(entry.raw or _dump(entry.value))[: QuarantinedRecord.RAW_MAX_CHARS].replace("\x00", ""),
+                    created_at=now,
+                )
+                for entry in rejects
+            ]
+        )
 
 
 def _dump(value: Any) -> str:

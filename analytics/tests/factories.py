@@ -78,8 +78,7 @@ def rollup(
             )
             cursor.execute(f"SELECT date_trunc('{up}', %s::timestamptz, 'UTC')", [bucket])
             refresh_summaries(up, [cursor.fetchone()[0]])
-    if level != "minute":  # the rollup keeps the summaries of hours and days with them
-        refresh_summaries(level, [bucket])
+    refresh_summaries(level, [bucket])  # the rollup keeps the summaries of each level with it
 
 
 def call(ts: datetime, *, status: int = 200, path: str = "/orders/1", **fields: Any) -> uuid.UUID:

@@ -19,6 +19,7 @@ from django.test import override_settings
 from analytics.histogram import BUCKETS
 from analytics.models import (
     SUMMARIES,
+    SUMMARY_LEVELS,
     DirtyBucket,
     ProviderSummaryDay,
     ProviderSummaryHour,
@@ -195,7 +196,12 @@ def test_retention_trims_minutes_and_hours_in_batches_and_keeps_days(db: None) -
     assert delete_expired_rollups(batch_size=2) == {
         "minute": 5,
         "hour": 5,
-        **{f"{shape} summary hour": 0 for shape in SUMMARIES},
+        **{
+            f"{shape} summary {level}": 0
+            for shape in SUMMARIES
+            for level in ("minute", "hour")
+            if level in SUMMARY_LEVELS[shape]
+        },
         "provider summary hour": 2,
     }
     assert RollupMinute.objects.count() == 1 and RollupHour.objects.count() == 1
@@ -255,7 +261,8 @@ def test_dashboards_read_the_same_numbers_from_the_summaries(
         return value
 
     summaries = plain(reads(), loose=True)
-    assert selectors.table_for(scopes[0], "hour") == "analytics_tenantsummaryhour"
+    assert selectors.table_for(scopes[0], "hour") == "analytics_platformsummaryhour"
+    assert selectors.table_for(scopes[0], "minute") == "analytics_platformsummaryminute"
     assert selectors.totals(scopes[0], selectors.window_for("7d")).calls > 0
     monkeypatch.setattr(selectors, "SUMMARIES", {})
     assert selectors.table_for(scopes[0], "hour") == "analytics_rolluphour"

@@ -207,8 +207,10 @@ def test_queries_read_the_narrowest_table_with_their_dimensions() -> None:
     from analytics.selectors import Scope, platform_scope, table_for
 
     provider, consumer = Scope("provider", 1), Scope("consumer", 2)
-    assert table_for(platform_scope(), "hour") == "analytics_tenantsummaryhour"
+    assert table_for(platform_scope(), "hour") == "analytics_platformsummaryhour"
+    assert table_for(platform_scope(), "minute") == "analytics_platformsummaryminute"
     assert table_for(provider, "day") == "analytics_tenantsummaryday"
+    assert table_for(provider, "minute") == "analytics_tenantsummaryminute"
     assert table_for(platform_scope(), "day", ("status",)) == "analytics_nodesummaryday"
     assert table_for(platform_scope(node_id=3), "hour") == "analytics_nodesummaryhour"
     assert table_for(provider, "hour", ("api_id", "endpoint")) == "analytics_endpointsummaryhour"
@@ -217,10 +219,10 @@ def test_queries_read_the_narrowest_table_with_their_dimensions() -> None:
     assert table_for(consumer, "day", ("api_id", "status")) == "analytics_consumersummaryday"
     assert table_for(provider, "day", ("consumer_tenant_id", "application_id")) == "analytics_callersummaryday"
     assert table_for(platform_scope(), "day", ("application_id",)) == "analytics_applicationsummaryday"
-    # Key × endpoint, node × API: only the full rollup has both; minutes have no summaries.
+    # Key × endpoint, node × API: only the full rollup has both; minutes have only the two narrowest.
     assert table_for(Scope("consumer", 2, api_key_id=5), "hour", ("api_id", "endpoint")) == "analytics_rolluphour"
     assert table_for(platform_scope(node_id=1, api_id=2), "day") == "analytics_rollupday"
-    assert table_for(platform_scope(), "minute") == "analytics_rollupminute"
+    assert table_for(platform_scope(), "minute", ("endpoint",)) == "analytics_rollupminute"
 
 
 def test_long_windows_read_whole_coarser_buckets_inside_and_the_finer_level_at_the_edges() -> None:

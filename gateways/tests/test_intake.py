@@ -95,6 +95,17 @@ def test_the_same_request_id_in_another_batch_is_a_duplicate(node_token):
     assert CallRecord.objects.count() == 2
 
 
+def test_a_record_repeated_within_a_new_batch_is_stored_once(node_token):
+    node, token = node_token
+    rec, other = record(), record()
+    response = post(token, ndjson([rec, other, rec, {"ts": "x"}]), X_Batch_Id="c")
+    assert counts(response) == (4, 2, 1, 1)
+    assert CallRecord.objects.count() == 2
+    batch = IngestBatch.objects.get(node=node, batch_id="c")
+    assert (batch.received, batch.accepted, batch.duplicates, batch.rejected) == (4, 2, 1, 1)
+    assert batch.quarantined.count() == 1
+
+
 def test_malformed_records_are_quarantined_with_a_reason_never_a_500(node_token):
     node, token = node_token
     lines = [
@@ -212,7 +223,7 @@ def test_database_unavailable_is_503_with_retry_after_and_nothing_committed(node
     def down(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("connection to server lost")
 
-    monkeypatch.setattr(intake, "_copy_rows", down)
+    monkeypatch.setattr(intake, "_copy_raw", down)
     response = post(token, ndjson([record()]), X_Batch_Id="retry-me")
     assert response.status_code == 503
     assert response["Retry-After"]
@@ -231,7 +242,29 @@ def test_unknown_format_is_400(node_token):
     assert response.status_code == 400 and response.json()["error"]["fields"] == {"format": ["unknown"]}
 
 
-def test_records_are_enriched_with_provider_consumer_application_key_and_plan(node_token, acme, alice, globex, charlie):
+def post_via(token: str, records: list[dict[str, Any]], path: str, monkeypatch: Any) -> tuple[int, ...]:
+    """Post ``records`` through the direct COPY (``direct``) or the conflict path (``conflict``:
+    one record already stored rides along, so the COPY rolls back and staging + INSERT … ON
+    CONFLICT runs); returns the counts of the new records' batch, the stored one left out."""
+    from gateways import intake
+
+    if path == "direct":
+        return counts(post(token, ndjson(records)))
+    stored = record()
+    assert counts(post(token, ndjson([stored]))) == (1, 1, 0, 0)
+    calls: list[int] = []
+    real_insert = intake._insert
+    monkeypatch.setattr(intake, "_insert", lambda *a: calls.append(1) or real_insert(*a))
+    received, accepted, duplicates, rejected = counts(post(token, ndjson([stored, *records])))
+    assert calls == [1], "the batch did not take the conflict path"
+    CallRecord.objects.filter(request_id=stored["request_id"]).delete()
+    return received - 1, accepted, duplicates - 1, rejected
+
+
+@pytest.mark.parametrize("path", ["direct", "conflict"])
+def test_records_are_enriched_with_provider_consumer_application_key_and_plan(
+    node_token, acme, alice, globex, charlie, path, monkeypatch
+):
     from subscriptions import services
     from subscriptions.tests.factories import ApplicationFactory, make_catalog, membership
 
@@ -248,7 +281,7 @@ def test_records_are_enriched_with_provider_consumer_application_key_and_plan(no
         record(base_path=base, path="/orders", application_id=app.pk),  # application without a key
     ]
     _node, token = node_token
-    assert counts(post(token, ndjson(records))) == (4, 4, 0, 0)
+    assert post_via(token, records, path, monkeypatch) == (4, 4, 0, 0)
     rows = {str(r.request_id): r for r in CallRecord.objects.all()}
     for rec in (records[0], records[1]):
         row = rows[rec["request_id"]]
@@ -261,7 +294,8 @@ def test_records_are_enriched_with_provider_consumer_application_key_and_plan(no
     assert (by_app.api_version_id, by_app.application_id, by_app.plan_id) == (catalog.v1.pk, app.pk, catalog.free.pk)
 
 
-def test_longest_base_path_wins(node_token, acme):
+@pytest.mark.parametrize("path", ["direct", "conflict"])
+def test_longest_base_path_wins(node_token, acme, path, monkeypatch):
     from apis.models import ApiVersion
     from subscriptions.tests.factories import make_catalog
 
@@ -275,6 +309,14 @@ def test_longest_base_path_wins(node_token, acme):
         record(path=catalog.v1.base_path + "/betamax"),
         record(path=catalog.v1.base_path),
     )
-    post(token, ndjson([a, b, c]))
+    post_via(token, [a, b, c], path, monkeypatch)
     got = {str(r.request_id): r.api_version_id for r in CallRecord.objects.all()}
     assert got == {a["request_id"]: deeper.pk, b["request_id"]: catalog.v1.pk, c["request_id"]: catalog.v1.pk}
+
+
+def test_an_integer_beyond_any_float_is_quarantined_not_a_500(node_token):
+    _node, token = node_token
+    response = post(token, ndjson([record(latency_ms=10**400), record()]))
+    assert response.status_code == 200
+    assert counts(response) == (2, 1, 0, 1)
+    assert response.json()["errors"][0]["reason"] == "invalid_latency_ms"
