@@ -19,3 +19,32 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   window.history.back();
 });
+// Phones show table rows as blocks (portal.css): each cell gets its column's name as a label.
+// A region that scrolls sideways (a wide table, a long snippet) gets keyboard focus to scroll it.
+function labelTables(root) {
+  for (const table of root.querySelectorAll("table")) {
+    const names = [...table.querySelectorAll(":scope > thead > tr > th")].map((th) => th.textContent.trim());
+    if (!names.length) continue;
+    for (const row of table.querySelectorAll(":scope > tbody > tr")) {
+      let column = 0;
+      for (const cell of row.children) {
+        if (names[column] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", names[column]);
+        column += cell.colSpan || 1;
+      }
+    }
+  }
+}
+function focusScrollable(root) {
+  for (const region of root.querySelectorAll(".table-responsive, pre")) {
+    if (region.scrollWidth > region.clientWidth && !region.hasAttribute("tabindex")) region.setAttribute("tabindex", "0");
+  }
+}
+document.addEventListener("DOMContentLoaded", () => {
+  labelTables(document);
+  focusScrollable(document);
+});
+document.addEventListener("htmx:afterSwap", (event) => {
+  labelTables(event.target);
+  focusScrollable(event.target);
+});
+window.addEventListener("resize", () => focusScrollable(document));
