@@ -5,7 +5,8 @@ role) and five checks are reported per visit, each its own test so a failure nam
 width and what failed:
 
 - ``loads``: the page answers 200;
-- ``overflow``: nothing scrolls sideways (``scrollWidth <= innerWidth``), with the widest offenders;
+- ``overflow``: nothing scrolls sideways (``scrollWidth <= innerWidth``), with the widest offenders,
+  and at 1366 px no table is clipped in a ``.table-responsive`` box;
 - ``console``: no console error and no uncaught exception;
 - ``hosts``: no request leaves the portal's host;
 - ``axe``: no serious or critical axe-core violation.
@@ -31,6 +32,7 @@ from django.conf import settings
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 WIDTHS = {1366: 900, 390: 844}
+LAPTOP = 1366
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 CHECKS = ["loads", "overflow", "console", "hosts", "axe"]
 SHOT_MAX_HEIGHT = 8000
@@ -125,6 +127,7 @@ class Visit:
     status: int | None = None
     overflow: int = 0
     offenders: list[str] = field(default_factory=list)
+    clipped: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     axe: list[str] = field(default_factory=list)
@@ -146,6 +149,12 @@ OFFENDERS_JS = """() => {
   }
   return out;
 }"""
+
+
+# At a laptop's width a table is shown whole: a .table-responsive that has to scroll clips it.
+CLIPPED_JS = """() => [...document.querySelectorAll('.table-responsive')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => `${(e.querySelector('table') || e).className} (${e.scrollWidth - e.clientWidth} px hidden)`)"""
 
 
 class Walker:
@@ -212,6 +221,8 @@ class Walker:
             visit.overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             if visit.overflow > 0:
                 visit.offenders = page.evaluate(OFFENDERS_JS)
+            if width >= LAPTOP:
+                visit.clipped = page.evaluate(CLIPPED_JS)
             # The whole page, or only the first screen of a page taller than SHOT_MAX_HEIGHT (Redoc's
             # is ~100,000 px: 30 s for one shot).
             tall = page.evaluate("document.documentElement.scrollHeight") > SHOT_MAX_HEIGHT
@@ -274,7 +285,8 @@ def test_page(walker, role, name, path, width, check):
     where = f"{role} {name} ({visit.url}) at {width} px"
     problems = {
         "loads": [] if visit.status == 200 else [f"answered {visit.status}"],
-        "overflow": [f"scrolls sideways by {visit.overflow} px; widest: {visit.offenders}"] * (visit.overflow > 0),
+        "overflow": [f"scrolls sideways by {visit.overflow} px; widest: {visit.offenders}"] * (visit.overflow > 0)
+        + [f"table clipped (scrolls in its box): {table}" for table in visit.clipped],
         "console": [f"console error {text}" for text in visit.console],
         "hosts": [f"request to another host {url}" for url in visit.foreign],
         "axe": [f"axe-core {text}" for text in visit.axe],
