@@ -185,7 +185,8 @@ class Walker:
                 page.goto(f"{self.base}/accounts/login/")
                 page.fill("input[name=login]", email)
                 page.fill("input[name=password]", DEMO_PASSWORD)
-                page.click("form button[type=submit]")
+                with page.expect_navigation():
+                    page.press("input[name=password]", "Enter")
                 page.wait_for_load_state("networkidle")
                 assert "/accounts/login/" not in page.url, f"{role} could not sign in"
             self.pages[role] = page
