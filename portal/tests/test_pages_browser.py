@@ -11,7 +11,8 @@ width and what failed:
 - ``hosts``: no request leaves the portal's host;
 - ``axe``: no serious or critical axe-core violation.
 
-A full-page screenshot of every visit is saved under var/screenshots/ (kept by CI as an artifact).
+A full-page screenshot of every visit is saved under var/screenshots/ (kept by CI as an artifact),
+with timings.txt (seconds per visit: load, screenshot, total).
 """
 
 from __future__ import annotations
@@ -88,13 +89,13 @@ PAGES: list[tuple[str, str, str]] = [
     ("staff", "analytics", "/platform/analytics/"),
 ]
 
-#: Failures owned by another piece of work: (role, page, check) → (what fails, reason). Only a failure
-#: whose every item contains "what fails" (an axe rule id, a URL) turns that one check into an
-#: xfail (not strict: it passes once fixed); anything else on the page still fails the check.
+#: Failures owned by another piece of work. A check turns into an xfail (not strict: it passes
+#: once fixed) only when every one of its problems contains the "what fails" of a matching entry
+#: (an axe rule id, a URL); any other problem on the page still fails that check.
 REDOC_HELPER = "redoc's footer logo is fetched from cdn.redoc.ly (the redoc/allauth/skip-link work removes it)"
 REDOC_LANG = "drf-spectacular's redoc page has no <html lang> (the redoc/allauth/skip-link work owns portal/redoc.html)"
 KEY_TABLE = "the key table's grace select has no label (the forms/key-table work rebuilds that table)"
-SWAGGER_UI = "swagger-ui's own markup nests the copy button inside the operation summary button (upstream)"
+SWAGGER_UI = "swagger-ui's own markup nests buttons inside each operation's summary button (upstream)"
 FAVICON = "/favicon.ico answers 404 (the redoc/allauth/skip-link work adds the icon)"
 #: (role or "*", page or "*", check, what fails, reason)
 KNOWN: list[tuple[str, str, str, str, str]] = [
