@@ -184,7 +184,8 @@ class Walker:
             page.on("pageerror", lambda error: self._note("console", f"uncaught {error}"))
             page.on("request", self._on_request)
             if role != "anonymous":
-                from portal.tests.walk_data import CONSUMER, DEMO_PASSWORD, PROVIDER, STAFF
+                from portal.management.commands.seed_demo import DEMO_PASSWORD
+                from portal.tests.walk_data import CONSUMER, PROVIDER, STAFF
 
                 email = {"consumer": CONSUMER, "provider": PROVIDER, "staff": STAFF}[role]
                 page.goto(f"{self.base}/accounts/login/")

@@ -27,8 +27,6 @@ from tenants import services as tenant_services
 from tenants.models import Tenant, User
 from tenants.tests.factories import MembershipFactory, TenantFactory, UserFactory
 
-#: seed_demo's password for its three users.
-DEMO_PASSWORD = "demo-pass-1234"
 PROVIDER = "alice@acme.example"
 CONSUMER = "bob@globex.example"
 STAFF = "staff@example.com"
@@ -61,7 +59,7 @@ def build() -> WalkData:
     now = timezone.now()
 
     # Provider: one API with everything at its longest and many plans; a catalog of every kind.
-    catalog = make_catalog(acme, slug="inventory")
+    catalog = make_catalog(acme, slug="parcel-lockers")
     api = Api.objects.create(
         tenant=acme,
         name=LONG_API,
