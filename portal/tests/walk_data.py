@@ -8,10 +8,12 @@ pushes a page sideways at 390 px.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from analytics.tests.factories import rollup
@@ -21,7 +23,7 @@ from gateways.models import ConfigState, QuarantinedRecord
 from gateways.tests.test_intake import ndjson, post, record
 from notifications.models import Notification, Webhook, WebhookDelivery
 from subscriptions import services as subscription_services
-from subscriptions.models import Application, Subscription, SubscriptionStatus
+from subscriptions.models import ApiKey, Application, Subscription, SubscriptionStatus
 from subscriptions.tests.factories import ApplicationFactory, SubscriptionFactory, make_catalog, membership
 from tenants import services as tenant_services
 from tenants.models import Tenant, User
@@ -202,7 +204,7 @@ def build() -> WalkData:
     # Gateway nodes and quarantined records, for the staff pages.
     tokens = []
     for name in ["edge-frankfurt-1", f"kong-{LONG_WORD}"[:100]]:
-        _node, token = gateway_services.node_create(
+        node, token = gateway_services.node_create(
             actor=staff, name=name[:60], description="https://edge.acme.example/" + LONG_WORD
         )
         tokens.append(token)
@@ -210,4 +212,26 @@ def build() -> WalkData:
     post(tokens[0], bad_lines, X_Batch_Id="b1")
     post(tokens[1], json.dumps(record(ts="not a time")) + "\n", X_Batch_Id="b2")
     data.quarantined = QuarantinedRecord.objects.order_by("pk").first().pk
+
+    # A few raw calls for the provider's call log, with the longest paths.
+    key = ApiKey.objects.for_tenant(globex).filter(application=app).first()
+    with connection.cursor() as cursor:
+        for i, status in enumerate([200, 201, 404, 429, 503]):
+            cursor.execute(
+                "INSERT INTO gateways_callrecord (request_id, ts, node_id, source, api_id, provider_tenant_id, "
+                "api_key_id, application_id, consumer_tenant_id, status, path) "
+                "VALUES (%s, now() - %s * interval '1 minute', %s, 'native', %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    uuid.uuid4(),
+                    i,
+                    node.pk,
+                    api.pk,
+                    acme.pk,
+                    key.pk,
+                    app.pk,
+                    globex.pk,
+                    status,
+                    f"/acme/{LONG_SLUG}/v1/international/parcels/0123456789abcdef0123456789abcdef/events/{i}",
+                ],
+            )
     return data
