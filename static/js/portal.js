@@ -43,8 +43,10 @@ document.addEventListener("DOMContentLoaded", () => {
   labelTables(document);
   focusScrollable(document);
 });
-document.addEventListener("htmx:afterSwap", (event) => {
-  labelTables(event.target);
-  focusScrollable(event.target);
+// A swap may bring rows without their table (a tbody, a row): label the whole page again (cheap;
+// labelled cells are skipped).
+document.addEventListener("htmx:afterSwap", () => {
+  labelTables(document);
+  focusScrollable(document);
 });
 window.addEventListener("resize", () => focusScrollable(document));
