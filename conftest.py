@@ -1,4 +1,5 @@
 import os
+from contextlib import contextmanager
 
 # Test mode: dev-only defaults (secret key, hosts), no rate limits, Celery tasks run inline.
 os.environ.setdefault("PORTAL_TESTING", "1")
@@ -60,17 +61,15 @@ def api():
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    """Debian's chromium driven by Playwright; tests using it are skipped when it is missing."""
+@contextmanager
+def launch_chromium():
+    """Debian's chromium driven by Playwright (skips the test when it is missing)."""
     import shutil
 
     if not shutil.which(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -87,3 +86,21 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """One chromium per test."""
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with launch_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def module_browser():
+    """One chromium shared by a module's tests (page walks that visit dozens of pages)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with launch_chromium() as browser:
+            yield browser

@@ -301,6 +301,7 @@ CASES = [
         lambda w, n: _subscriptions(w, n, provided=True, waiting=True),
         staff=True,
     ),
+    ListCase("/api/v1/platform/tenants/", lambda w: "/api/v1/platform/tenants/", _tenants, staff=True),
     ListCase("/api/v1/platform/nodes/", lambda w: "/api/v1/platform/nodes/", _nodes, staff=True),
     ListCase("/api/v1/platform/quarantine/", lambda w: "/api/v1/platform/quarantine/", _quarantine, staff=True),
     ListCase("/api/v1/platform/log-batches/", lambda w: "/api/v1/platform/log-batches/", _batches, staff=True),

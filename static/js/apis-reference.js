@@ -19,4 +19,20 @@ document.addEventListener("DOMContentLoaded", () => {
     },
     container,
   );
+  // Redoc's code and sample panels scroll when a line is long: give each such region keyboard
+  // access (tabindex), as the rest of the portal does (axe: scrollable-region-focusable). Redoc
+  // renders late and re-renders panels on tab changes, so watch the container, debounced.
+  let pending = 0;
+  const focusable = () => {
+    pending = 0;
+    for (const region of container.querySelectorAll('[role="tabpanel"] > div > div, [role="tabpanel"] pre, pre')) {
+      if (region.hasAttribute("tabindex")) continue;
+      if (region.scrollWidth > region.clientWidth || region.scrollHeight > region.clientHeight) {
+        region.setAttribute("tabindex", "0");
+      }
+    }
+  };
+  new MutationObserver(() => {
+    if (!pending) pending = window.setTimeout(focusable, 100);
+  }).observe(container, { childList: true, subtree: true });
 });

@@ -50,3 +50,34 @@ function focusErrorSummary(root) {
 }
 document.addEventListener("DOMContentLoaded", () => focusErrorSummary(document));
 document.addEventListener("htmx:afterSettle", (event) => focusErrorSummary(event.detail.elt || document));
+// Phones show table rows as blocks (portal.css): each cell gets its column's name as a label.
+// A region that scrolls sideways (a wide table, a long snippet) gets keyboard focus to scroll it.
+function labelTables(root) {
+  for (const table of root.querySelectorAll("table")) {
+    const names = [...table.querySelectorAll(":scope > thead > tr > th")].map((th) => th.textContent.trim());
+    if (!names.length) continue;
+    for (const row of table.querySelectorAll(":scope > tbody > tr")) {
+      let column = 0;
+      for (const cell of row.children) {
+        if (names[column] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", names[column]);
+        column += cell.colSpan || 1;
+      }
+    }
+  }
+}
+function focusScrollable(root) {
+  for (const region of root.querySelectorAll(".table-responsive, pre")) {
+    if (region.scrollWidth > region.clientWidth && !region.hasAttribute("tabindex")) region.setAttribute("tabindex", "0");
+  }
+}
+document.addEventListener("DOMContentLoaded", () => {
+  labelTables(document);
+  focusScrollable(document);
+});
+// A swap may bring rows without their table (a tbody, a row): label the whole page again (cheap;
+// labelled cells are skipped).
+document.addEventListener("htmx:afterSwap", () => {
+  labelTables(document);
+  focusScrollable(document);
+});
+window.addEventListener("resize", () => focusScrollable(document));

@@ -37,7 +37,8 @@ def test_invitation_form_shows_conflict_and_field_errors(live_server, browser, a
     page.get_by_text(f"{bob.email} is already a member.").first.wait_for()
     assert "Invitation sent" not in page.locator("#messages").inner_text()
     assert page.locator("#members-panel input[name=email]").get_attribute("aria-invalid") == "true"
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")  # focus on the problems
+    # The focus moves to the problems once htmx has settled the swap.
+    page.wait_for_function("document.activeElement && document.activeElement.classList.contains('error-summary')")
 
     # 400: a field error shows too, on the field.
     page.fill("#members-panel input[name=email]", "not-an-address")
