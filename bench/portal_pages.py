@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 DBNAME = "bench_portal_pages"
 #: Bump when the seed below changes: a database seeded by another version is seeded again.
-SEED_VERSION = "1"
+SEED_VERSION = "2"
 TARGET_MS = 100.0
 
 ORGS = 1_000
@@ -78,9 +78,9 @@ SEED_SQL: list[tuple[str, str]] = [
     ),
     (
         "organisations",
-        """INSERT INTO tenants_tenant (id, name, slug, created_at, created_by_id)
+        """INSERT INTO tenants_tenant (id, name, slug, created_at, created_by_id, suspension_reason)
            SELECT g, 'Org ' || lpad(g::text, 4, '0'), 'org-' || lpad(g::text, 4, '0'),
-               %(now)s - g * interval '1 hour', g
+               %(now)s - g * interval '1 hour', g, ''
            FROM generate_series(1, %(orgs)s) g""",
     ),
     (
@@ -219,10 +219,10 @@ SEED_SQL: list[tuple[str, str]] = [
     (
         "notifications",
         """INSERT INTO notifications_notification (id, kind, title, body, url, created_at, read_at, tenant_id,
-               user_id)
+               user_id, outcome)
            SELECT n, 'subscription.requested', 'Org ' || n || ' requests access to API 1', 'Body ' || n,
                '/t/org-0001/approvals/', %(now)s - n * interval '1 second',
-               CASE WHEN n %% 2 = 0 THEN %(now)s END, t, t
+               CASE WHEN n %% 2 = 0 THEN %(now)s END, t, t, ''
            FROM (SELECT n, CASE WHEN n <= %(busy_notifications)s THEN 1 ELSE (n - 1) %% %(orgs)s + 1 END AS t
                  FROM generate_series(1, %(notifications)s) n) s""",
     ),

@@ -226,6 +226,37 @@ def key_revoke(request: TenantRequest, pk: int, key_pk: int) -> HttpResponse:
 # --- Subscribing ---------------------------------------------------------------------
 
 
+#: Applications the subscribe form's menu lists at most; beyond, a search narrows it.
+APPLICATION_MENU_SIZE = 200
+
+
+def _application_menu(request: TenantRequest) -> tuple[list[Any], dict[str, Any]]:
+    """The subscribe form's applications: all of them, or (an organisation with many) the first
+    APPLICATION_MENU_SIZE by name matching ``?app_q=``; the application asked for by id
+    (``?application=``, or the one posted) is always among them."""
+    # Printable text only (a NUL would be refused by PostgreSQL), bounded like every search box.
+    query = "".join(ch for ch in request.GET.get("app_q", "") if ch.isprintable())[:100].strip()
+    rows = selectors.application_choices(request.tenant)
+    if query:
+        rows = rows.filter(name__icontains=query)
+    apps = list(rows[: APPLICATION_MENU_SIZE + 1])
+    more = len(apps) > APPLICATION_MENU_SIZE
+    apps = apps[:APPLICATION_MENU_SIZE]
+    total = rows.count() if more else len(apps)
+    wanted = request.POST.get("application") or request.GET.get("application")
+    if wanted and is_id(wanted) and all(a.pk != int(wanted) for a in apps):
+        found = selectors.application_choices(request.tenant).filter(pk=int(wanted)).first()
+        if found is not None:
+            apps.insert(0, found)
+    menu = {
+        "query": query,
+        "total": total,
+        "shown": min(total, APPLICATION_MENU_SIZE),
+        "searchable": more or bool(query),
+    }
+    return apps, menu
+
+
 @tenant_view(Perm.APPS_EDIT)
 def subscribe(request: TenantRequest) -> HttpResponse:
     """Choose an application and describe the use case; the catalog links here with ?plan=<id>."""
@@ -233,7 +264,7 @@ def subscribe(request: TenantRequest) -> HttpResponse:
     plan = selectors.plan_for_subscribe(request.user, request.tenant, plan_id)
     if plan is None:
         raise Http404("No such plan.")
-    apps = list(selectors.application_choices(request.tenant))
+    apps, menu = _application_menu(request)
 
     def run(data: Mapping[str, Any]) -> Subscription:
         application = _found(selectors.application_for, request.tenant, data["application"])
@@ -250,13 +281,17 @@ def subscribe(request: TenantRequest) -> HttpResponse:
 
     return submit_form(
         request,
-        SubscribeForm(request.POST or None, applications=apps),
+        SubscribeForm(
+            request.POST or None,
+            applications=apps,
+            initial={"application": apps[0].pk} if apps and request.GET.get("application") else None,
+        ),
         run=run,
         success=success,
         page=lambda form, status: render(
             request,
             "subscriptions/subscribe.html",
-            {"plan": plan, "form": form, "applications": apps, "limits": services.plan_limits(plan)},
+            {"plan": plan, "form": form, "applications": apps, "menu": menu, "limits": services.plan_limits(plan)},
             status=status,
         ),
     )

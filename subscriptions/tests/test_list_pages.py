@@ -231,3 +231,29 @@ def test_a_page_answering_a_post_links_its_pages_to_itself(client, charlie, glob
     assert response.status_code == 400
     page_two = reverse("subscriptions:application", args=[globex.slug, shop.pk]) + "?keys_page=2"
     assert f'href="{page_two}"' in response.content.decode()
+
+
+def test_subscribe_menu_is_bounded_and_searchable(client, charlie, globex, catalog):
+    """An organisation with more applications than the menu holds gets a search, not a huge page."""
+    from subscriptions.views import APPLICATION_MENU_SIZE
+
+    apps = _apps(globex, APPLICATION_MENU_SIZE + 5)
+    client.force_login(charlie)
+    url = reverse("subscriptions:subscribe", args=[globex.slug])
+    html = client.get(url, {"plan": catalog.free.pk}).content.decode()
+    assert html.count("<option value=") == APPLICATION_MENU_SIZE
+    assert f"first {APPLICATION_MENU_SIZE} of {APPLICATION_MENU_SIZE + 5:,} applications" in html
+    last = apps[-1]
+    assert f'<option value="{last.pk}"' not in html  # beyond the menu: found by searching
+    found = client.get(url, {"plan": catalog.free.pk, "app_q": last.name[-5:]}).content.decode()
+    assert f'<option value="{last.pk}"' in found and "1 application matches" in found
+    # Asked for by id (or posted), the application is offered and chosen even beyond the menu.
+    chosen = client.get(url, {"plan": catalog.free.pk, "application": last.pk}).content.decode()
+    assert f'<option value="{last.pk}" selected' in chosen
+    posted = client.post(url, {"plan": catalog.free.pk, "application": last.pk, "use_case": "x"})
+    assert posted.status_code == 302
+    assert Subscription.objects.for_consumer(globex).filter(application=last).exists()
+    # Bad search text is a clear answer, never a 500: a NUL is refused up front, long text is cut.
+    assert client.get(url, {"plan": catalog.free.pk, "app_q": "a\x00b"}).status_code == 400
+    assert client.get(url, {"plan": catalog.free.pk, "app_q": "ab" * 500}).status_code == 200
+    assert "No application matches" in client.get(url, {"plan": catalog.free.pk, "app_q": "zzz"}).content.decode()
