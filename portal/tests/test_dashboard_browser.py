@@ -152,10 +152,8 @@ def test_dashboards_home_reference_and_preview(
     samples = json.dumps(page.evaluate("fetch('/catalog/acme/orders/v1/openapi.json?samples=1').then(r => r.json())"))
     assert "Shop backend" in samples and "YOUR_KEY_SECRET" in samples
 
-    # Known and fixed elsewhere in this issue: no /favicon.ico yet, Redoc's footer logo from its CDN.
-    known = ("Failed to load resource: the server responded with a status of 404", "cdn.redoc.ly")
-    assert not [e for e in errors if not any(k in e for k in known)], errors
-    assert {url.removeprefix(base) for url in missing} <= {"/favicon.ico"}, missing
-    assert not [url for url in foreign if "cdn.redoc.ly" not in url], foreign
+    assert errors == []
+    assert missing == []
+    assert foreign == []
     # Inside Playwright's event loop the ORM gets its own connection; close it.
     connections.close_all()

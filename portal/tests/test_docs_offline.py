@@ -44,3 +44,13 @@ def test_every_page_links_the_favicon_and_favicon_ico_answers(client):
     svg = Path(finders.find("favicon.svg")).read_text()
     assert svg.startswith("<svg") and "http://www.w3.org/2000/svg" in svg
     assert settings.STATIC_URL == "/static/"
+
+
+def test_no_page_loads_the_unpatched_redoc_bundle():
+    """Only the vendored copy (footer and its remote logo removed) may be loaded: the sidecar's
+    own bundle asks a CDN for the logo on every page that embeds it."""
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    users = [str(p) for p in templates.rglob("*.html") if "drf_spectacular_sidecar/redoc" in p.read_text()]
+    assert users == []

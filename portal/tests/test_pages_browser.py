@@ -96,20 +96,9 @@ PAGES: list[tuple[str, str, str]] = [
 #: Failures owned by another piece of work. A check turns into an xfail (not strict: it passes
 #: once fixed) only when every one of its problems contains the "what fails" of a matching entry
 #: (an axe rule id, a URL); any other problem on the page still fails that check.
-REDOC_HELPER = "redoc's footer logo is fetched from cdn.redoc.ly (the redoc/allauth/skip-link work removes it)"
-REDOC_LANG = "drf-spectacular's redoc page has no <html lang> (the redoc/allauth/skip-link work owns portal/redoc.html)"
-KEY_TABLE = "the key table's grace select has no label (the forms/key-table work rebuilds that table)"
 SWAGGER_UI = "swagger-ui's own markup nests buttons inside each operation's summary button (upstream)"
-FAVICON = "/favicon.ico answers 404 (the redoc/allauth/skip-link work adds the icon)"
 #: (role or "*", page or "*", check, what fails, reason)
 KNOWN: list[tuple[str, str, str, str, str]] = [
-    ("*", "*", "console", "/favicon.ico", FAVICON),
-    ("anonymous", "catalog-api", "console", "cdn.redoc.ly", REDOC_HELPER),
-    ("anonymous", "catalog-api", "hosts", "cdn.redoc.ly", REDOC_HELPER),
-    ("anonymous", "api-redoc", "console", "cdn.redoc.ly", REDOC_HELPER),
-    ("anonymous", "api-redoc", "hosts", "cdn.redoc.ly", REDOC_HELPER),
-    ("anonymous", "api-redoc", "axe", "html-has-lang", REDOC_LANG),
-    ("consumer", "application", "axe", "select-name", KEY_TABLE),
     ("anonymous", "api-docs", "axe", "nested-interactive", SWAGGER_UI),
 ]
 
