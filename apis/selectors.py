@@ -31,7 +31,7 @@ def search_apis(qs: QuerySet[Api], q: str) -> QuerySet[Api]:
     """Full-text search over name, tags, summary, description; substring on name/slug as well.
 
     websearch syntax ("quoted phrase", -exclude, or) is what people type into search boxes.
-    The substring match is served by trigram indexes (``pg_trgm``, migration 0006) on the
+    The substring match is served by trigram indexes (``pg_trgm``, migration 0007) on the
     upper-cased name and slug, which is what ``icontains`` compares: no scan of every API,
     and still correct for one- and two-letter queries (which pg_trgm answers from the index
     without trigrams to narrow by).

@@ -156,6 +156,10 @@ def test_catalog_search_finds_substrings(client, acme, query, found):
 def test_substring_search_uses_the_trigram_indexes(acme):
     from apis.selectors import search_apis
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        if cursor.fetchone() is None:
+            pytest.skip("this PostgreSQL has no pg_trgm (contrib): the migration leaves the indexes out")
     _apis(acme, 5)
     sql, params = search_apis(Api.objects.unscoped(), "ulk A").query.sql_with_params()
     with connection.cursor() as cursor:
