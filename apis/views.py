@@ -581,10 +581,10 @@ def _reference_context(
     """What the reference part of a page needs: the example snippets and the gateway details."""
     endpoints = list(selectors.version_endpoints(version)) if version else []
     caller = snippets.caller_for(request.user, tenant_ids, api) if version else None
-    # Lists defer the (large) document and annotate ``has_spec``; a version loaded whole has it.
-    has_spec = version is not None and getattr(version, "has_spec", None) is not False
-    if version is not None and not hasattr(version, "has_spec"):
-        has_spec = version.spec is not None
+    # The catalog defers the (large) document and annotates ``has_spec``; the preview loads it whole.
+    has_spec = False
+    if version is not None:
+        has_spec = version.has_spec if hasattr(version, "has_spec") else version.spec is not None
     return {
         "selected": version,
         "has_spec": has_spec,
