@@ -193,8 +193,9 @@ SELECT g.bucket, {_DIMS}, g.calls, g.errors_4xx, g.errors_5xx, g.request_bytes, 
 FROM (
     SELECT r.bucket, {_DIMS},
            count(*) AS calls,
-           count(*) FILTER (WHERE r.status BETWEEN 400 AND 499) AS errors_4xx,
-           count(*) FILTER (WHERE r.status >= 500) AS errors_5xx,
+           -- status is a dimension: every call of a group has the group's status.
+           CASE WHEN r.status BETWEEN 400 AND 499 THEN count(*) ELSE 0 END AS errors_4xx,
+           CASE WHEN r.status >= 500 THEN count(*) ELSE 0 END AS errors_5xx,
            coalesce(sum(r.request_bytes), 0) AS request_bytes, coalesce(sum(r.response_bytes), 0) AS response_bytes,
            coalesce(sum(r.latency_ms), 0) AS latency_sum, min(r.lb) AS lb1, array_agg(r.lb) AS lbs,
            coalesce(sum(r.upstream_latency_ms), 0) AS upstream_latency_sum,

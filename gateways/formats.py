@@ -177,7 +177,8 @@ def _ip(value: Any, warnings: list[str]) -> str | None:
         socket.inet_pton(socket.AF_INET6 if ":" in value else socket.AF_INET, value)
     except OSError:
         try:
-            return str(ipaddress.ip_address(value.strip()))
+            # An IPv6 zone ("fe80::1%eth0") has no place in PostgreSQL's inet: the address is kept.
+            return str(ipaddress.ip_address(value.strip().split("%", 1)[0]))
         except ValueError:
             warnings.append("invalid_client_ip_dropped")
             return None

@@ -15,14 +15,20 @@ every non-blank entry is exactly one of the three.
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
+from psycopg import postgres
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from core.errors import PayloadTooLarge
 from gateways.formats import PARSERS, STAGING_COLUMNS, Reject, detect, sanitize
@@ -98,7 +104,9 @@ def split_entries(text: bytes) -> list[Entry]:
     # Fast path: all lines well-formed objects → one C-level parse of them as one array.
     if numbered and all(line.lstrip()[:1] == b"{" for _n, line in numbered):
         try:
-            values = json.loads(b"[" + b",".join(line for _n, line in numbered) + b"]")
+            # orjson: about three times the stdlib's speed on a batch. What it refuses and the
+            # stdlib takes (lone surrogates, NaN, integers past 64 bits) goes line by line below.
+            values = orjson.loads(b"[" + b",".join(line for _n, line in numbered) + b"]")
         except (ValueError, RecursionError):
             values = None
         if values is not None and len(values) == len(numbered):
@@ -371,16 +379,47 @@ def _enrich(rows: list[tuple[Any, ...]], node_id: int, batch_pk: int) -> list[tu
     return out
 
 
+#: RAW_COLUMNS' types, for the direct binary COPY (psycopg's C dumpers, no text parsing by the server).
+RAW_TYPES = [
+    "uuid", "timestamptz", "int8", "int8", "text", "int8", "int8", "int8", "text", "text", "text", "int8", "text",
+    "int8", "int8", "int8", "int8", "int2", "float8", "float8", "int8", "int8", "inet", "text", "text", "text",
+    "text", "int4", "int4", "numeric",
+]  # fmt: skip
+
+_INET_OID = postgres.types["inet"].oid
+
+
+class _InetTextBinaryDumper(Dumper):
+    """An address already validated as text (formats._ip) in PostgreSQL's binary inet format.
+
+    psycopg's own inet dumper wants ipaddress objects, which cost more to build than the rest
+    of the row; inet_pton is what validated the text in the first place.
+    """
+
+    format = Format.BINARY
+    oid = _INET_OID
+
+    def dump(self, obj: str) -> bytes:
+        if ":" in obj:  # family (PGSQL_AF_INET6 = 3), bits, is_cidr, length, address
+            return b"\x03\x80\x00\x10" + socket.inet_pton(socket.AF_INET6, obj)
+        return b"\x02\x20\x00\x04" + socket.inet_pton(socket.AF_INET, obj)
+
+
 def _copy_raw(rows: list[tuple[Any, ...]]) -> None:
-    """COPY enriched rows straight into the raw table; a row already there aborts it (UniqueViolation)."""
+    """COPY enriched rows straight into the raw table (binary); a row already there aborts it
+    (UniqueViolation), and so does a value the binary format cannot carry (``DataError``): the
+    caller then takes the staging path, which stores what the text path would."""
     # psycopg's own errors become Django's (IntegrityError, OperationalError → the view's 503).
-    with (
-        connection.wrap_database_errors,
-        connection.cursor() as wrapper,
-        wrapper.cursor.copy(f"COPY gateways_callrecord ({', '.join(RAW_COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    with connection.wrap_database_errors, connection.cursor() as wrapper:
+        cur = wrapper.cursor
+        cur.adapters.register_dumper(None, _InetTextBinaryDumper)
+        try:
+            with cur.copy(f"COPY gateways_callrecord ({', '.join(RAW_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(RAW_TYPES)
+                for row in rows:
+                    copy.write_row(row)
+        except (ValueError, OverflowError, OSError, struct.error) as exc:  # not representable in binary
+            raise DataError(str(exc)) from exc
 
 
 def _copy_rows(rows: list[tuple[Any, ...]]) -> None:

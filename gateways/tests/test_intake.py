@@ -248,13 +248,16 @@ def post_via(token: str, records: list[dict[str, Any]], path: str, monkeypatch: 
     CONFLICT runs); returns the counts of the new records' batch, the stored one left out."""
     from gateways import intake
 
-    if path == "direct":
-        return counts(post(token, ndjson(records)))
-    stored = record()
-    assert counts(post(token, ndjson([stored]))) == (1, 1, 0, 0)
     calls: list[int] = []
     real_insert = intake._insert
     monkeypatch.setattr(intake, "_insert", lambda *a: calls.append(1) or real_insert(*a))
+    if path == "direct":
+        result = counts(post(token, ndjson(records)))
+        assert calls == [], "the batch fell back to the conflict path"
+        return result
+    stored = record()
+    assert counts(post(token, ndjson([stored]))) == (1, 1, 0, 0)
+    calls.clear()
     received, accepted, duplicates, rejected = counts(post(token, ndjson([stored, *records])))
     assert calls == [1], "the batch did not take the conflict path"
     CallRecord.objects.filter(request_id=stored["request_id"]).delete()
@@ -320,3 +323,61 @@ def test_an_integer_beyond_any_float_is_quarantined_not_a_500(node_token):
     assert response.status_code == 200
     assert counts(response) == (2, 1, 0, 1)
     assert response.json()["errors"][0]["reason"] == "invalid_latency_ms"
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+        (" 198.51.100.7 ", "198.51.100.7"),
+        ("fe80::1%eth0", "fe80::1"),  # a zone PostgreSQL's inet has no room for: the address is kept
+        ("999.1.1.1", None),
+        ("not an address", None),
+    ],
+)
+def test_client_addresses_are_stored_as_postgresql_reads_them_or_dropped_with_a_warning(node_token, sent, stored):
+    _node, token = node_token
+    rec = record(client_ip=sent)
+    response = post(token, ndjson([rec]))
+    assert response.status_code == 200, response.content
+    assert counts(response) == (1, 1, 0, 0)
+    assert CallRecord.objects.get(request_id=rec["request_id"]).client_ip == stored
+    if stored is None:
+        assert response.json()["warnings"] == [{"line": 1, "reason": "invalid_client_ip_dropped"}]
+
+
+@pytest.mark.parametrize("path", ["direct", "conflict"])
+def test_every_column_survives_either_path_exactly(node_token, path, monkeypatch):
+    from decimal import Decimal
+
+    rec = record(
+        ts="2026-11-20T10:11:12.345678+00:00",
+        method="post",
+        path="/nowhere/chat?x=1",
+        status=201,
+        latency_ms=1234.5,
+        upstream_latency_ms=1200.25,
+        request_bytes=2**40,
+        response_bytes=0,
+        client_ip="2001:db8::7",
+        user_agent="agent\twith\ttabs\\and\nnewline ü",
+        error="",
+        ai_provider="openai",
+        ai_model="gpt-x",
+        ai_input_tokens=1500,
+        ai_output_tokens=20,
+        ai_cost="0.01234567",
+    )
+    _node, token = node_token
+    assert post_via(token, [rec], path, monkeypatch) == (1, 1, 0, 0)
+    row = CallRecord.objects.get(request_id=rec["request_id"])
+    assert row.ts == datetime(2026, 11, 20, 10, 11, 12, 345678, tzinfo=UTC)
+    assert (row.method, row.path, row.status) == ("POST", "/nowhere/chat?x=1", 201)
+    assert (row.latency_ms, row.upstream_latency_ms) == (1234.5, 1200.25)
+    assert (row.request_bytes, row.response_bytes) == (2**40, 0)
+    assert (row.client_ip, row.user_agent) == ("2001:db8::7", "agent\twith\ttabs\\and\nnewline ü")
+    assert (row.ai_provider, row.ai_model, row.ai_input_tokens, row.ai_output_tokens) == ("openai", "gpt-x", 1500, 20)
+    assert row.ai_cost == Decimal("0.01234567")
