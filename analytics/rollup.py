@@ -12,9 +12,15 @@ One run, in one transaction, under a transaction-level advisory lock (one runner
    buckets it writes were just emptied, under the run's lock, so nothing can conflict; the
    unique constraint still guards it). Nothing is ever incremented, so a run that is killed (its
    transaction rolls back) and run again, or a bucket recomputed twice, gives the same numbers.
-3. Hours touching a recomputed minute are recomputed from the minute rows, days from the hour
-   rows (from raw instead when the finer level has already been trimmed by retention).
-4. The watermarks move forward and the dirty buckets are cleared, in the same transaction.
+3. Hours and days are written once they are *closed* (wholly before the new minute watermark),
+   hours from the minute rows, days from the hour rows (from raw instead when the finer level
+   has already been trimmed by retention), plus the closed ones a late record dirtied. The open
+   hour and the open day are not materialised: readers take them from the finer level
+   (``analytics.selectors.covered``). Re-summing the whole open day from its hours at every run
+   made a run's cost grow all day long (seconds per run by midday at a busy platform's rate);
+   now a quiet run costs nearly nothing, and each hour and day is summed about once.
+4. The watermarks move forward and the dirty buckets are cleared, in the same transaction. The
+   hour and day watermarks say up to where those levels are materialised.
 
 Endpoint templates: a raw record with an empty ``endpoint`` is matched here against its API
 version's OpenAPI operations (method + path template turned into a regular expression, in a
@@ -232,16 +238,19 @@ GROUP BY 1, {", ".join(str(i + 2) for i in range(len(DIMENSIONS)))}
 """  # noqa: S608 - table names and expressions are our constants; values are bound parameters
 
 
-def _recompute_summaries(cur: CursorWrapper, level: str, open_from: dt.datetime) -> int:
+def _recompute_summaries(cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt.datetime) -> int:
     """Replace the summary rows of ``level`` for the buckets just recomputed in the full rollup
-    (the open range and the dirty buckets)."""
+    (``[open_from, until)`` and the dirty buckets before ``until``)."""
     source = (
-        f"SELECT * FROM {TABLES[level]} WHERE bucket >= %(open_from)s "  # noqa: S608
+        f"SELECT * FROM {TABLES[level]} WHERE bucket >= %(open_from)s AND bucket < %(until)s "  # noqa: S608
         f"UNION ALL SELECT r.* FROM analytics_dirtybucket d JOIN {TABLES[level]} r ON r.bucket = d.bucket "
         "WHERE d.level = %(level)s AND d.bucket < %(open_from)s"
     )
-    chosen = "bucket >= %(open_from)s OR bucket IN (SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s)"
-    return _replace_summaries(cur, level, source, chosen, {"open_from": open_from, "level": level})
+    chosen = (
+        "(bucket >= %(open_from)s AND bucket < %(until)s) OR bucket IN "
+        "(SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s AND bucket < %(until)s)"
+    )
+    return _replace_summaries(cur, level, source, chosen, {"open_from": open_from, "until": until, "level": level})
 
 
 def refresh_summaries(level: str, buckets: list[dt.datetime], shapes: tuple[str, ...] = ()) -> int:
@@ -306,18 +315,23 @@ def _trim_cutoff(level: str) -> dt.datetime | None:
     return dt.datetime.now(dt.UTC) - dt.timedelta(days=days - 1)
 
 
-def _recompute(cur: CursorWrapper, level: str, open_from: dt.datetime) -> int:
-    """Replace the rows of ``level`` for the open range (``bucket >= open_from``) and its dirty buckets."""
+def _recompute(cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt.datetime) -> int:
+    """Replace the rows of ``level`` for its buckets in ``[open_from, until)`` and its dirty buckets
+    before ``until``.
+
+    For minutes ``until`` is infinity (the open range includes the current, partial minute); for
+    hours and days it is the first bucket not yet closed, which is left to the finer level.
+    """
     table = TABLES[level]
     unit = f"interval '1 {level}'"
-    params: dict[str, dt.datetime | str] = {"open_from": open_from, "level": level}
+    params: dict[str, dt.datetime | str] = {"open_from": open_from, "until": until, "level": level}
     cur.execute(
-        f"DELETE FROM {table} WHERE bucket >= %(open_from)s OR bucket IN "  # noqa: S608
-        "(SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s)",
+        f"DELETE FROM {table} WHERE (bucket >= %(open_from)s AND bucket < %(until)s) OR bucket IN "  # noqa: S608
+        "(SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s AND bucket < %(until)s)",
         params,
     )
     raw_rows = (
-        f"SELECT {_RAW_COLUMNS} FROM {RAW} WHERE ts >= %(open_from)s AND ts < %(raw_until)s "  # noqa: S608
+        f"SELECT {_RAW_COLUMNS} FROM {RAW} WHERE ts >= %(open_from)s AND ts < least(%(raw_until)s, %(until)s) "  # noqa: S608
         f"UNION ALL SELECT {', '.join('c.' + c.strip() for c in _RAW_COLUMNS.split(','))} "
         f"FROM analytics_dirtybucket d JOIN {RAW} c ON c.ts >= d.bucket AND c.ts < d.bucket + {unit} "
         "WHERE d.level = %(level)s AND d.bucket < %(open_from)s AND d.bucket < %(raw_until)s"
@@ -336,6 +350,7 @@ def _recompute(cur: CursorWrapper, level: str, open_from: dt.datetime) -> int:
     src = TABLES[source]
     level_rows = (
         f"SELECT * FROM {src} WHERE bucket >= greatest(%(open_from)s, %(from_source)s) "  # noqa: S608
+        "AND bucket < %(until)s "
         f"UNION ALL SELECT f.* FROM analytics_dirtybucket d JOIN {src} f "
         f"ON f.bucket >= d.bucket AND f.bucket < d.bucket + {unit} "
         "WHERE d.level = %(level)s AND d.bucket < %(open_from)s AND d.bucket >= %(from_source)s"
@@ -380,6 +395,8 @@ def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResu
         row = cur.fetchone()
         upto, seen_upto = row if row else (None, None)
         open_from = upto or EPOCH_MIN
+        cur.execute("SELECT greatest(%s, date_trunc('minute', %s::timestamptz, 'UTC'))", [open_from, seen_now])
+        (new_upto,) = cur.fetchone()
 
         late = 0
         if upto is not None and seen_upto is not None:
@@ -403,21 +420,25 @@ def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResu
                     "WHERE level = %(finer)s AND bucket < %(open_from)s ON CONFLICT DO NOTHING",
                     {"level": level, "finer": SOURCE_LEVEL[level], "open_from": open_from},
                 )
-            cur.execute("SELECT date_trunc(%s, %s::timestamptz, 'UTC')", [level, open_from])
-            (level_open_from,) = cur.fetchone()
+            cur.execute(
+                "SELECT date_trunc(%(l)s, %(from)s::timestamptz, 'UTC'), "
+                "date_trunc(%(l)s, %(upto)s::timestamptz, 'UTC')",
+                {"l": level, "from": open_from, "upto": new_upto},
+            )
+            level_open_from, level_until = cur.fetchone()
+            if level == "minute":
+                level_until = INFINITY  # the open range, the current partial minute included
             if level == "hour":
                 # The minute summaries (from the minute rows just written) open the hour step.
-                rows["minute summaries"] = _recompute_summaries(cur, "minute", minute_open_from)
-            rows[level] = _recompute(cur, level, level_open_from)
+                rows["minute summaries"] = _recompute_summaries(cur, "minute", minute_open_from, INFINITY)
+            rows[level] = _recompute(cur, level, level_open_from, level_until)
             if level == "minute":
                 minute_open_from = level_open_from
             else:
-                rows[f"{level} summaries"] = _recompute_summaries(cur, level, level_open_from)
+                rows[f"{level} summaries"] = _recompute_summaries(cur, level, level_open_from, level_until)
             if after_step:
                 after_step(level)
 
-        cur.execute("SELECT greatest(%s, date_trunc('minute', %s::timestamptz, 'UTC'))", [open_from, seen_now])
-        (new_upto,) = cur.fetchone()
         cur.execute("DELETE FROM analytics_dirtybucket")
         cur.execute(
             """
