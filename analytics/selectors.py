@@ -407,11 +407,40 @@ def _source(
     needed = ", ".join(sorted(scope.columns() | set(columns) | {"error"}))
     runs = pieces(window.start, window.end, window.level) if split else [(window.level, window.start, window.end)]
     parts, values = [], []
-    for level, start, end in runs:
-        table = table_for(scope, level, columns)
-        parts.append(f"SELECT bucket, {needed}, {_READ} FROM {table} WHERE bucket >= %s AND bucket < %s AND {cond}")  # noqa: S608
-        values += [start, end, *params]
+    for run_level, start, end in runs:
+        for level, lower, upper in _written(run_level):
+            table = table_for(scope, level, columns)
+            parts.append(
+                f"SELECT bucket, {needed}, {_READ} FROM {table} "  # noqa: S608 - identifiers are ours
+                f"WHERE bucket >= {lower} AND bucket < {upper} AND {cond}"
+            )
+            values += [start, end, *params]
     return " UNION ALL ".join(parts), values
+
+
+def _watermark(level: Level) -> str:
+    """SQL for the first bucket of ``level`` the rollup has not written (-infinity before any run)."""
+    return f"coalesce((SELECT upto FROM analytics_watermark WHERE level = '{level}'), '-infinity'::timestamptz)"  # noqa: S608
+
+
+def _written(level: Level) -> list[tuple[Level, str, str]]:
+    """How to read a run ``[%s, %s)`` of ``level`` buckets: (level read, lower, upper bound SQL).
+
+    Hours and days are written once closed (analytics.rollup): the part of the run at or after
+    the level's watermark (the open hour, the open day) is read from the finer levels instead,
+    so today's calls are in a 30-day chart and the current hour's in a 7-day one. The watermarks
+    are read by the same statement, so the levels never overlap and no call is counted twice.
+    """
+    hour, day = _watermark("hour"), _watermark("day")
+    if level == "minute":
+        return [("minute", "%s", "%s")]
+    if level == "hour":
+        return [("hour", "%s", f"least(%s, {hour})"), ("minute", f"greatest(%s, {hour})", "%s")]
+    return [
+        ("day", "%s", f"least(%s, {day})"),
+        ("hour", f"greatest(%s, {day})", f"least(%s, {hour})"),
+        ("minute", f"greatest(%s, {day}, {hour})", "%s"),
+    ]
 
 
 def _rollup_query(
@@ -656,7 +685,8 @@ def quota_usage(application: Application, *, now: datetime | None = None) -> lis
 
     Quotas count UTC calendar periods (apis.models.Plan) and only calls the gateway served
     (refused calls have ``error`` set and do not use quota). Today comes from minute rollups;
-    the earlier days of the month from day rollups, so the two never overlap.
+    the earlier days of the month from day rollups (finer ones for a day not closed yet), so the
+    two never overlap.
     """
     subscriptions = list(
         Subscription.objects.for_consumer(application.tenant)
@@ -689,17 +719,27 @@ def _usage(subscriptions: list[Subscription], tenant_id: int, *, now: datetime |
         return []
     app_ids = sorted({s.application_id for s in subscriptions})
     api_ids = sorted({s.api_id for s in subscriptions})
-    sql = (
-        "SELECT application_id, api_id, sum(calls) FROM {table} "
+    part = (
+        "SELECT application_id, api_id, calls FROM {table} "
         "WHERE consumer_tenant_id = %s AND application_id = ANY(%s) AND api_id = ANY(%s) "
-        "AND bucket >= %s AND bucket < %s AND error = '' GROUP BY application_id, api_id"
+        "AND bucket >= {lower} AND bucket < {upper} AND error = ''"
     )
-    with connection.cursor() as cursor:
-        tomorrow = today + timedelta(days=1)
-        cursor.execute(sql.format(table=TABLES["minute"]), [tenant_id, app_ids, api_ids, today, tomorrow])
-        day_calls = {(row[0], row[1]): int(row[2] or 0) for row in cursor.fetchall()}
-        cursor.execute(sql.format(table=TABLES["day"]), [tenant_id, app_ids, api_ids, month, today])
-        month_before_today = {(row[0], row[1]): int(row[2] or 0) for row in cursor.fetchall()}
+
+    def calls(level: Level, start: datetime, end: datetime) -> dict[tuple[int, int], int]:
+        """Served calls per (application, API) in [start, end), read where ``level`` is written."""
+        parts = _written(level)
+        sql = " UNION ALL ".join(part.format(table=TABLES[lv], lower=lo, upper=up) for lv, lo, up in parts)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT application_id, api_id, sum(calls) FROM ({sql}) u GROUP BY 1, 2",  # noqa: S608
+                [v for _ in parts for v in (tenant_id, app_ids, api_ids, start, end)],
+            )
+            return {(row[0], row[1]): int(row[2] or 0) for row in cursor.fetchall()}
+
+    day_calls = calls("minute", today, today + timedelta(days=1))
+    # The month's earlier days from the day rollups, and from hours / minutes for a day the
+    # rollup has not closed yet (just after midnight).
+    month_before_today = calls("day", month, today)
     usage = []
     for subscription in subscriptions:
         plan = subscription.plan

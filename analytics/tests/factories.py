@@ -62,6 +62,12 @@ def rollup(
     marks = ", ".join(["%s"] * len(columns))
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO analytics_rollup{level} ({names}) VALUES ({marks})", list(columns.values()))
+        # Rows written here count as closed: without a watermark, readers would take hours and
+        # days from the finer levels, as for the open hour and day (analytics.selectors._written).
+        cursor.execute(
+            "INSERT INTO analytics_watermark (level, upto) VALUES ('hour', 'infinity'), ('day', 'infinity') "
+            "ON CONFLICT (level) DO NOTHING"
+        )
         levels = ["minute", "hour", "day"]
         for up in levels[levels.index(level) + 1 :] if coarser else []:
             add = ", ".join(

@@ -267,3 +267,54 @@ def test_dashboards_read_the_same_numbers_from_the_summaries(
     monkeypatch.setattr(selectors, "SUMMARIES", {})
     assert selectors.table_for(scopes[0], "hour") == "analytics_rolluphour"
     assert plain(reads(), loose=False) == summaries
+
+
+def test_the_open_hour_and_day_are_not_written_and_the_dashboards_count_them_from_finer_levels(
+    committed_db: None, catalog: list[dict[str, Any]]
+) -> None:
+    """Hours and days are written once closed; a chart or total over the current hour or day
+    still counts every call exactly once (read from the minutes / hours the rollup has)."""
+    from analytics import selectors
+
+    traffic = Traffic(catalog, seed=11)
+    now = _now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    day = hour.replace(hour=0)
+    insert_raw(traffic.batch(60, day - dt.timedelta(hours=6), dt.timedelta(hours=5)))  # yesterday
+    if hour > day:
+        insert_raw(traffic.batch(50, day, hour - day))  # earlier today
+    insert_raw(traffic.batch(40, hour, now - hour))  # this hour
+    assert run_rollup().ran
+    assert not RollupHour.objects.filter(bucket__gte=hour).exists()
+    assert not RollupDay.objects.filter(bucket__gte=day).exists()
+    assert RollupDay.objects.filter(bucket=day - dt.timedelta(days=1)).exists()
+
+    def sent(start: dt.datetime, end: dt.datetime) -> int:
+        return sum(1 for row in traffic.sent if start <= row["ts"] < end)
+
+    platform = selectors.platform_scope()
+    week = selectors.window_for("7d", now=now)
+    series = selectors.timeseries(platform, week)
+    assert (series[-1]["t"], series[-1]["calls"]) == (hour, sent(hour, now + dt.timedelta(minutes=1)))
+    assert sum(point["calls"] for point in series) == len(traffic.sent)
+    month = selectors.timeseries(platform, selectors.window_for("30d", now=now))
+    assert (month[-1]["t"], month[-1]["calls"]) == (day, sent(day, now + dt.timedelta(minutes=1)))
+    today = selectors.window_for("custom", start=day, end=day + dt.timedelta(days=1), now=now)
+    assert selectors.totals(platform, today).calls == sent(day, day + dt.timedelta(days=1))
+    assert selectors.totals(platform, selectors.window_for("30d", now=now)).calls == len(traffic.sent)
+
+
+@override_settings(ROLLUP_LATE_MARGIN_SECONDS=0)  # else records received a moment ago are checked again
+def test_a_quiet_run_writes_nothing_and_a_closed_hour_is_written_once(
+    committed_db: None, catalog: list[dict[str, Any]]
+) -> None:
+    """A run with nothing new re-sums no hour and no day (it used to re-sum the whole open day)."""
+    traffic = Traffic(catalog, seed=12)
+    now = _now()
+    insert_raw(traffic.batch(100, now - dt.timedelta(hours=3), dt.timedelta(hours=3)))
+    first = run_rollup()
+    assert first.rows["hour"] > 0
+    again = run_rollup()
+    assert again.rows["hour"] == again.rows["day"] == 0
+    assert again.rows["hour summaries"] == again.rows["day summaries"] == 0
+    assert_rollups_exact()
