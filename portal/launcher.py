@@ -195,6 +195,7 @@ def cmd_run() -> int:
         children: dict[str, subprocess.Popen] = {}
         for name, cmd in procs.items():
             children[name] = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+        write_run_env(env)
         log(f"portal:      http://localhost:{port}/")
         log(f"API docs:    http://localhost:{port}/api/docs/")
         log("demo logins (password for all: demo-pass-1234):")
@@ -202,6 +203,8 @@ def cmd_run() -> int:
         log("  alice@acme.example    owner of Acme Logistics (provider)")
         log("  bob@globex.example    owner of Globex Retail (consumer)")
         log("e-mails (verification, invitations) are printed below by the Celery worker.")
+        log("other commands use this run's services, e.g. in a second terminal:")
+        log("  .venv/bin/python manage.py gateway_send_samples --node demo-edge --records 2000")
         log("press Ctrl-C to stop everything.")
 
         stopping = False
@@ -231,7 +234,33 @@ def cmd_run() -> int:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+        RUN_ENV.unlink(missing_ok=True)
         return code
+
+
+#: While ``./run`` is up: the settings its processes were given (database and Redis URLs, DEBUG,
+#: site URL), which ``manage.py`` takes for those not set, so that management commands run in a
+#: second terminal use the same (possibly embedded) services. No secrets: the embedded services
+#: take local connections only, and an address from the environment is what the user gave.
+RUN_ENV = VAR / "run.env"
+RUN_ENV_KEYS = ("DATABASE_URL", "REDIS_URL", "DEBUG", "SITE_URL")
+
+
+def write_run_env(env: dict[str, str]) -> None:
+    lines = [f"{key}={env[key]}\n" for key in RUN_ENV_KEYS if key in env]
+    fd = os.open(RUN_ENV, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.writelines(lines)
+
+
+def read_run_env(path: Path = RUN_ENV) -> dict[str, str]:
+    """The settings a running ``./run`` wrote (empty when none is running)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return {}
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {key: value for key, value in pairs if key in RUN_ENV_KEYS}
 
 
 def migrations_digest(root: Path = ROOT) -> str:

@@ -97,3 +97,32 @@ def test_a_second_launcher_on_the_same_var_refuses_and_names_the_first(tmp_path)
     # Once the first one is gone (even killed), the lock is free again.
     with var_lock(tmp_path) as path:
         assert f"pid {os.getpid()}" in path.read_text()
+
+
+def test_manage_py_uses_the_running_portals_services(tmp_path, monkeypatch):
+    """While ./run is up, `manage.py <command>` in a second terminal reaches the same database and
+    Redis (embedded ones included) without the user exporting anything."""
+    run_env = tmp_path / "run.env"
+    monkeypatch.setattr(launcher, "RUN_ENV", run_env)
+    launcher.write_run_env(
+        {"DATABASE_URL": "postgres://u@db.invalid/x", "REDIS_URL": "redis://r.invalid/1", "DEBUG": "true", "PATH": "/x"}
+    )
+    assert (run_env.stat().st_mode & 0o777) == 0o600
+    assert launcher.read_run_env(run_env) == {
+        "DATABASE_URL": "postgres://u@db.invalid/x",
+        "REDIS_URL": "redis://r.invalid/1",
+        "DEBUG": "true",
+    }
+    assert launcher.read_run_env(tmp_path / "missing.env") == {}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "PORTAL_TESTING")}
+    env["PORTAL_VAR_DIR"] = str(tmp_path)
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.DEBUG)"],
+        cwd=launcher.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.strip().splitlines()[-1] == "True"
