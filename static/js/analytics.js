@@ -14,6 +14,8 @@
     interaction: { mode: "index", intersect: false },
     scales: { x: { ticks: { maxTicksLimit: 8 } }, y: { beginAtZero: true } },
   };
+  // Lines without dots, except a series with a single value (one busy bucket): a line needs two.
+  const dots = (values) => (values.filter((v) => v !== null && v !== undefined).length === 1 ? 4 : 0);
   document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {
     const source = document.getElementById(canvas.dataset.source);
     if (!source) return;
@@ -26,9 +28,9 @@
             { type: "line", label: "Errors", data: data.errors, borderColor: "#dc3545", pointRadius: 0 },
           ]
         : [
-            { label: "p50", data: data.p50, borderColor: "#198754", pointRadius: 0, spanGaps: true },
-            { label: "p95", data: data.p95, borderColor: "#fd7e14", pointRadius: 0, spanGaps: true },
-            { label: "p99", data: data.p99, borderColor: "#dc3545", pointRadius: 0, spanGaps: true },
+            { label: "p50", data: data.p50, borderColor: "#198754", pointRadius: dots(data.p50), spanGaps: true },
+            { label: "p95", data: data.p95, borderColor: "#fd7e14", pointRadius: dots(data.p95), spanGaps: true },
+            { label: "p99", data: data.p99, borderColor: "#dc3545", pointRadius: dots(data.p99), spanGaps: true },
           ];
     new window.Chart(canvas, { type: canvas.dataset.chart === "traffic" ? "bar" : "line", data: { labels, datasets }, options: common });
   });
