@@ -14,13 +14,25 @@ from django.db import models
 from analytics.histogram import BUCKETS
 
 
-def unique_dims(table: str, dims: tuple[str, ...] | list[str]) -> models.UniqueConstraint:
-    """One row per bucket and dimension set; NULL dimensions count as equal (upserts rely on it)."""
-    return models.UniqueConstraint(fields=["bucket", *dims], name=f"{table}_unique_dims", nulls_distinct=False)
+def unique_dims(
+    table: str, dims: tuple[str, ...] | list[str], include: tuple[str, ...] = ()
+) -> models.UniqueConstraint:
+    """One row per bucket and dimension set; NULL dimensions count as equal (upserts rely on it).
+
+    ``include`` adds columns to the index (``calls``: a platform-wide top-N ranks from it alone)."""
+    return models.UniqueConstraint(
+        fields=["bucket", *dims], name=f"{table}_unique_dims", nulls_distinct=False, include=list(include)
+    )
 
 
-def index(name: str, *fields: str) -> models.Index:
-    return models.Index(fields=list(fields), name=name)
+def index(name: str, *fields: str, include: tuple[str, ...] = ()) -> models.Index:
+    return models.Index(fields=list(fields), name=name, include=list(include))
+
+
+def ranking(shape: str, *fields: str) -> tuple[str, ...]:
+    """The columns an index on ``fields`` of a ``shape`` summary includes so that ranking a top-N
+    (``sum(calls)`` per group, analytics.selectors._top_rows) is an index-only scan."""
+    return (*(d for d in SUMMARIES[shape] if d not in fields), "calls")
 
 
 #: The dimensions of a rollup row, in the order of the unique constraint (after ``bucket``).
@@ -141,11 +153,14 @@ class RollupDay(Rollup):
 #: dimension a query filters or groups by (analytics.selectors.table_for).
 SUMMARIES: dict[str, tuple[str, ...]] = {
     "platform": ("error",),
+    "status": ("status", "error"),
     "tenant": ("provider_tenant_id", "error"),
+    "api": ("provider_tenant_id", "api_id", "api_version_id", "error"),
     "node": ("provider_tenant_id", "node_id", "status", "error"),
     "application": ("consumer_tenant_id", "application_id", "error"),
     "caller": ("provider_tenant_id", "consumer_tenant_id", "application_id", "error"),
     "endpoint": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "error"),
+    "apicaller": ("provider_tenant_id", "api_id", "consumer_tenant_id", "application_id", "error"),
     "provider": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "status", "error"),
     "consumer": (
         "provider_tenant_id",
@@ -161,11 +176,17 @@ SUMMARIES: dict[str, tuple[str, ...]] = {
 }
 
 
-#: The levels each summary exists at: every one at hour and day; the two narrowest at minute
-#: level too, so a platform- or provider-wide chart of the last hour or day reads a few
-#: thousand minute rows instead of every minute rollup row of the window.
+#: The levels each summary exists at: every one at hour and day but ``api`` (the endpoint summary
+#: serves those); the narrowest at minute level too, so a platform-, provider- or API-wide chart
+#: of the last hour or day reads a few thousand minute rows instead of every minute rollup row of
+#: the window.
 SUMMARY_LEVELS: dict[str, tuple[str, ...]] = {
-    shape: ("minute", "hour", "day") if shape in ("platform", "tenant") else ("hour", "day") for shape in SUMMARIES
+    shape: ("minute",)
+    if shape == "api"
+    else ("minute", "hour", "day")
+    if shape in ("platform", "tenant")
+    else ("hour", "day")
+    for shape in SUMMARIES
 }
 
 
@@ -197,6 +218,30 @@ class PlatformSummaryDay(PlatformSummary):
 
     class Meta:
         constraints = [unique_dims("platformsummaryday", SUMMARIES["platform"])]
+
+
+class StatusSummary(RollupMeasures):
+    """Calls of the whole platform per status (staff's platform-wide statuses)."""
+
+    status = models.SmallIntegerField()
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class StatusSummaryHour(StatusSummary):
+    """``status`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("statussummaryhour", SUMMARIES["status"])]
+
+
+class StatusSummaryDay(StatusSummary):
+    """``status`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("statussummaryday", SUMMARIES["status"])]
 
 
 class TenantSummary(RollupMeasures):
@@ -239,6 +284,22 @@ class TenantSummaryDay(TenantSummary):
         ]
 
 
+class ApiSummaryMinute(RollupMeasures):
+    """``api`` summary per minute (an API's or version's charts of the last day); trimmed with the
+    minute rollups."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        constraints = [unique_dims("apisummaryminute", SUMMARIES["api"])]
+        indexes = [
+            index("apisummaryminute_provider", "provider_tenant_id", "api_id", "bucket"),
+        ]
+
+
 class ApplicationSummary(RollupMeasures):
     """Calls per application (top applications and consumers over wide scopes)."""
 
@@ -254,7 +315,7 @@ class ApplicationSummaryHour(ApplicationSummary):
     """``application`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [unique_dims("applicationsummaryhour", SUMMARIES["application"])]
+        constraints = [unique_dims("applicationsummaryhour", SUMMARIES["application"], include=("calls",))]
         indexes = [
             index("appsummaryhour_consumer", "consumer_tenant_id", "bucket"),
         ]
@@ -264,7 +325,7 @@ class ApplicationSummaryDay(ApplicationSummary):
     """``application`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [unique_dims("applicationsummaryday", SUMMARIES["application"])]
+        constraints = [unique_dims("applicationsummaryday", SUMMARIES["application"], include=("calls",))]
         indexes = [
             index("appsummaryday_consumer", "consumer_tenant_id", "bucket"),
         ]
@@ -288,7 +349,13 @@ class CallerSummaryHour(CallerSummary):
     class Meta:
         constraints = [unique_dims("callersummaryhour", SUMMARIES["caller"])]
         indexes = [
-            index("callersummaryhour_provider", "provider_tenant_id", "bucket"),
+            index(
+                "callersummaryhour_provider",
+                "provider_tenant_id",
+                "bucket",
+                include=ranking("caller", "provider_tenant_id"),
+            ),
+            index("callersummaryhour_app", "provider_tenant_id", "application_id", "bucket"),
         ]
 
 
@@ -298,7 +365,13 @@ class CallerSummaryDay(CallerSummary):
     class Meta:
         constraints = [unique_dims("callersummaryday", SUMMARIES["caller"])]
         indexes = [
-            index("callersummaryday_provider", "provider_tenant_id", "bucket"),
+            index(
+                "callersummaryday_provider",
+                "provider_tenant_id",
+                "bucket",
+                include=ranking("caller", "provider_tenant_id"),
+            ),
+            index("callersummaryday_app", "provider_tenant_id", "application_id", "bucket"),
         ]
 
 
@@ -351,9 +424,16 @@ class EndpointSummaryHour(EndpointSummary):
     """``endpoint`` summary per hour; trimmed with the hour rollups."""
 
     class Meta:
-        constraints = [unique_dims("endpointsummaryhour", SUMMARIES["endpoint"])]
+        constraints = [unique_dims("endpointsummaryhour", SUMMARIES["endpoint"], include=("calls",))]
         indexes = [
-            index("endpointsummaryhour_provider", "provider_tenant_id", "api_id", "bucket"),
+            index(
+                "endpointsummaryhour_provider",
+                "provider_tenant_id",
+                "api_id",
+                "bucket",
+                include=ranking("endpoint", "provider_tenant_id", "api_id"),
+            ),
+            index("endpointsummaryhour_api", "api_id", "bucket"),
         ]
 
 
@@ -361,9 +441,63 @@ class EndpointSummaryDay(EndpointSummary):
     """``endpoint`` summary per UTC day; kept for ever."""
 
     class Meta:
-        constraints = [unique_dims("endpointsummaryday", SUMMARIES["endpoint"])]
+        constraints = [unique_dims("endpointsummaryday", SUMMARIES["endpoint"], include=("calls",))]
         indexes = [
-            index("endpointsummaryday_provider", "provider_tenant_id", "api_id", "bucket"),
+            index(
+                "endpointsummaryday_provider",
+                "provider_tenant_id",
+                "api_id",
+                "bucket",
+                include=ranking("endpoint", "provider_tenant_id", "api_id"),
+            ),
+            index("endpointsummaryday_api", "api_id", "bucket"),
+        ]
+
+
+class ApiCallerSummary(RollupMeasures):
+    """Calls per API and application (top consumers of one API), without endpoint, key and status."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class ApiCallerSummaryHour(ApiCallerSummary):
+    """``apicaller`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("apicallersummaryhour", SUMMARIES["apicaller"])]
+        indexes = [
+            index(
+                "apicallersummaryhour_provider",
+                "provider_tenant_id",
+                "api_id",
+                "bucket",
+                include=ranking("apicaller", "provider_tenant_id", "api_id"),
+            ),
+            index("apicallersummaryhour_app", "provider_tenant_id", "api_id", "application_id", "bucket"),
+        ]
+
+
+class ApiCallerSummaryDay(ApiCallerSummary):
+    """``apicaller`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("apicallersummaryday", SUMMARIES["apicaller"])]
+        indexes = [
+            index(
+                "apicallersummaryday_provider",
+                "provider_tenant_id",
+                "api_id",
+                "bucket",
+                include=ranking("apicaller", "provider_tenant_id", "api_id"),
+            ),
+            index("apicallersummaryday_app", "provider_tenant_id", "api_id", "application_id", "bucket"),
         ]
 
 

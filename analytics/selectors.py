@@ -13,15 +13,18 @@ application, key) is checked against what that side may name, else ``NotFound``.
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from analytics.histogram import BUCKETS
@@ -394,10 +397,16 @@ def pieces(start: datetime, end: datetime, level: Level) -> list[tuple[Level, da
 
 
 def _source(
-    scope: Scope, window: Window, columns: Iterable[str] = (), *, extra: str = "", split: bool = True
+    scope: Scope,
+    window: Window,
+    columns: Iterable[str] = (),
+    *,
+    extra: str = "",
+    extra_params: Sequence[Any] = (),
+    split: bool = True,
 ) -> tuple[str, list[Any]]:
-    """A subquery of the rollup rows in the window the scope may see (``extra`` added), and its
-    parameters: the bucket, the dimensions the query needs and the measures.
+    """A subquery of the rollup rows in the window the scope may see (``extra`` added, with its
+    ``extra_params``), and its parameters: the bucket, the dimensions the query needs and the measures.
 
     Totals, tops and trends (``split``) read whole coarser buckets where the window has them
     (``pieces``); a time series reads the window's own level, which its step needs.
@@ -414,7 +423,7 @@ def _source(
                 f"SELECT bucket, {needed}, {_READ} FROM {table} "  # noqa: S608 - identifiers are ours
                 f"WHERE bucket >= {lower} AND bucket < {upper} AND {cond}"
             )
-            values += [start, end, *params]
+            values += [start, end, *params, *extra_params]
     return " UNION ALL ".join(parts), values
 
 
@@ -443,6 +452,16 @@ def _written(level: Level) -> list[tuple[Level, str, str]]:
     ]
 
 
+@contextmanager
+def _aggregating() -> Iterator[CursorWrapper]:
+    """A cursor for a dashboard aggregate, in a transaction with ``ANALYTICS_WORK_MEM``: grouping
+    thousands of endpoints or applications with their histograms needs more than the default
+    4 MB, below which PostgreSQL sorted the rows on disk instead of hashing them."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.ANALYTICS_WORK_MEM])
+        yield cursor
+
+
 def _rollup_query(
     scope: Scope,
     window: Window,
@@ -462,7 +481,7 @@ def _rollup_query(
         sql += f" ORDER BY {order}"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    with connection.cursor() as cursor:
+    with _aggregating() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -487,7 +506,7 @@ def timeseries(scope: Scope, window: Window) -> list[dict[str, Any]]:
 def _timeseries_rows(scope: Scope, window: Window) -> list[tuple[Any, ...]]:
     source, params = _source(scope, window, split=False)
     sql = f"SELECT date_bin(%s::interval, bucket, %s) AS t, {_MEASURES} FROM ({source}) s GROUP BY 1 ORDER BY 1"  # noqa: S608
-    with connection.cursor() as cursor:
+    with _aggregating() as cursor:
         cursor.execute(sql, [f"{int(window.step.total_seconds())} seconds", _ORIGIN, *params])
         return cursor.fetchall()
 
@@ -507,8 +526,8 @@ DIMENSIONS: dict[str, tuple[str, ...]] = {
 MAX_TOP = 100
 
 
-#: Dimensions that are never NULL (the others are ids, NULL for keyless calls, unknown routes…).
-_NOT_NULL = {"endpoint", "status", "error"}
+#: Dimensions with a handful of values (``_top_rows`` ranks and sums them in one pass).
+_FEW_VALUES = {"status", "error", "node_id"}
 
 
 def _top_rows(
@@ -516,28 +535,52 @@ def _top_rows(
 ) -> list[tuple[Any, ...]]:
     """The groups with the most calls (ties by the group's values) and their measures.
 
-    Two passes over the same rows: rank the groups on ``sum(calls)`` alone, then sum the 35
-    measures (29 of them histogram counters) only for the ``limit`` winners. Over a long range a
-    wide scope has thousands of groups, and summing every histogram to keep ten was most of the
-    time. The join compares ids with NULL as -1 (ids are positive) so it can hash.
+    Two queries: rank the groups on ``sum(calls)`` alone, then sum the 35 measures (29 of them
+    histogram counters) only over the rows of the ``limit`` winners, which the second query names
+    so an index finds them. Over a long range a wide scope has thousands of groups, and summing
+    every histogram (or even reading every row twice) to keep ten was most of the time. Statuses,
+    refusal reasons and nodes have a handful of values, all of them winners: one pass.
     """
-    source, params = _source(scope, window, columns, extra=extra)
-    keys = [f"k{i}" for i in range(len(columns))]
     group = ", ".join(columns)
-    join = " AND ".join(
-        f"t.{c} = r.{k}" if c in _NOT_NULL else f"coalesce(t.{c}, -1) = coalesce(r.{k}, -1)"
-        for c, k in zip(columns, keys, strict=True)
-    )
-    ordered = ", ".join(f"r.{k}" for k in keys)
-    sql = (
-        f"WITH ranked ({', '.join(keys)}) AS MATERIALIZED ("  # noqa: S608 - identifiers are ours
-        f"SELECT {group} FROM ({source}) s GROUP BY {group} ORDER BY sum(calls) DESC, {group} LIMIT %s) "
-        f"SELECT {ordered}, {_MEASURES} FROM ({source}) t JOIN ranked r ON {join} "
-        f"GROUP BY {ordered} ORDER BY sum(calls) DESC, {ordered}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, max(1, min(limit, MAX_TOP)), *params])
-        return cursor.fetchall()
+    source, params = _source(scope, window, columns, extra=extra)
+    limit = max(1, min(limit, MAX_TOP))
+    with _aggregating() as cursor:
+        if set(columns) <= _FEW_VALUES:
+            cursor.execute(
+                f"SELECT {group}, {_MEASURES} FROM ({source}) s "  # noqa: S608 - identifiers are ours
+                f"GROUP BY {group} ORDER BY sum(calls) DESC, {group} LIMIT %s",
+                [*params, limit],
+            )
+            return cursor.fetchall()
+        cursor.execute(
+            f"SELECT {group} FROM ({source}) s GROUP BY {group} ORDER BY sum(calls) DESC, {group} LIMIT %s",  # noqa: S608
+            [*params, limit],
+        )
+        winners = cursor.fetchall()
+        if not winners:
+            return []
+        match, match_params = _matching(columns, winners)
+        source, params = _source(
+            scope, window, columns, extra=f"{extra} AND {match}" if extra else match, extra_params=match_params
+        )
+        cursor.execute(f"SELECT {group}, {_MEASURES} FROM ({source}) s GROUP BY {group}", params)  # noqa: S608
+        measures = {row[: len(columns)]: row[len(columns) :] for row in cursor.fetchall()}
+    return [(*winner, *measures[winner]) for winner in winners]
+
+
+def _matching(columns: tuple[str, ...], groups: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """SQL matching the rows of these groups (NULL ids included) and its parameters."""
+    arms, params = [], []
+    for values in groups:
+        terms = []
+        for column, value in zip(columns, values, strict=True):
+            if value is None:
+                terms.append(f"{column} IS NULL")
+            else:
+                terms.append(f"{column} = %s")
+                params.append(value)
+        arms.append("(" + " AND ".join(terms) + ")")
+    return "(" + " OR ".join(arms) + ")", params
 
 
 def top(scope: Scope, window: Window, by: str, *, limit: int = 10) -> list[dict[str, Any]]:
@@ -614,8 +657,20 @@ def _relative(now: float | None, before: float | None) -> float | None:
     return (now - before) / before
 
 
-def compare(current: Stats, previous: Stats) -> dict[str, Any]:
-    """This period against the previous one: calls (relative), error rate (points), p95 (relative)."""
+@dataclass(frozen=True)
+class _Trend:
+    """What a trend compares of a period: its calls, errors (4xx + 5xx) and p95."""
+
+    calls: int = 0
+    errors: int = 0
+    p95: float | None = None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.calls if self.calls else None
+
+
+def _compare(current: _Trend, previous: _Trend) -> dict[str, Any]:
     cur_rate, prev_rate = current.error_rate, previous.error_rate
     return {
         "calls": current.calls,
@@ -624,17 +679,35 @@ def compare(current: Stats, previous: Stats) -> dict[str, Any]:
         "error_rate": cur_rate,
         "previous_error_rate": prev_rate,
         "error_rate_change": None if cur_rate is None or prev_rate is None else cur_rate - prev_rate,
-        "p95_ms": current.p(0.95),
-        "previous_p95_ms": previous.p(0.95),
-        "p95_change": _relative(current.p(0.95), previous.p(0.95)),
+        "p95_ms": current.p95,
+        "previous_p95_ms": previous.p95,
+        "p95_change": _relative(current.p95, previous.p95),
     }
 
 
-def _endpoint_stats(scope: Scope, window: Window) -> dict[tuple[Any, str], Stats]:
-    rows = _rollup_query(
-        scope, window, f"api_id, endpoint, {_MEASURES}", columns=("api_id", "endpoint"), group="api_id, endpoint"
-    )
-    return {(row[0], row[1]): Stats.from_row(row[2:]) for row in rows}
+#: A trend needs calls, errors and the latency histogram of each endpoint (the histogram as one
+#: array: thousands of endpoints × 29 columns was most of the fetch). A hash GROUP BY: with
+#: GROUPING SETS for the total PostgreSQL sorted (and spilled) every row instead.
+_TREND_MEASURES = f"sum(calls::float8), sum(errors_4xx::float8) + sum(errors_5xx::float8), ARRAY[{_HIST_SUMS}]"
+
+
+def _endpoint_trends(scope: Scope, window: Window) -> tuple[_Trend, dict[tuple[Any, str], _Trend]]:
+    """The window's calls, errors and p95, and each endpoint's.
+
+    The window's come from :func:`totals` (the narrowest summary: a few rows), not from summing
+    thousands of endpoint histograms here.
+    """
+    source, params = _source(scope, window, ("api_id", "endpoint"))
+    sql = f"SELECT api_id, endpoint, {_TREND_MEASURES} FROM ({source}) s GROUP BY api_id, endpoint"  # noqa: S608
+    with _aggregating() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    by_endpoint = {
+        (api_id, endpoint): _Trend(int(calls), int(errors), percentile(hist, 0.95))
+        for api_id, endpoint, calls, errors, hist in rows
+    }
+    total = totals(scope, window)
+    return _Trend(total.calls, total.errors, total.p(0.95)), by_endpoint
 
 
 def trends(scope: Scope, window: Window, *, limit: int = 10) -> dict[str, Any]:
@@ -646,24 +719,33 @@ def trends(scope: Scope, window: Window, *, limit: int = 10) -> dict[str, Any]:
     before) and vanished ones are listed with ``calls_change`` None.
     """
     previous = window.previous()
-    now_by_endpoint, before_by_endpoint = _endpoint_stats(scope, window), _endpoint_stats(scope, previous)
-    # The totals are the sum of the endpoints' (two queries saved over the same rows).
-    summary = compare(Stats.sum(now_by_endpoint.values()), Stats.sum(before_by_endpoint.values()))
-    changes = []
+    total_now, now_by_endpoint = _endpoint_trends(scope, window)
+    total_before, before_by_endpoint = _endpoint_trends(scope, previous)
+    empty = _Trend()
+    ranked = []
     for key in set(now_by_endpoint) | set(before_by_endpoint):
-        change = compare(now_by_endpoint.get(key, Stats()), before_by_endpoint.get(key, Stats()))
-        p95 = abs(change["p95_change"] or 0)
-        rate = abs(change["error_rate_change"] or 0)
+        current, before = now_by_endpoint.get(key, empty), before_by_endpoint.get(key, empty)
+        p95 = abs(_relative(current.p95, before.p95) or 0)
+        cur_rate, prev_rate = current.error_rate, before.error_rate
+        rate = 0 if cur_rate is None or prev_rate is None else abs(cur_rate - prev_rate)
+        ranked.append((-(p95 + 10 * rate), -current.calls, str({"api_id": key[0], "endpoint": key[1]}), key, p95, rate))
+    changes = []
+    # Only the endpoints shown get their full comparison (thousands are ranked over a platform).
+    for neg_score, _calls, _label_key, key, p95, rate in heapq.nsmallest(limit, ranked):
+        change = _compare(now_by_endpoint.get(key, empty), before_by_endpoint.get(key, empty))
         change.update(
             key={"api_id": key[0], "endpoint": key[1]},
-            score=p95 + 10 * rate,
+            score=-neg_score,
             highlight=p95 >= P95_CHANGE or rate >= ERROR_RATE_CHANGE,
         )
         changes.append(change)
-    changes.sort(key=lambda c: (-c["score"], -c["calls"], str(c["key"])))
-    changes = changes[:limit]
     _label("endpoints", changes)
-    return {"current": summary, "endpoints": changes, "previous_start": previous.start, "previous_end": previous.end}
+    return {
+        "current": _compare(total_now, total_before),
+        "endpoints": changes,
+        "previous_start": previous.start,
+        "previous_end": previous.end,
+    }
 
 
 # --- Quota usage (consumer) -------------------------------------------------------------

@@ -4,11 +4,16 @@
 
 Creates a throwaway database (dropped at the end), migrates it, seeds ``--rows`` raw records
 spread over 30 days with generate_series (Zipf-like skew: a few providers, keys and endpoints
-take most calls), builds the rollups with INSERT … SELECT … GROUP BY (minute for the last
-``--minute-days`` days, hour and day for all 30) and their summaries with the rollup's own
-code (``analytics.rollup.refresh_summaries``), then times each selector the pages and REST
-endpoints call (the same functions; REST adds only serialisation) ``--repeat`` times per case
-and prints the p95. Writes var/bench/dashboards.json. Target: p95 < 100 ms for each.
+take most calls) one UTC day at a time (``--jobs`` days side by side), builds each day's
+rollups with the rollup's own SQL (minute for the last ``--minute-days`` days, hour for the last
+``--hour-days`` — no query reads older hours — and day for all 30) and their summaries with the
+rollup's own code (``analytics.rollup.refresh_summaries``), lays the minute and hour tables out
+in time order as the rollup leaves them, then times each selector the pages and REST endpoints
+call (the same functions; REST adds only serialisation) ``--repeat`` times per case and prints
+the p95. Writes var/bench/dashboards.json. Target: p95 < 100 ms for each.
+
+``--name N --keep`` seeds into N and keeps it (about 16 min and 50 GB at 10 M rows on a 2-core
+machine); ``--reuse N`` migrates it, backfills the summaries added since, and times again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,10 @@ def main() -> None:
     parser.add_argument("--providers", type=int, default=50)
     parser.add_argument("--keys", type=int, default=5000)
     parser.add_argument("--minute-days", type=int, default=2, help="minute rollups kept for the last N days")
+    parser.add_argument(
+        "--hour-days", type=int, default=15, help="hour rollups for the last N days (no query reads older hours)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="days seeded side by side (connections)")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--name", default="", help="seed into this database name (with --keep, reuse it later)")
     parser.add_argument(
@@ -73,15 +83,134 @@ def main() -> None:
     print(f"\nwritten to {out}")
 
 
+#: Bumped when the seeded data or its layout changes: ``--reuse`` refuses an older database.
+SEED_VERSION = 3
+
+
 def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, float]:
-    from analytics.rollup import refresh_summaries
+    """Raw rows and every rollup level and summary, one UTC day at a time (oldest first).
+
+    Each day's raw rows are inserted, then rolled up while they are still in the cache: minute
+    (last ``--minute-days`` days) and hour rows from raw, the day row from the hour rows, and
+    the summaries of those buckets, all with the rollup's own SQL. A day at a time keeps every
+    aggregate in memory (one 10 M-row GROUP BY spilled to disk for most of the old seed's time).
+    The raw table's indexes are dropped for the load and built once at the end.
+    """
+
     from gateways.partitions import ensure_partitions
 
-    timings: dict[str, float] = {}
     ensure_partitions(days_behind=31, days_ahead=1, today=now.date())
+    _session_settings(cursor)
+    indexes = _drop_raw_indexes(cursor)
+    chunks, start, done = [], now - timedelta(days=30), 0
+    while start < now:
+        end = min(now, datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+        rows = round(args.rows * ((end - (now - timedelta(days=30))) / timedelta(days=30))) - done
+        chunks.append((start, end, done, rows))
+        start, done = end, done + rows
     started = time.perf_counter()
-    # Skew: u^3 puts most calls on the first ids. Provider p owns APIs p*4..p*4+3; each key belongs to
-    # one application (key / 2) of one consumer tenant (1000 + key % 200).
+    timings = dict.fromkeys(("seed_raw_s", "seed_rollups_s", "seed_summaries_s"), 0.0)
+    # Days are independent (disjoint buckets): --jobs connections seed them side by side.
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for chunk_timings in pool.map(lambda chunk: _seed_day(args, now, *chunk), chunks):
+            for key, seconds in chunk_timings.items():
+                timings[key] += seconds
+    timings["seed_days_wall_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for statement in indexes:
+        cursor.execute(statement)
+    timings["seed_raw_indexes_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    _time_order(args, [table for table in _rollup_tables() if not table.endswith("day")])
+    for table in ("gateways_callrecord", *(table for table in _rollup_tables() if table.endswith("day"))):
+        cursor.execute(f"VACUUM ANALYZE {table}")
+    _stamp(cursor, args.rows)
+    cursor.execute("RESET work_mem; RESET maintenance_work_mem; RESET jit")
+    timings["seed_vacuum_s"] = time.perf_counter() - started
+    return timings
+
+
+def _stamp(cursor: Any, rows: int) -> None:
+    from django.db import connection
+
+    cursor.execute(
+        f'COMMENT ON DATABASE "{connection.settings_dict["NAME"]}" IS %s',
+        [f"bench/dashboards.py seed v{SEED_VERSION}, {rows} rows"],
+    )
+
+
+def _time_order(args: argparse.Namespace, tables: list[str]) -> None:
+    """Lay out minute and hour tables in time order (CLUSTER on their bucket-first unique index).
+
+    The rollup recomputes the open minute and hour every run and appends them, so a bucket's
+    final rows sit together; the seed inserts a whole day per statement in hash order, which
+    spreads each hour over the day's pages (and made every hour-range read fetch several times
+    the pages production would).
+    """
+    from django.db import connection
+
+    def cluster(table: str) -> None:
+        try:
+            with connection.cursor() as cursor:
+                _session_settings(cursor)
+                cursor.execute(f"CLUSTER {table} USING {table.removeprefix('analytics_')}_unique_dims")
+                cursor.execute(f"VACUUM ANALYZE {table}")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(cluster, tables))
+
+
+def _session_settings(cursor: Any) -> None:
+    """The rollup's own settings (analytics.rollup.run_rollup), for a whole seed session."""
+    cursor.execute("SET work_mem = '256MB'; SET maintenance_work_mem = '1GB'; SET jit = off")
+
+
+def _seed_day(
+    args: argparse.Namespace, now: datetime, start: datetime, end: datetime, first: int, rows: int
+) -> dict[str, float]:
+    """One day's raw rows and rollups, on this thread's own connection."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            _session_settings(cursor)
+            started = time.perf_counter()
+            _seed_raw(cursor, args, start, end, first, rows)
+            timings = {"seed_raw_s": time.perf_counter() - started, **_build_rollups(cursor, args, now, start, end)}
+        print(f"  {start:%Y-%m-%d}: {rows} raw rows, {sum(timings.values()):.1f} s", flush=True)
+        return timings
+    finally:
+        connection.close()
+
+
+def _drop_raw_indexes(cursor: Any) -> list[str]:
+    """Drop the raw table's indexes (and primary key); returns the statements that rebuild them."""
+    cursor.execute(
+        """
+        SELECT c.conname, pg_get_constraintdef(c.oid), i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+        WHERE i.indrelid = 'gateways_callrecord'::regclass
+        """
+    )
+    rebuild = []
+    for constraint, constraint_def, index_name, index_def in cursor.fetchall():
+        if constraint:
+            cursor.execute(f"ALTER TABLE gateways_callrecord DROP CONSTRAINT {constraint}")
+            rebuild.append(f"ALTER TABLE gateways_callrecord ADD CONSTRAINT {constraint} {constraint_def}")
+        else:
+            cursor.execute(f"DROP INDEX {index_name}")
+            rebuild.append(index_def)
+    return rebuild
+
+
+def _seed_raw(cursor: Any, args: argparse.Namespace, start: datetime, end: datetime, first: int, rows: int) -> None:
+    """``rows`` raw records spread evenly over [start, end), numbered from ``first + 1``.
+
+    Skew: u^3 puts most calls on the first ids. Provider p owns APIs p*4..p*4+3; each key belongs
+    to one application (key / 2) of one consumer tenant (1000 + key % 200).
+    """
     cursor.execute(
         f"""
         INSERT INTO gateways_callrecord (request_id, ts, node_id, source, api_version_id, api_id, provider_tenant_id,
@@ -92,56 +221,81 @@ def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, flo
             1000 + k %% 200, 1 + api, st, lat, 200, 2000, CASE WHEN st = 429 THEN 'rate_limited' ELSE '' END
         FROM (
             SELECT g,
-                %(now)s - (random() * interval '30 days') AS ts,
+                %(start)s + (random() * %(span)s) AS ts,
                 floor({args.providers * 4} * power(random(), 3))::int AS api,
                 floor(20 * power(random(), 2))::int AS ep,
                 1 + floor({args.keys} * power(random(), 3))::int AS k,
                 (ARRAY[200,200,200,200,200,200,200,200,200,201,204,400,404,429,500,503])[1 + floor(random() * 16)::int]
                     AS st,
                 exp(3 + random() * 2.5) AS lat
-            FROM generate_series(1, %(rows)s) g
+            FROM generate_series(%(first)s + 1, %(first)s + %(rows)s) g
         ) s
         """,  # noqa: S608 - only our own integers are formatted in
-        {"now": now, "rows": args.rows},
+        {"start": start, "span": end - start, "first": first, "rows": rows},
     )
-    timings["seed_raw_s"] = time.perf_counter() - started
-    cursor.execute("ANALYZE gateways_callrecord")
-    timings.update(_build_rollups(cursor, args, now))
-    # The summaries come from the rollup's own code (analytics.rollup.refresh_summaries: the
-    # same DELETE + INSERT … GROUP BY the rollup run does for the buckets it recomputes).
-    started = time.perf_counter()
-    for level in ("minute", "hour", "day"):
-        cursor.execute(f"SELECT array_agg(DISTINCT bucket) FROM analytics_rollup{level}")  # noqa: S608
-        refresh_summaries(level, cursor.fetchone()[0] or [])
-    timings["seed_summaries_s"] = time.perf_counter() - started
-    for table in ("analytics_rollupminute", "analytics_rolluphour", "analytics_rollupday", *_summary_tables()):
-        cursor.execute(f"ANALYZE {table}")
-    return timings
 
 
-def _build_rollups(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, float]:
-    """The rollups with the rollup's own SQL (analytics.rollup): minute rows for the last
-    ``--minute-days`` days and hour rows for all, from raw; day rows from the hour rows."""
-    from django.conf import settings
+def _build_rollups(
+    cursor: Any, args: argparse.Namespace, now: datetime, start: datetime, end: datetime
+) -> dict[str, float]:
+    """The rollups of the raw rows in [start, end) (within one UTC day) with the rollup's own SQL
+    (analytics.rollup): minute rows for the last ``--minute-days`` days and hour rows for the
+    last ``--hour-days`` from raw, the day rows from the hour rows (from raw before that, as the
+    rollup does once hours are trimmed), then the summaries of those buckets
+    (``refresh_summaries``: the DELETE + INSERT … GROUP BY the rollup run does for the buckets
+    it recomputes)."""
     from django.db import transaction
 
     from analytics import rollup
 
     started = time.perf_counter()
-    raw = f"SELECT {rollup._RAW_COLUMNS} FROM gateways_callrecord WHERE ts >= %(since)s"  # noqa: S608
+    raw = f"SELECT {rollup._RAW_COLUMNS} FROM gateways_callrecord WHERE ts >= %(since)s AND ts < %(until)s"  # noqa: S608
+    minute_since = max(start, now - timedelta(days=args.minute_days))
+    day = datetime.combine(start.date(), datetime.min.time(), tzinfo=UTC)
     with transaction.atomic():
         cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.ROLLUP_WORK_MEM])
         cursor.execute(rollup._PATTERNS_SQL)
-        cursor.execute(rollup._insert_from_raw("minute", raw), {"since": now - timedelta(days=args.minute_days)})
-        cursor.execute(rollup._insert_from_raw("hour", raw), {"since": rollup.EPOCH_MIN})
-        cursor.execute(rollup._insert_from_level("day", "SELECT * FROM analytics_rolluphour"))
-    # One big INSERT leaves the minute rows in hash order; a rollup running every interval
-    # appends each minute's rows together. Lay them out in time order, as production has them.
-    cursor.execute("CLUSTER analytics_rollupminute USING rollupminute_unique_dims")
-    for table in ("analytics_rollupminute", "analytics_rolluphour", "analytics_rollupday"):
-        cursor.execute(f"VACUUM ANALYZE {table}")
-    return {"seed_rollups_s": time.perf_counter() - started}
+        if minute_since < end:
+            cursor.execute(rollup._insert_from_raw("minute", raw), {"since": minute_since, "until": end})
+        if day >= datetime.combine((now - timedelta(days=args.hour_days)).date(), datetime.min.time(), tzinfo=UTC):
+            cursor.execute(rollup._insert_from_raw("hour", raw), {"since": start, "until": end})
+            hours = "SELECT * FROM analytics_rolluphour WHERE bucket >= %(day)s AND bucket < %(day)s + interval '1 day'"
+            cursor.execute(rollup._insert_from_level("day", hours), {"day": day})
+        else:
+            cursor.execute(rollup._insert_from_raw("day", raw), {"since": start, "until": end})
+    timings = {"seed_rollups_s": time.perf_counter() - started}
+    started = time.perf_counter()
+    _refresh_day(cursor, day)
+    timings["seed_summaries_s"] = time.perf_counter() - started
+    return timings
+
+
+def _watermarks(cursor: Any, now: datetime) -> None:
+    """The watermarks a rollup run at ``now`` leaves: minutes written up to now, hours and days up
+    to the last closed one. The dashboards read the open hour and day from the finer levels
+    (analytics.selectors._written), as in production; the seed's rows for them are not read."""
+    cursor.execute(
+        "INSERT INTO analytics_watermark (level, upto, seen_upto, updated_at) "
+        "SELECT l, date_trunc(l, %(now)s::timestamptz, 'UTC'), %(now)s, now() "
+        "FROM unnest(ARRAY['minute', 'hour', 'day']) AS l "
+        "ON CONFLICT (level) DO UPDATE SET upto = EXCLUDED.upto, seen_upto = EXCLUDED.seen_upto",
+        {"now": now},
+    )
+
+
+def _refresh_day(cursor: Any, day: datetime, shapes: tuple[str, ...] = ()) -> None:
+    """The summaries (all, or ``shapes``) of one UTC day's minute, hour and day buckets."""
+    from analytics.rollup import TABLES, refresh_summaries
+
+    for level in ("minute", "hour", "day"):
+        cursor.execute(
+            f"SELECT array_agg(DISTINCT bucket) FROM {TABLES[level]} "  # noqa: S608
+            "WHERE bucket >= %s AND bucket < %s + interval '1 day'",
+            [day, day],
+        )
+        buckets = cursor.fetchone()[0]
+        if buckets:
+            refresh_summaries(level, buckets, shapes)
 
 
 def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, float]:
@@ -150,15 +304,15 @@ def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str,
     from django.db import connection
 
     from analytics.models import SUMMARIES, SUMMARY_LEVELS
-    from analytics.rollup import refresh_summaries, summary_table
+    from analytics.rollup import summary_table
 
-    timings: dict[str, float] = {}
-    cursor.execute("SELECT NOT EXISTS (SELECT FROM analytics_rollupday)")
-    if cursor.fetchone()[0]:  # a seed stopped after the raw rows: build the rollups now
-        timings.update(_build_rollups(cursor, args, now))
-    else:  # seeded by an older version of this script: minute rows in time order (see above)
-        cursor.execute("CLUSTER analytics_rollupminute USING rollupminute_unique_dims")
-        cursor.execute("VACUUM ANALYZE analytics_rollupminute")
+    cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()")
+    comment = cursor.fetchone()[0] or ""
+    version = next((v for v in (SEED_VERSION, 2) if comment.startswith(f"bench/dashboards.py seed v{v},")), None)
+    if version is None:
+        raise SystemExit(
+            f"{connection.settings_dict['NAME']} is not a seed v{SEED_VERSION} ({comment!r}): seed it again"
+        )
     started = time.perf_counter()
     # A database kept from a run on an earlier draft of the migration may lack a summary table.
     existing = set(connection.introspection.table_names())
@@ -166,14 +320,51 @@ def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str,
         for model in apps.get_app_config("analytics").get_models():
             if model._meta.db_table not in existing:
                 editor.create_model(model)
-    for level in ("minute", "hour", "day"):
-        for shape in (shape for shape in SUMMARIES if level in SUMMARY_LEVELS[shape]):
+    missing = []
+    for shape in SUMMARIES:
+        for level in SUMMARY_LEVELS[shape]:
             cursor.execute(f"SELECT EXISTS (SELECT FROM {summary_table(shape, level)})")  # noqa: S608
             if not cursor.fetchone()[0]:
-                cursor.execute(f"SELECT array_agg(DISTINCT bucket) FROM analytics_rollup{level}")  # noqa: S608
-                refresh_summaries(level, cursor.fetchone()[0] or [], (shape,))
-                cursor.execute(f"VACUUM ANALYZE {summary_table(shape, level)}")
-    return {**timings, "backfill_summaries_s": time.perf_counter() - started}
+                missing.append(shape)
+    missing = sorted(set(missing))
+    if missing:
+        cursor.execute("SELECT DISTINCT date_trunc('day', bucket, 'UTC') FROM analytics_rollupday ORDER BY 1")
+        days = [day for (day,) in cursor.fetchall()]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda day: _backfill_day(day, tuple(missing)), days))
+        for shape in missing:
+            if "day" in SUMMARY_LEVELS[shape]:
+                cursor.execute(f"VACUUM ANALYZE {summary_table(shape, 'day')}")
+    # A v2 seed left its hour tables in insertion order: lay them out as v3 does (and new tables).
+    backfilled = [summary_table(shape, level) for shape in missing for level in SUMMARY_LEVELS[shape]]
+    _time_order(
+        args,
+        [
+            table
+            for table in _rollup_tables()
+            if not table.endswith("day") and (version < SEED_VERSION or table in backfilled)
+        ],
+    )
+    if version < SEED_VERSION:
+        cursor.execute("SELECT count(*) FROM gateways_callrecord")
+        _stamp(cursor, cursor.fetchone()[0])
+    return {"backfill_s": time.perf_counter() - started}
+
+
+def _backfill_day(day: datetime, shapes: tuple[str, ...]) -> None:
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            _session_settings(cursor)
+            _refresh_day(cursor, day, shapes)
+    finally:
+        connection.close()
+
+
+def _rollup_tables() -> list[str]:
+    """Every rollup level and summary table."""
+    return ["analytics_rollupminute", "analytics_rolluphour", "analytics_rollupday", *_summary_tables()]
 
 
 def _summary_tables() -> list[str]:
@@ -202,6 +393,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             timings = _backfill(cursor, args, now)
         else:
             timings = _seed(cursor, args, now)
+        _watermarks(cursor, now)
         counts = {}
         for table in (
             "gateways_callrecord",

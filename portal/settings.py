@@ -111,6 +111,10 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint(
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Only PostgreSQL is supported (DATABASE_URL must be postgres://…).")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No JIT: compiling a dashboard aggregate took 30–160 ms, more than running it (docs/decisions.md, B3);
+# the rollup already turns it off for its own statements.
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+_options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -219,6 +223,9 @@ GATEWAY_LOGS_MAX_INFLATED_BYTES = envint("GATEWAY_LOGS_MAX_INFLATED_BYTES", 64 *
 GATEWAY_LOGS_MAX_RECORDS = envint("GATEWAY_LOGS_MAX_RECORDS", 10000)
 # Analytics: most call records one CSV export streams (the explorer shows more page by page).
 ANALYTICS_EXPORT_MAX_ROWS = envint("ANALYTICS_EXPORT_MAX_ROWS", 100000)
+# work_mem of one dashboard aggregate (its transaction only): a platform-wide top-N or trend
+# hashes thousands of groups with their histograms in memory.
+ANALYTICS_WORK_MEM = env("ANALYTICS_WORK_MEM", "64MB") or "64MB"
 # Usage analytics rollups (analytics/rollup.py, docs/analytics.md). Day rollups are kept for ever.
 ROLLUP_MINUTE_RETENTION_DAYS = envint("ROLLUP_MINUTE_RETENTION_DAYS", 14)
 ROLLUP_HOUR_RETENTION_DAYS = envint("ROLLUP_HOUR_RETENTION_DAYS", 400)
