@@ -416,40 +416,49 @@ def _source(
     needed = ", ".join(sorted(scope.columns() | set(columns) | {"error"}))
     runs = pieces(window.start, window.end, window.level) if split else [(window.level, window.start, window.end)]
     parts, values = [], []
-    for run_level, start, end in runs:
-        for level, lower, upper in _written(run_level):
+    marks = _watermarks()
+    for run_level, run_start, run_end in runs:
+        for level, start, end in _written(run_level, run_start, run_end, marks):
             table = table_for(scope, level, columns)
-            parts.append(
-                f"SELECT bucket, {needed}, {_READ} FROM {table} "  # noqa: S608 - identifiers are ours
-                f"WHERE bucket >= {lower} AND bucket < {upper} AND {cond}"
-            )
+            parts.append(f"SELECT bucket, {needed}, {_READ} FROM {table} WHERE bucket >= %s AND bucket < %s AND {cond}")  # noqa: S608
             values += [start, end, *params, *extra_params]
     return " UNION ALL ".join(parts), values
 
 
-def _watermark(level: Level) -> str:
-    """SQL for the first bucket of ``level`` the rollup has not written (-infinity before any run)."""
-    return f"coalesce((SELECT upto FROM analytics_watermark WHERE level = '{level}'), '-infinity'::timestamptz)"  # noqa: S608
+def _watermarks() -> dict[str, datetime]:
+    """Up to where the rollup has written hours and days (the first bucket not written)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT level, upto FROM analytics_watermark WHERE level IN ('hour', 'day') AND upto IS NOT NULL"
+        )
+        return dict(cursor.fetchall())
 
 
-def _written(level: Level) -> list[tuple[Level, str, str]]:
-    """How to read a run ``[%s, %s)`` of ``level`` buckets: (level read, lower, upper bound SQL).
+def _written(
+    level: Level, start: datetime, end: datetime, marks: dict[str, datetime]
+) -> list[tuple[Level, datetime, datetime]]:
+    """Where to read ``[start, end)`` of ``level`` buckets: (level, start, end) parts, none empty.
 
-    Hours and days are written once closed (analytics.rollup): the part of the run at or after
-    the level's watermark (the open hour, the open day) is read from the finer levels instead,
-    so today's calls are in a 30-day chart and the current hour's in a 7-day one. The watermarks
-    are read by the same statement, so the levels never overlap and no call is counted twice.
+    Hours and days are written once closed (analytics.rollup): the part at or after the level's
+    watermark (the open hour, the open day) is read from the finer levels instead, so today's
+    calls are in a 30-day chart and the current hour's in a 7-day one. A watermark read a moment
+    before the rollup moves it only sends more of the range to the finer levels, which still
+    hold it (minutes are kept 14 days): never a call counted twice or missed. The bounds are
+    constants, so the planner picks its index knowing the range.
     """
-    hour, day = _watermark("hour"), _watermark("day")
+    never = datetime.min.replace(tzinfo=UTC)
+    hour, day = marks.get("hour", never), marks.get("day", never)
     if level == "minute":
-        return [("minute", "%s", "%s")]
-    if level == "hour":
-        return [("hour", "%s", f"least(%s, {hour})"), ("minute", f"greatest(%s, {hour})", "%s")]
-    return [
-        ("day", "%s", f"least(%s, {day})"),
-        ("hour", f"greatest(%s, {day})", f"least(%s, {hour})"),
-        ("minute", f"greatest(%s, {day}, {hour})", "%s"),
-    ]
+        candidates = [("minute", start, end)]
+    elif level == "hour":
+        candidates = [("hour", start, min(end, hour)), ("minute", max(start, hour), end)]
+    else:
+        candidates = [
+            ("day", start, min(end, day)),
+            ("hour", max(start, day), min(end, hour)),
+            ("minute", max(start, day, hour), end),
+        ]
+    return [(lv, lo, hi) for lv, lo, hi in candidates if lo < hi]  # type: ignore[misc]
 
 
 @contextmanager
@@ -801,20 +810,23 @@ def _usage(subscriptions: list[Subscription], tenant_id: int, *, now: datetime |
         return []
     app_ids = sorted({s.application_id for s in subscriptions})
     api_ids = sorted({s.api_id for s in subscriptions})
-    part = (
+    sql = (
         "SELECT application_id, api_id, calls FROM {table} "
         "WHERE consumer_tenant_id = %s AND application_id = ANY(%s) AND api_id = ANY(%s) "
-        "AND bucket >= {lower} AND bucket < {upper} AND error = ''"
+        "AND bucket >= %s AND bucket < %s AND error = ''"
     )
+    marks = _watermarks()
 
     def calls(level: Level, start: datetime, end: datetime) -> dict[tuple[int, int], int]:
         """Served calls per (application, API) in [start, end), read where ``level`` is written."""
-        parts = _written(level)
-        sql = " UNION ALL ".join(part.format(table=TABLES[lv], lower=lo, upper=up) for lv, lo, up in parts)
+        parts = _written(level, start, end, marks)
+        if not parts:
+            return {}
+        union = " UNION ALL ".join(sql.format(table=TABLES[lv]) for lv, _lo, _hi in parts)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT application_id, api_id, sum(calls) FROM ({sql}) u GROUP BY 1, 2",  # noqa: S608
-                [v for _ in parts for v in (tenant_id, app_ids, api_ids, start, end)],
+                f"SELECT application_id, api_id, sum(calls) FROM ({union}) u GROUP BY 1, 2",  # noqa: S608
+                [v for _lv, lo, hi in parts for v in (tenant_id, app_ids, api_ids, lo, hi)],
             )
             return {(row[0], row[1]): int(row[2] or 0) for row in cursor.fetchall()}
 

@@ -119,10 +119,10 @@ def _gunicorn_intake(bodies: list[bytes], token: str, n: int, workers: int) -> f
     }
     try:
         deadline = time.monotonic() + 60
-        while True:  # ready when /healthz answers at all (it may say 503 for the absent worker)
+        while True:  # ready when the portal answers at all
             try:
                 probe_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                probe_conn.request("GET", "/healthz")
+                probe_conn.request("GET", "/api/v1/")
                 probe_conn.getresponse().read()
                 probe_conn.close()
                 break

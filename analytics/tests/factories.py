@@ -65,7 +65,7 @@ def rollup(
         # Rows written here count as closed: without a watermark, readers would take hours and
         # days from the finer levels, as for the open hour and day (analytics.selectors._written).
         cursor.execute(
-            "INSERT INTO analytics_watermark (level, upto) VALUES ('hour', 'infinity'), ('day', 'infinity') "
+            "INSERT INTO analytics_watermark (level, upto) VALUES ('hour', '9999-01-01Z'), ('day', '9999-01-01Z') "
             "ON CONFLICT (level) DO NOTHING"
         )
         levels = ["minute", "hour", "day"]
