@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from apis.models import Api, ApiVersion, AuditEvent, Plan
 from apis.services import api_delete_refusal, plan_delete_refusal, version_delete_refusal
-from tenants.admin import UnscopedAdmin
+from tenants.admin import ReadOnlyAdmin, UnscopedAdmin
 
 
 class CatalogAdmin(UnscopedAdmin):
@@ -82,19 +82,10 @@ class PlanAdmin(CatalogAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(UnscopedAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The trail is append-only."""
 
     list_display = ["created_at", "tenant", "actor_email", "action", "target_label", "from_state", "to_state"]
     list_filter = ["action", "target_type"]
     search_fields = ["actor_email", "target_label", "tenant__slug", "note"]
     list_select_related = ["tenant"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -1,22 +1,7 @@
 from django.contrib import admin
-from django.http import HttpRequest
 
 from subscriptions.models import ApiKey, Application, Subscription, SubscriptionEvent
-from tenants.admin import UnscopedAdmin
-
-
-class ReadOnlyAdmin(UnscopedAdmin):
-    """State changes go through the services (audit, notifications, webhooks), never the admin."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Subscriptions, their trail and keys are history both tenants rely on: never deleted.
-        return False
+from tenants.admin import ReadOnlyAdmin, UnscopedAdmin
 
 
 @admin.register(Application)

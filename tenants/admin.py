@@ -14,6 +14,20 @@ class UnscopedAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
+class ReadOnlyAdmin(UnscopedAdmin):
+    """History and state that only the services change (audit, notifications, webhooks): staff
+    read it in the admin, never add, edit or delete it there."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "is_staff", "is_active", "date_joined"]
@@ -50,21 +64,12 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuspensionEvent)
-class SuspensionEventAdmin(UnscopedAdmin):
+class SuspensionEventAdmin(ReadOnlyAdmin):
     """The suspension trail is append-only."""
 
     list_display = ["created_at", "tenant", "action", "actor_email", "reason"]
     list_filter = ["action"]
     search_fields = ["tenant__slug", "tenant__name", "actor_email"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Membership)
