@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 from django.conf import settings
@@ -226,8 +227,17 @@ class Window:
         return "1 day" if days == 1 else f"{days} days"
 
     def previous(self) -> Window:
-        """The window of the same length just before this one (trends)."""
-        return Window(self.start - self.span, self.start, self.level, self.step, self.range_key)
+        """The window of the same length just before this one (trends); it shares the watermarks."""
+        before = Window(self.start - self.span, self.start, self.level, self.step, self.range_key)
+        before.__dict__["marks"] = self.marks
+        return before
+
+    @cached_property
+    def marks(self) -> dict[str, datetime]:
+        """The rollup's hour and day watermarks, read once for every query of this window (a
+        page's charts, totals and tops); a read that the rollup has since overtaken stays correct
+        (see :func:`_written`)."""
+        return _watermarks()
 
     def buckets(self) -> list[datetime]:
         points, moment = [], self.start
@@ -421,7 +431,7 @@ def _source(
     needed = ", ".join(sorted(scope.columns() | set(columns) | {"error"}))
     runs = pieces(window.start, window.end, window.level) if split else [(window.level, window.start, window.end)]
     parts, values = [], []
-    marks = _watermarks()
+    marks = window.marks
     for run_level, run_start, run_end in runs:
         for level, start, end in _written(run_level, run_start, run_end, marks):
             table = table_for(scope, level, columns)
