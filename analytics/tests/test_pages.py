@@ -14,7 +14,7 @@ from subscriptions.tests.factories import ApplicationFactory, SubscriptionFactor
 
 @pytest.fixture
 def traffic(acme, globex, alice, charlie):
-    """Globex's application calls Acme's Orders API: 40 calls (4 failing, 2 refused) an hour ago."""
+    """Globex's application calls Acme's Orders API: 40 calls (4 failing, 2 refused) half an hour ago."""
     catalog = make_catalog(acme)
     app = ApplicationFactory(tenant=globex, name="Shop")
     SubscriptionFactory(application=app, plan=catalog.free, version=catalog.v1, status=SubscriptionStatus.ACTIVE)
@@ -30,7 +30,9 @@ def traffic(acme, globex, alice, charlie):
         "plan_id": catalog.free.pk,
     }
     # Minute rows; the factory adds them to their hour and day as the rollup would.
-    bucket = now.replace(second=0, microsecond=0) - timedelta(hours=1)
+    # Half an hour ago, well inside the "1h" window: exactly an hour ago, its first minute, the
+    # calls fell out of it whenever the clock reached the next minute before the request.
+    bucket = now.replace(second=0, microsecond=0) - timedelta(minutes=30)
     rollup("minute", bucket, calls=34, endpoint="GET /orders/{id}", **dims)
     rollup("minute", bucket, calls=4, status=500, latency_ms=800, endpoint="GET /orders/{id}", **dims)
     rollup("minute", bucket, calls=2, status=429, error="rate_limited", endpoint="GET /orders", **dims)
