@@ -176,16 +176,11 @@ SUMMARIES: dict[str, tuple[str, ...]] = {
 }
 
 
-#: The levels each summary exists at: every one at hour and day but ``api`` (the endpoint summary
-#: serves those); the narrowest at minute level too, so a platform-, provider- or API-wide chart
-#: of the last hour or day reads a few thousand minute rows instead of every minute rollup row of
-#: the window.
+#: The levels each summary exists at: every one at hour and day; the narrowest at minute level
+#: too, so a platform-, provider- or API-wide chart of the last hour or day reads a few thousand
+#: minute rows instead of every minute rollup row of the window.
 SUMMARY_LEVELS: dict[str, tuple[str, ...]] = {
-    shape: ("minute",)
-    if shape == "api"
-    else ("minute", "hour", "day")
-    if shape in ("platform", "tenant")
-    else ("hour", "day")
+    shape: ("minute", "hour", "day") if shape in ("platform", "tenant", "api") else ("hour", "day")
     for shape in SUMMARIES
 }
 
@@ -284,9 +279,9 @@ class TenantSummaryDay(TenantSummary):
         ]
 
 
-class ApiSummaryMinute(RollupMeasures):
-    """``api`` summary per minute (an API's or version's charts of the last day); trimmed with the
-    minute rollups."""
+class ApiSummary(RollupMeasures):
+    """Calls per API and version (an API's or version's charts, top APIs and versions, and the
+    platform-wide trends, which compare APIs), without endpoint, status and caller."""
 
     provider_tenant_id = models.BigIntegerField(null=True)
     api_id = models.BigIntegerField(null=True)
@@ -294,9 +289,36 @@ class ApiSummaryMinute(RollupMeasures):
     error = models.CharField(max_length=64, default="", db_default="")
 
     class Meta:
+        abstract = True
+
+
+class ApiSummaryMinute(ApiSummary):
+    """``api`` summary per minute; trimmed with the minute rollups."""
+
+    class Meta:
         constraints = [unique_dims("apisummaryminute", SUMMARIES["api"])]
         indexes = [
             index("apisummaryminute_provider", "provider_tenant_id", "api_id", "bucket"),
+        ]
+
+
+class ApiSummaryHour(ApiSummary):
+    """``api`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("apisummaryhour", SUMMARIES["api"], include=("calls",))]
+        indexes = [
+            index("apisummaryhour_provider", "provider_tenant_id", "api_id", "bucket"),
+        ]
+
+
+class ApiSummaryDay(ApiSummary):
+    """``api`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("apisummaryday", SUMMARIES["api"], include=("calls",))]
+        indexes = [
+            index("apisummaryday_provider", "provider_tenant_id", "api_id", "bucket"),
         ]
 
 

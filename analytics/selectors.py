@@ -13,7 +13,6 @@ application, key) is checked against what that side may name, else ``NotFound``.
 from __future__ import annotations
 
 import base64
-import heapq
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,7 +27,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from analytics.histogram import BUCKETS
+from analytics.histogram import BOUNDS_MS, BUCKETS
 from analytics.histogram import percentile as _histogram_percentile
 from analytics.models import SUMMARIES, SUMMARY_LEVELS
 from apis.models import Api, ApiVersion
@@ -283,8 +282,9 @@ def window_for(
 # --- Rollup queries ---------------------------------------------------------------------
 
 # float8 sums: a by-value aggregate state, several times cheaper than sum(bigint) and exact for
-# any count below 2^53 (Stats.from_row turns them back into ints).
-_HIST_SUMS = ", ".join(f"sum(latency_hist[{i}]::float8)" for i in range(1, HIST_SIZE + 1))
+# any count below 2^53 (Stats.from_row turns them back into ints). ``h1`` … ``h29`` are the
+# histogram's counters as ``_READ`` gives them.
+_HIST_SUMS = ", ".join(f"sum(h{i})" for i in range(1, HIST_SIZE + 1))
 # The counters too (exact below 2^53 calls), and the byte sums come back as bigint: sum(bigint)
 # alone is numeric, which psycopg turns into a Decimal per value (a trends query fetches
 # thousands of rows).
@@ -380,12 +380,13 @@ def table_for(scope: Scope, level: Level, columns: Iterable[str] = ()) -> str:
 
 _UNITS: dict[str, timedelta] = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 _COARSER: dict[str, Level] = {"minute": "hour", "hour": "day"}
-#: The measure columns ``_MEASURES`` reads.
-#: (The minute rollup stores int4[] histograms: the cast gives every part of a UNION the same
-#: types, so PostgreSQL flattens it and prunes unread columns, and a covering index serves a
-#: ranking; with mixed types it read every row's histogram from the heap.)
-_READ = (
-    "calls, errors_4xx, errors_5xx, latency_sum, request_bytes, response_bytes, latency_hist::bigint[] AS latency_hist"
+#: The measure columns ``_MEASURES`` reads, the histogram as 29 float8 counters ``h1`` … ``h29``.
+#: Every part of a UNION gets the same types (the minute rollup stores int4[], hours and days
+#: bigint[]), so PostgreSQL flattens it, prunes unread columns and a covering index serves a
+#: ranking. Each counter is read once per row: with the whole array cast to bigint[] here, the
+#: flattened query cast it again for each of the 29 sums (4 × the time of a minute-level read).
+_READ = "calls, errors_4xx, errors_5xx, latency_sum, request_bytes, response_bytes, " + ", ".join(
+    f"latency_hist[{i}]::float8 AS h{i}" for i in range(1, HIST_SIZE + 1)
 )
 
 
@@ -709,64 +710,111 @@ def _compare(current: _Trend, previous: _Trend) -> dict[str, Any]:
     }
 
 
-#: A trend needs calls, errors and the latency histogram of each endpoint (the histogram as one
-#: array: thousands of endpoints × 29 columns was most of the fetch). A hash GROUP BY: with
-#: GROUPING SETS for the total PostgreSQL sorted (and spilled) every row instead.
-_TREND_MEASURES = f"sum(calls::float8), sum(errors_4xx::float8) + sum(errors_5xx::float8), ARRAY[{_HIST_SUMS}]"
+def _p95_sql(prefix: str) -> str:
+    """The p95 (ms) of the histogram in columns ``<prefix>1`` … ``<prefix>29`` (NULL without calls):
+    :func:`percentile`'s rule (the first bucket whose cumulative count reaches 95 % of the total,
+    read as its upper bound) as one CASE over running sums, in the same float8 arithmetic."""
+    running = [f"{prefix}1"]
+    for i in range(2, HIST_SIZE + 1):
+        running.append(f"{running[-1]} + {prefix}{i}")
+    total = f"({running[-1]})"
+    rank = f"{total} * 95 / 100.0::float8"
+    arms = " ".join(
+        f"WHEN {cum} >= {rank} THEN {float(BOUNDS_MS[min(i, len(BOUNDS_MS) - 1)])}::float8"
+        for i, cum in enumerate(running)
+    )
+    return f"CASE WHEN coalesce({total}, 0) <= 0 THEN NULL {arms} ELSE {float(BOUNDS_MS[-1])}::float8 END"
 
 
-def _endpoint_trends(scope: Scope, window: Window) -> tuple[_Trend, dict[tuple[Any, str], _Trend]]:
-    """The window's calls, errors and p95, and each endpoint's.
+def _trend_groups(source: str, columns: tuple[str, ...]) -> str:
+    """Calls, errors and the histogram of each group of ``source`` (a hash GROUP BY); ``g_api``
+    is the API id with NULL as -1, so the two windows' groups can be joined by hashing."""
+    hist = ", ".join(f"sum(h{i}) AS h{i}" for i in range(1, HIST_SIZE + 1))
+    group = ", ".join(columns)
+    return (
+        f"SELECT coalesce(api_id, -1) AS g_api, {group}, sum(calls::float8) AS calls, "  # noqa: S608
+        f"sum(errors_4xx::float8) + sum(errors_5xx::float8) AS errors, {hist} FROM ({source}) s GROUP BY {group}"
+    )
 
-    The window's come from :func:`totals` (the narrowest summary: a few rows), not from summing
-    thousands of endpoint histograms here.
+
+#: What the trends compare: endpoints, but APIs across the whole platform (thousands of endpoints
+#: of every provider; staff narrow to one API to see its endpoints).
+TREND_GROUPS: dict[str, tuple[str, ...]] = {"endpoints": ("api_id", "endpoint"), "apis": ("api_id",)}
+
+
+def trend_groups(scope: Scope) -> str:
+    """``apis`` for the whole platform (no API or version chosen), else ``endpoints``."""
+    whole_platform = scope.side == "platform" and scope.api_id is None and scope.api_version_id is None
+    return "apis" if whole_platform else "endpoints"
+
+
+def _changes(scope: Scope, window: Window, previous: Window, columns: tuple[str, ...], limit: int) -> list[Any]:
+    """The ``limit`` groups whose p95 or error rate changed most between the two windows.
+
+    Ranked in SQL over every group of both windows (a platform has thousands of endpoints;
+    fetching each one's histogram to rank it in Python was most of the time): the score is the
+    relative p95 change plus ten times the error-rate change in points, ties by current calls,
+    then the group. Rows: (*group, calls, errors, p95, previous calls, previous errors, previous
+    p95, |p95 change|, |error-rate change|).
     """
-    source, params = _source(scope, window, ("api_id", "endpoint"))
-    sql = f"SELECT api_id, endpoint, {_TREND_MEASURES} FROM ({source}) s GROUP BY api_id, endpoint"  # noqa: S608
+    now_source, now_params = _source(scope, window, columns)
+    before_source, before_params = _source(scope, previous, columns)
+    on = " AND ".join(["n.g_api = b.g_api", *(f"n.{c} = b.{c}" for c in columns if c != "api_id")])
+    picked = ", ".join(f"coalesce(n.{c}, b.{c}) AS {c}" for c in columns)
+    sql = f"""
+        WITH now AS ({_trend_groups(now_source, columns)}), before AS ({_trend_groups(before_source, columns)}),
+        paired AS (
+            SELECT {picked},
+                   coalesce(n.calls, 0) AS calls, coalesce(n.errors, 0) AS errors, {_p95_sql("n.h")} AS p95,
+                   coalesce(b.calls, 0) AS b_calls, coalesce(b.errors, 0) AS b_errors, {_p95_sql("b.h")} AS b_p95
+            FROM now n FULL JOIN before b ON {on}
+        ),
+        scored AS (
+            SELECT *, coalesce(abs((p95 - b_p95) / nullif(b_p95, 0)), 0) AS p95_change,
+                   CASE WHEN calls > 0 AND b_calls > 0 THEN abs(errors / calls - b_errors / b_calls) ELSE 0 END
+                   AS rate_change
+            FROM paired
+        )
+        SELECT {", ".join(columns)}, calls, errors, p95, b_calls, b_errors, b_p95, p95_change, rate_change
+        FROM scored ORDER BY p95_change + 10 * rate_change DESC, calls DESC, {", ".join(columns)} LIMIT %s
+    """  # noqa: S608 - identifiers and constants are ours
     with _aggregating() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    by_endpoint = {
-        (api_id, endpoint): _Trend(int(calls), int(errors), percentile(hist, 0.95))
-        for api_id, endpoint, calls, errors, hist in rows
-    }
-    total = totals(scope, window)
-    return _Trend(total.calls, total.errors, total.p(0.95)), by_endpoint
+        cursor.execute(sql, [*now_params, *before_params, max(1, limit)])
+        return cursor.fetchall()
 
 
 def trends(scope: Scope, window: Window, *, limit: int = 10) -> dict[str, Any]:
-    """Totals against the previous window of the same length, and the endpoints that changed most.
+    """Totals against the previous window of the same length, and the endpoints (the APIs, for the
+    whole platform: ``by``) that changed most.
 
-    Endpoints are ranked by the size of their p95 change (relative) plus their error-rate change
+    Groups are ranked by the size of their p95 change (relative) plus their error-rate change
     (in points, weighted ×10 so one point of errors counts like a 10 % slowdown); those over
-    ``P95_CHANGE`` or ``ERROR_RATE_CHANGE`` are flagged ``highlight``. New endpoints (no calls
-    before) and vanished ones are listed with ``calls_change`` None.
+    ``P95_CHANGE`` or ``ERROR_RATE_CHANGE`` are flagged ``highlight``. New groups (no calls
+    before) and vanished ones are listed with ``calls_change`` None. The windows' own figures come
+    from :func:`totals` (the narrowest summary: a few rows).
     """
+    by = trend_groups(scope)
+    columns = TREND_GROUPS[by]
     previous = window.previous()
-    total_now, now_by_endpoint = _endpoint_trends(scope, window)
-    total_before, before_by_endpoint = _endpoint_trends(scope, previous)
-    empty = _Trend()
-    ranked = []
-    for key in set(now_by_endpoint) | set(before_by_endpoint):
-        current, before = now_by_endpoint.get(key, empty), before_by_endpoint.get(key, empty)
-        p95 = abs(_relative(current.p95, before.p95) or 0)
-        cur_rate, prev_rate = current.error_rate, before.error_rate
-        rate = 0 if cur_rate is None or prev_rate is None else abs(cur_rate - prev_rate)
-        ranked.append((-(p95 + 10 * rate), -current.calls, str({"api_id": key[0], "endpoint": key[1]}), key, p95, rate))
+    now_total, before_total = totals(scope, window), totals(scope, previous)
     changes = []
-    # Only the endpoints shown get their full comparison (thousands are ranked over a platform).
-    for neg_score, _calls, _label_key, key, p95, rate in heapq.nsmallest(limit, ranked):
-        change = _compare(now_by_endpoint.get(key, empty), before_by_endpoint.get(key, empty))
+    for row in _changes(scope, window, previous, columns, limit):
+        calls, errors, p95, b_calls, b_errors, b_p95, p95_change, rate_change = row[len(columns) :]
+        change = _compare(_Trend(int(calls), int(errors), p95), _Trend(int(b_calls), int(b_errors), b_p95))
         change.update(
-            key={"api_id": key[0], "endpoint": key[1]},
-            score=-neg_score,
-            highlight=p95 >= P95_CHANGE or rate >= ERROR_RATE_CHANGE,
+            key=dict(zip(columns, row[: len(columns)], strict=True)),
+            score=p95_change + 10 * rate_change,
+            highlight=p95_change >= P95_CHANGE or rate_change >= ERROR_RATE_CHANGE,
         )
         changes.append(change)
-    _label("endpoints", changes)
+    _label(by, changes)
     return {
-        "current": _compare(total_now, total_before),
-        "endpoints": changes,
+        "by": by,
+        "current": _compare(
+            _Trend(now_total.calls, now_total.errors, now_total.p(0.95)),
+            _Trend(before_total.calls, before_total.errors, before_total.p(0.95)),
+        ),
+        "changes": changes,
         "previous_start": previous.start,
         "previous_end": previous.end,
     }

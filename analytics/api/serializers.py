@@ -161,7 +161,7 @@ class ComparisonSerializer(serializers.Serializer):
     p95_change = serializers.FloatField(allow_null=True, help_text="Relative.")
 
 
-class EndpointChangeSerializer(ComparisonSerializer):
+class TrendChangeSerializer(ComparisonSerializer):
     key = serializers.DictField()
     label = serializers.CharField()  # type: ignore[assignment]
     score = serializers.FloatField()
@@ -172,8 +172,14 @@ class TrendsSerializer(serializers.Serializer):
     window = WindowSerializer()
     previous_start = serializers.DateTimeField()
     previous_end = serializers.DateTimeField()
+    by = serializers.ChoiceField(
+        choices=["endpoints", "apis"],
+        help_text="What `changes` compares: endpoints; APIs for the whole platform (choose an API for its endpoints).",
+    )
     current = ComparisonSerializer()
-    endpoints = EndpointChangeSerializer(many=True)
+    changes = TrendChangeSerializer(
+        many=True, help_text="The groups whose p95 or error rate changed most, biggest change first."
+    )
 
 
 class CallRecordSerializer(serializers.Serializer):

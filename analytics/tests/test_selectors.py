@@ -1,10 +1,12 @@
 """The numbers behind the dashboards: percentiles, windows, trends, quota, scoping, pagination."""
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from analytics import selectors
+from analytics.histogram import bucket_index
 from analytics.tests.factories import call, hist_of, rollup
 from core.errors import InvalidInput, NotFound
 from subscriptions.models import SubscriptionStatus
@@ -140,10 +142,80 @@ def test_trends_compare_with_the_previous_period(acme, catalog):
     assert current["calls_change"] == pytest.approx(2 / 3)
     assert current["error_rate"] == pytest.approx(0.01) and current["previous_error_rate"] == 0
     assert current["error_rate_change"] == pytest.approx(0.01)
-    changed = [(c["key"]["endpoint"], c["highlight"]) for c in result["endpoints"]]
+    assert result["by"] == "endpoints"
+    changed = [(c["key"]["endpoint"], c["highlight"]) for c in result["changes"]]
     assert changed == [("GET /slow", True), ("GET /flaky", True), ("GET /steady", False)]
-    slow = result["endpoints"][0]
+    slow = result["changes"][0]
     assert (slow["previous_p95_ms"], slow["p95_ms"], slow["p95_change"]) == (10, 100, 9.0)
+
+
+def test_trends_rank_in_sql_as_the_documented_rule_says(acme, catalog):
+    """The ranking runs in SQL over every endpoint; the same rule in Python (percentile(), the
+    score, ties by calls then endpoint) on random traffic picks the same endpoints in the same order."""
+    window = selectors.window_for("24h", now=NOW)
+    previous = window.previous()
+    scope = selectors.scope_for(acme, "provider")
+    base = {"provider_tenant_id": acme.pk, "api_id": catalog.api.pk}
+    rng = random.Random(8)
+    latencies = [1, 3, 12, 40, 90, 180, 450, 1200, 70000]
+    expected = {}
+    for n in range(25):
+        endpoint = f"GET /e{n}"
+        sides = {}
+        for side, start in (("now", window.start), ("before", previous.start)):
+            hist, calls, errors = [0] * selectors.HIST_SIZE, 0, 0
+            if rng.random() < 0.85:  # some endpoints are new, some vanished
+                for hour in rng.sample(range(20), rng.randint(1, 3)):  # distinct rows
+                    count, latency = rng.randint(1, 40), rng.choice(latencies)
+                    status = rng.choice([200, 200, 200, 404, 500])
+                    rollup(
+                        "minute",
+                        start + timedelta(hours=hour),
+                        calls=count,
+                        status=status,
+                        latency_ms=latency,
+                        endpoint=endpoint,
+                        **base,
+                    )
+                    hist[bucket_index(latency)] += count
+                    calls += count
+                    errors += count if status >= 400 else 0
+            sides[side] = (calls, errors, selectors.percentile(hist, 0.95))
+        (calls, errors, p95), (b_calls, b_errors, b_p95) = sides["now"], sides["before"]
+        p95_change = abs((p95 - b_p95) / b_p95) if p95 is not None and b_p95 else 0
+        rate_change = abs(errors / calls - b_errors / b_calls) if calls and b_calls else 0
+        if calls or b_calls:
+            expected[endpoint] = (-(p95_change + 10 * rate_change), -calls, endpoint, p95, b_p95)
+    ranked = sorted(expected.values())[:7]
+    result = selectors.trends(scope, window, limit=7)
+    got = [(c["key"]["endpoint"], c["p95_ms"], c["previous_p95_ms"]) for c in result["changes"]]
+    assert got == [(endpoint, p95, b_p95) for _s, _c, endpoint, p95, b_p95 in ranked]
+    assert [c["score"] for c in result["changes"]] == pytest.approx([-r[0] for r in ranked])
+
+
+def test_platform_trends_compare_apis_and_one_api_its_endpoints(acme, globex, catalog):
+    other = make_catalog(globex, slug="things")
+    window = selectors.window_for("24h", now=NOW)
+    previous = window.previous()
+    now_t, before_t = window.start + timedelta(hours=1), previous.start + timedelta(hours=1)
+    orders = {"provider_tenant_id": acme.pk, "api_id": catalog.api.pk}
+    theirs = {"provider_tenant_id": globex.pk, "api_id": other.api.pk}
+    for t, latency in ((before_t, 10), (now_t, 100)):  # Orders got slower on one endpoint
+        rollup("minute", t, calls=50, latency_ms=latency, endpoint="GET /orders/{id}", **orders)
+        rollup("minute", t, calls=50, latency_ms=10, endpoint="GET /orders", **orders)
+    for t in (before_t, now_t):  # the other provider's API did not change
+        rollup("minute", t, calls=80, latency_ms=20, endpoint="GET /things", **theirs)
+    platform = selectors.trends(selectors.platform_scope(), window)
+    assert platform["by"] == "apis"
+    assert [(c["label"], c["highlight"]) for c in platform["changes"]] == [
+        (catalog.api.name, True),
+        (other.api.name, False),
+    ]
+    assert platform["changes"][0]["key"] == {"api_id": catalog.api.pk}
+    assert (platform["changes"][0]["previous_p95_ms"], platform["changes"][0]["p95_ms"]) == (10, 100)
+    one_api = selectors.trends(selectors.platform_scope(api_id=catalog.api.pk), window)
+    assert one_api["by"] == "endpoints"
+    assert [c["key"]["endpoint"] for c in one_api["changes"]] == ["GET /orders/{id}", "GET /orders"]
 
 
 def test_quota_usage_counts_utc_day_and_month_against_the_plan(acme, globex, catalog):
@@ -212,7 +284,8 @@ def test_queries_read_the_narrowest_table_with_their_dimensions() -> None:
     assert table_for(provider, "day") == "analytics_tenantsummaryday"
     assert table_for(provider, "minute") == "analytics_tenantsummaryminute"
     assert table_for(Scope("provider", 1, api_id=4), "minute") == "analytics_apisummaryminute"
-    assert table_for(Scope("provider", 1, api_id=4), "day") == "analytics_endpointsummaryday"
+    assert table_for(Scope("provider", 1, api_id=4), "day") == "analytics_apisummaryday"
+    assert table_for(platform_scope(), "hour", ("api_id",)) == "analytics_apisummaryhour"  # platform trends
     assert table_for(platform_scope(), "day", ("status",)) == "analytics_statussummaryday"
     assert table_for(provider, "day", ("status",)) == "analytics_nodesummaryday"
     assert table_for(platform_scope(node_id=3), "hour") == "analytics_nodesummaryhour"
