@@ -201,7 +201,9 @@ def _drop_raw_indexes(cursor: Any) -> list[str]:
             rebuild.append(f"ALTER TABLE gateways_callrecord ADD CONSTRAINT {constraint} {constraint_def}")
         else:
             cursor.execute(f"DROP INDEX {index_name}")
-            rebuild.append(index_def)
+            # pg_get_indexdef says "ON ONLY" for a partitioned table's index: rebuilt that way it
+            # would exist on the parent alone, invalid, and no partition would have it.
+            rebuild.append(index_def.replace(" ON ONLY ", " ON ", 1))
     return rebuild
 
 
@@ -314,6 +316,7 @@ def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str,
             f"{connection.settings_dict['NAME']} is not a seed v{SEED_VERSION} ({comment!r}): seed it again"
         )
     started = time.perf_counter()
+    _repair_raw_indexes(cursor)
     # A database kept from a run on an earlier draft of the migration may lack a summary table.
     existing = set(connection.introspection.table_names())
     with connection.schema_editor() as editor:
@@ -349,6 +352,21 @@ def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str,
         cursor.execute("SELECT count(*) FROM gateways_callrecord")
         _stamp(cursor, cursor.fetchone()[0])
     return {"backfill_s": time.perf_counter() - started}
+
+
+def _repair_raw_indexes(cursor: Any) -> None:
+    """Build again the raw table's indexes that an older seed left on the parent table only (invalid,
+    on no partition: every call-log read scanned whole partitions)."""
+    cursor.execute(
+        """
+        SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+        WHERE i.indrelid = 'gateways_callrecord'::regclass AND NOT i.indisvalid
+        """
+    )
+    for index_name, index_def in cursor.fetchall():
+        print(f"  rebuilding {index_name} (left invalid by an older seed)", flush=True)
+        cursor.execute(f"DROP INDEX {index_name}")
+        cursor.execute(index_def.replace(" ON ONLY ", " ON ", 1))
 
 
 def _backfill_day(day: datetime, shapes: tuple[str, ...]) -> None:
