@@ -173,6 +173,7 @@ SUMMARIES: dict[str, tuple[str, ...]] = {
         "status",
         "error",
     ),
+    "consumerendpoint": ("consumer_tenant_id", "application_id", "api_id", "api_version_id", "endpoint", "error"),
 }
 
 
@@ -340,6 +341,7 @@ class ApplicationSummaryHour(ApplicationSummary):
         constraints = [unique_dims("applicationsummaryhour", SUMMARIES["application"], include=("calls",))]
         indexes = [
             index("appsummaryhour_consumer", "consumer_tenant_id", "bucket"),
+            index("appsummaryhour_app", "consumer_tenant_id", "application_id", "bucket"),
         ]
 
 
@@ -350,6 +352,7 @@ class ApplicationSummaryDay(ApplicationSummary):
         constraints = [unique_dims("applicationsummaryday", SUMMARIES["application"], include=("calls",))]
         indexes = [
             index("appsummaryday_consumer", "consumer_tenant_id", "bucket"),
+            index("appsummaryday_app", "consumer_tenant_id", "application_id", "bucket"),
         ]
 
 
@@ -593,6 +596,52 @@ class ConsumerSummaryDay(ConsumerSummary):
         indexes = [
             index("consumersummaryday_consumer", "consumer_tenant_id", "application_id", "bucket"),
             index("consumersummaryday_provider", "provider_tenant_id", "api_id", "bucket"),
+        ]
+
+
+class ConsumerEndpointSummary(RollupMeasures):
+    """Calls per consumer, application and endpoint (a consumer's top endpoints and trends), without
+    provider, key, status and node. Rows are written ordered by consumer within each bucket, so a
+    consumer's rows of a day sit on a few pages."""
+
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    endpoint = models.CharField(max_length=300, default="", db_default="")
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class ConsumerEndpointSummaryHour(ConsumerEndpointSummary):
+    """``consumerendpoint`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("consumerendpointsummaryhour", SUMMARIES["consumerendpoint"])]
+        indexes = [
+            index(
+                "consumerendpointhour_consumer",
+                "consumer_tenant_id",
+                "bucket",
+                include=ranking("consumerendpoint", "consumer_tenant_id"),
+            ),
+        ]
+
+
+class ConsumerEndpointSummaryDay(ConsumerEndpointSummary):
+    """``consumerendpoint`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("consumerendpointsummaryday", SUMMARIES["consumerendpoint"])]
+        indexes = [
+            index(
+                "consumerendpointday_consumer",
+                "consumer_tenant_id",
+                "bucket",
+                include=ranking("consumerendpoint", "consumer_tenant_id"),
+            ),
         ]
 
 

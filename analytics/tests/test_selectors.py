@@ -302,6 +302,8 @@ def test_queries_read_the_narrowest_table_with_their_dimensions() -> None:
     assert table_for(Scope("consumer", 2, api_key_id=5), "hour", ("api_id", "endpoint")) == "analytics_rolluphour"
     assert table_for(platform_scope(node_id=1, api_id=2), "day") == "analytics_rollupday"
     assert table_for(platform_scope(), "minute", ("endpoint",)) == "analytics_rollupminute"
+    consumer_endpoints = table_for(consumer, "day", ("api_id", "endpoint"))
+    assert consumer_endpoints == "analytics_consumerendpointsummaryday"  # a consumer's top endpoints, trends
 
 
 def test_long_windows_read_whole_coarser_buckets_inside_and_the_finer_level_at_the_edges() -> None:
