@@ -121,7 +121,7 @@ def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, flo
         cursor.execute(statement)
     timings["seed_raw_indexes_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    _time_order(args, [table for table in _rollup_tables() if not table.endswith("day")])
+    _time_order(args, [table for table in _rollup_tables() if not table.endswith("day") or "summary" in table])
     for table in ("gateways_callrecord", *(table for table in _rollup_tables() if table.endswith("day"))):
         cursor.execute(f"VACUUM ANALYZE {table}")
     _stamp(cursor, args.rows)
@@ -140,7 +140,8 @@ def _stamp(cursor: Any, rows: int) -> None:
 
 
 def _time_order(args: argparse.Namespace, tables: list[str]) -> None:
-    """Lay out minute and hour tables in time order (CLUSTER on their bucket-first unique index).
+    """Lay out tables in the order the rollup leaves them (CLUSTER on their bucket-first unique index):
+    minute and hour rows in time order, summary rows by bucket and then their dimensions.
 
     The rollup recomputes the open minute and hour every run and appends them, so a bucket's
     final rows sit together; the seed inserts a whole day per statement in hash order, which
@@ -339,13 +340,16 @@ def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str,
             if "day" in SUMMARY_LEVELS[shape]:
                 cursor.execute(f"VACUUM ANALYZE {summary_table(shape, 'day')}")
     # A v2 seed left its hour tables in insertion order: lay them out as v3 does (and new tables).
+    # A v2 seed left its hour tables in insertion order: lay them out as v3 does (and new tables).
+    # (Summaries seeded before the rollup wrote them in dimension order are left as they are:
+    # re-laying 40 GB of them needs as much free disk again; a new seed lays them out.)
     backfilled = [summary_table(shape, level) for shape in missing for level in SUMMARY_LEVELS[shape]]
     _time_order(
         args,
         [
             table
             for table in _rollup_tables()
-            if not table.endswith("day") and (version < SEED_VERSION or table in backfilled)
+            if (not table.endswith("day") and version < SEED_VERSION) or table in backfilled
         ],
     )
     if version < SEED_VERSION:
