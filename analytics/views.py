@@ -24,6 +24,7 @@ from analytics.api import serializers as s
 from apis import selectors as api_selectors
 from apis.models import Api
 from core.errors import InvalidInput, NotFound
+from core.filters import is_id
 from subscriptions import selectors as subscription_selectors
 from tenants import selectors as tenant_selectors
 from tenants.roles import Perm
@@ -269,18 +270,33 @@ def platform(request: HttpRequest) -> HttpResponse:
         ("Refused by the gateway", "errors"),
     ]
     # ?provider=<slug> (from staff's organisation page): the traffic to that organisation's APIs.
-    provider = None
+    # ?api=<id> (from this page's trends, which compare APIs platform-wide): one API, its endpoints.
+    provider, api = None, None
     scope = selectors.platform_scope()
-    if request.GET.get("provider"):
+    keep: list[tuple[str, Any]] = []
+    if request.GET.get("api"):
+        api = (
+            Api.objects.unscoped().select_related("tenant").filter(pk=request.GET["api"]).first()
+            if is_id(request.GET["api"])
+            else None
+        )
+        if api is None:
+            raise Http404("No such API.")
+        provider = api.tenant
+        scope = selectors.platform_scope(api_id=api.pk)
+        keep = [("api", api.pk)]
+    elif request.GET.get("provider"):
         try:
             provider = tenant_selectors.platform_tenant(request.GET["provider"])
         except NotFound:
             raise Http404("No such organisation.") from None
         scope = selectors.Scope(side="provider", tenant_id=provider.pk)
+        keep = [("provider", provider.slug)]
     context = {
         "problems": problems,
         "provider": provider,
-        "keep": [("provider", provider.slug)] if provider else [],
+        "api": api,
+        "keep": keep,
         **_dashboard(scope, data["window"], tops),
     }
     return render(request, "analytics/platform.html", context)

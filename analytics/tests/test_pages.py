@@ -151,6 +151,24 @@ def test_platform_page_is_for_staff(client, alice, traffic):
     assert 'data-total="calls">40<' in body and 'data-top="nodes"' in body
 
 
+def test_platform_trends_compare_apis_and_link_to_each_api(client, alice, traffic):
+    alice.is_staff = True
+    alice.save()
+    client.force_login(alice)
+    api = traffic["catalog"].api
+    body = client.get("/platform/analytics/?range=24h").content.decode()
+    trends = body[body.index('id="trend-changes"') :]
+    assert '<th scope="col">API</th>' in trends
+    assert f'href="/platform/analytics/?api={api.pk}&amp;range=24h">Orders API</a>' in trends
+    one = client.get(f"/platform/analytics/?api={api.pk}&range=24h").content.decode()
+    assert "Traffic to Orders API" in one and 'data-total="calls">40<' in one
+    trends = one[one.index('id="trend-changes"') :]
+    assert '<th scope="col">Endpoint</th>' in trends and "Orders API · " in trends
+    assert f'name="api" value="{api.pk}"' in one  # a range switch keeps the API
+    for bad in ("999999", "abc", "-1"):
+        assert client.get(f"/platform/analytics/?api={bad}").status_code == 404
+
+
 def test_rest_endpoints(api, alice, charlie, traffic):
     api.force_authenticate(alice)
     base = "/api/v1/tenants/acme/analytics"
