@@ -162,6 +162,7 @@ SUMMARIES: dict[str, tuple[str, ...]] = {
     "endpoint": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "error"),
     "apicaller": ("provider_tenant_id", "api_id", "consumer_tenant_id", "application_id", "error"),
     "provider": ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "status", "error"),
+    "consumerstatus": ("consumer_tenant_id", "application_id", "status", "error"),
     "consumer": (
         "provider_tenant_id",
         "api_id",
@@ -558,6 +559,35 @@ class ProviderSummaryDay(ProviderSummary):
         indexes = [
             index("providersummaryday_provider", "provider_tenant_id", "api_id", "bucket"),
         ]
+
+
+class ConsumerStatusSummary(RollupMeasures):
+    """Calls per consumer, application and status (a consumer's status codes), without provider,
+    API, key and node."""
+
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    status = models.SmallIntegerField()
+    error = models.CharField(max_length=64, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class ConsumerStatusSummaryHour(ConsumerStatusSummary):
+    """``consumerstatus`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("consumerstatussummaryhour", SUMMARIES["consumerstatus"])]
+        indexes = [index("consumerstatushour_consumer", "consumer_tenant_id", "application_id", "bucket")]
+
+
+class ConsumerStatusSummaryDay(ConsumerStatusSummary):
+    """``consumerstatus`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("consumerstatussummaryday", SUMMARIES["consumerstatus"])]
+        indexes = [index("consumerstatusday_consumer", "consumer_tenant_id", "application_id", "bucket")]
 
 
 class ConsumerSummary(RollupMeasures):

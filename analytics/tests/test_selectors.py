@@ -293,6 +293,7 @@ def test_queries_read_the_narrowest_table_with_their_dimensions() -> None:
     assert table_for(Scope("provider", 1, api_id=4), "hour", ("status",)) == "analytics_providersummaryhour"
     assert table_for(consumer, "day") == "analytics_applicationsummaryday"
     assert table_for(consumer, "day", ("api_id", "status")) == "analytics_consumersummaryday"
+    assert table_for(consumer, "day", ("status",)) == "analytics_consumerstatussummaryday"  # a consumer's statuses
     assert table_for(provider, "day", ("consumer_tenant_id", "application_id")) == "analytics_callersummaryday"
     api_consumers = table_for(Scope("provider", 1, api_id=4), "hour", ("consumer_tenant_id", "application_id"))
     assert api_consumers == "analytics_apicallersummaryhour"
