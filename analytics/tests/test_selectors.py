@@ -325,3 +325,57 @@ def test_long_windows_read_whole_coarser_buckets_inside_and_the_finer_level_at_t
     # Less than one coarser bucket: the window's own level only.
     short = (datetime(2026, 3, 15, 10, 5, tzinfo=UTC), datetime(2026, 3, 15, 10, 50, tzinfo=UTC))
     assert pieces(*short, "minute") == [("minute", *short)]
+
+
+def test_migration_0011_fills_the_summary_buckets_earlier_migrations_left_empty(acme, globex, catalog):
+    """Summaries created empty on a database that already had rollups: the migration fills every
+    missing bucket from its level, exactly as the rollup would, and touches nothing else."""
+    import importlib
+
+    from django.db import connection
+
+    migration = importlib.import_module("analytics.migrations.0011_backfill_missing_summary_buckets")
+    base = {"provider_tenant_id": acme.pk, "api_id": catalog.api.pk, "consumer_tenant_id": globex.pk}
+    for hours, calls, status, latency in ((3, 5, 200, 10), (2, 7, 500, 100), (26, 4, 404, 30)):
+        rollup("minute", NOW - timedelta(hours=hours), calls=calls, status=status, latency_ms=latency,
+               endpoint="GET /orders", application_id=7, **base)  # fmt: skip
+    tables = [
+        f"analytics_{shape}summary{level}" for shape, (_d, levels) in migration.SHAPES.items() for level in levels
+    ]
+
+    def snapshot() -> dict[str, list[tuple]]:
+        found = {}
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"SELECT * FROM {table}")
+                names = [column.name for column in cursor.description]
+                found[table] = sorted(
+                    tuple(str(v) for k, v in zip(names, row, strict=True) if k != "id") for row in cursor.fetchall()
+                )
+        return found
+
+    def backfill() -> None:
+        with connection.cursor() as cursor:
+            for shape, (_dims, levels) in migration.SHAPES.items():
+                for level in levels:
+                    cursor.execute(migration.backfill_sql(shape, level))
+
+    written = snapshot()
+    assert all(written[table] for table in tables)  # every summary has rows to lose
+    with connection.cursor() as cursor:
+        for table in tables:  # created empty, as 0003 to 0007 did
+            cursor.execute(f"DELETE FROM {table}")
+    backfill()
+    assert snapshot() == written
+    with connection.cursor() as cursor:  # one bucket of one summary missing, the rest written
+        cursor.execute("DELETE FROM analytics_endpointsummaryhour WHERE bucket = %s", [_hour(NOW, 2)])
+        assert cursor.rowcount > 0
+    backfill()
+    assert snapshot() == written  # only the missing bucket came back, nothing twice
+    backfill()
+    assert snapshot() == written
+
+
+def _hour(now: datetime, hours_back: int) -> datetime:
+    moment = now - timedelta(hours=hours_back)
+    return moment.replace(minute=0, second=0, microsecond=0)
