@@ -72,15 +72,27 @@ def bucket_index_sql(column: str) -> str:
     return f"CASE WHEN {column} IS NULL THEN NULL ELSE {_case(column, 0, OVERFLOW)} END"
 
 
-def percentile_sql(hist: str, p: float) -> str:
-    """A SQL expression reading the p-th percentile from a bigint[29] histogram column or expression.
+def percentile_sql(counters: Sequence[str], p: float) -> str:
+    """A SQL expression reading the p-th percentile from the histogram's 29 counters (SQL
+    expressions: columns, sums, or ``h[1]`` … ``h[29]`` of an array).
 
-    The same rule as :func:`percentile` (NULL when the histogram counts no call)."""
-    bounds = "ARRAY[" + ",".join(str(b) for b in BOUNDS_MS) + "]::float8[]"
-    # Built from our own constants and a column expression chosen by the caller, never user input.
-    return (
-        f"(SELECT ({bounds})[least(h.i, {len(BOUNDS_MS)})] FROM ("  # noqa: S608
-        f"SELECT i, sum(c) OVER (ORDER BY i) AS cum, sum(c) OVER () AS total "
-        f"FROM unnest({hist}) WITH ORDINALITY AS u(c, i)) h "
-        f"WHERE h.total > 0 AND h.cum >= h.total * {p} / 100.0 ORDER BY h.i LIMIT 1)"
-    )
+    :func:`percentile`'s rule in the same float8 arithmetic: the upper bound of the first bucket
+    whose running count reaches ``total * p / 100``; NULL when the counters count no call (or are
+    NULL, as on the missing side of an outer join). A binary search in CASEs over the running
+    sums: five comparisons per row, no subquery (a CASE per bucket was 6 × slower, an
+    ``unnest … WITH ORDINALITY`` subquery 10 ×).
+    """
+    # Built from our own constants and column expressions chosen by the caller, never user input.
+    values = [f"({counter})::float8" for counter in counters]
+    total = "(" + " + ".join(values) + ")"
+    rank = f"{total} * {float(p)!r}::float8 / 100.0::float8"
+
+    def search(lo: int, hi: int) -> str:  # the first bucket in [lo, hi] whose running count reaches the rank
+        if lo == hi:
+            return f"{float(BOUNDS_MS[min(lo, len(BOUNDS_MS) - 1)])!r}::float8"
+        mid = (lo + hi) // 2
+        return (
+            f"CASE WHEN {' + '.join(values[: mid + 1])} >= {rank} THEN {search(lo, mid)} ELSE {search(mid + 1, hi)} END"
+        )
+
+    return f"CASE WHEN coalesce({total}, 0) <= 0 THEN NULL ELSE {search(0, len(values) - 1)} END"

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from analytics.histogram import BOUNDS_MS, BUCKETS
+from analytics.histogram import BUCKETS, percentile_sql
 from analytics.histogram import percentile as _histogram_percentile
 from analytics.models import SUMMARIES, SUMMARY_LEVELS
 from apis.models import Api, ApiVersion
@@ -710,20 +710,9 @@ def _compare(current: _Trend, previous: _Trend) -> dict[str, Any]:
     }
 
 
-def _p95_sql(prefix: str) -> str:
-    """The p95 (ms) of the histogram in columns ``<prefix>1`` … ``<prefix>29`` (NULL without calls):
-    :func:`percentile`'s rule (the first bucket whose cumulative count reaches 95 % of the total,
-    read as its upper bound) as one CASE over running sums, in the same float8 arithmetic."""
-    running = [f"{prefix}1"]
-    for i in range(2, HIST_SIZE + 1):
-        running.append(f"{running[-1]} + {prefix}{i}")
-    total = f"({running[-1]})"
-    rank = f"{total} * 95 / 100.0::float8"
-    arms = " ".join(
-        f"WHEN {cum} >= {rank} THEN {float(BOUNDS_MS[min(i, len(BOUNDS_MS) - 1)])}::float8"
-        for i, cum in enumerate(running)
-    )
-    return f"CASE WHEN coalesce({total}, 0) <= 0 THEN NULL {arms} ELSE {float(BOUNDS_MS[-1])}::float8 END"
+def _p95(alias: str) -> str:
+    """The p95 of a trend group's summed counters ``<alias>.h1`` … ``<alias>.h29``."""
+    return percentile_sql([f"{alias}.h{i}" for i in range(1, HIST_SIZE + 1)], 95)
 
 
 def _trend_groups(source: str, columns: tuple[str, ...]) -> str:
@@ -765,8 +754,8 @@ def _changes(scope: Scope, window: Window, previous: Window, columns: tuple[str,
         WITH now AS ({_trend_groups(now_source, columns)}), before AS ({_trend_groups(before_source, columns)}),
         paired AS (
             SELECT {picked},
-                   coalesce(n.calls, 0) AS calls, coalesce(n.errors, 0) AS errors, {_p95_sql("n.h")} AS p95,
-                   coalesce(b.calls, 0) AS b_calls, coalesce(b.errors, 0) AS b_errors, {_p95_sql("b.h")} AS b_p95
+                   coalesce(n.calls, 0) AS calls, coalesce(n.errors, 0) AS errors, {_p95("n")} AS p95,
+                   coalesce(b.calls, 0) AS b_calls, coalesce(b.errors, 0) AS b_errors, {_p95("b")} AS b_p95
             FROM now n FULL JOIN before b ON {on}
         ),
         scored AS (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from django.db import connection
 
@@ -53,10 +55,24 @@ def test_percentiles_from_a_histogram_python_and_sql() -> None:
     assert percentile([0] * BUCKETS, 50) is None
     assert merge(hist, hist)[bucket_index(4)] == 100
     with connection.cursor() as cur:
+        counters = [f"h[{i}]" for i in range(1, BUCKETS + 1)]
+        one = "FROM (SELECT %s::bigint[] h) x"
         cur.execute(
-            "SELECT "
-            + ", ".join(percentile_sql("%s::bigint[]", p) for p in (50, 95, 99, 100))
-            + f", {percentile_sql('%s::bigint[]', 50)}",
-            [hist] * 4 + [[0] * BUCKETS],
+            f"SELECT {', '.join(percentile_sql(counters, p) for p in (50, 95, 99, 100))} {one} "
+            f"UNION ALL SELECT {percentile_sql(counters, 50)}, NULL, NULL, NULL {one}",
+            [hist, [0] * BUCKETS],
         )
-        assert cur.fetchone() == (5.0, 100.0, 1500.0, 60000.0, None)
+        assert cur.fetchall() == [(5.0, 100.0, 1500.0, 60000.0), (None, None, None, None)]
+        # The same rule as percentile() on random histograms, edges included (ranks that fall
+        # exactly on a running count, everything in one bucket, everything above 60 s).
+        rng = random.Random(3)
+        cases = [[0] * 28 + [5], [7] + [0] * 28, [1] * BUCKETS]
+        cases += [[rng.choice([0, 0, 0, 1, 2, 19, 20, 400]) for _ in range(BUCKETS)] for _ in range(200)]
+        quantiles = (50, 95, 99)
+        rows = ", ".join(f"({n}, %s::bigint[])" for n in range(len(cases)))
+        cur.execute(
+            f"SELECT n, {', '.join(percentile_sql(counters, q) for q in quantiles)} FROM (VALUES {rows}) v(n, h)",
+            cases,
+        )
+        got = {row[0]: row[1:] for row in cur.fetchall()}
+        assert got == {n: tuple(percentile(case, q) for q in quantiles) for n, case in enumerate(cases)}
