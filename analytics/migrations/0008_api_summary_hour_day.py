@@ -4,27 +4,6 @@ import django.contrib.postgres.fields
 from django.db import migrations, models
 
 
-def _backfill(level: str) -> str:
-    """The API summary of every ``level`` bucket already written, from the full rollup (frozen
-    here: the rollup's own SQL may change after this migration)."""
-
-    def hist(column: str) -> str:
-        return "ARRAY[" + ", ".join(f"sum({column}[{i}]::float8)" for i in range(1, 30)) + "]::bigint[]"
-
-    return f"""
-        INSERT INTO analytics_apisummary{level} (bucket, provider_tenant_id, api_id, api_version_id, error,
-            calls, errors_4xx, errors_5xx, request_bytes, response_bytes, latency_sum, latency_hist,
-            upstream_latency_sum, upstream_count, upstream_hist, ai_input_tokens, ai_output_tokens, ai_cost)
-        SELECT bucket, provider_tenant_id, api_id, api_version_id, error,
-            sum(calls)::bigint, sum(errors_4xx)::bigint, sum(errors_5xx)::bigint, sum(request_bytes)::bigint,
-            sum(response_bytes)::bigint, sum(latency_sum), {hist("latency_hist")},
-            sum(upstream_latency_sum), sum(upstream_count)::bigint, {hist("upstream_hist")},
-            sum(ai_input_tokens)::bigint, sum(ai_output_tokens)::bigint, sum(ai_cost)
-        FROM analytics_rollup{level}
-        GROUP BY bucket, provider_tenant_id, api_id, api_version_id, error
-    """  # noqa: S608 - constants
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -88,8 +67,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('bucket', 'provider_tenant_id', 'api_id', 'api_version_id', 'error'), include=('calls',), name='apisummaryhour_unique_dims', nulls_distinct=False)],
             },
         ),
-        # Dashboards read this summary for past hours and days at once: fill it from what the
-        # rollup has written so far (later buckets are written by the rollup itself).
-        migrations.RunSQL(_backfill("hour"), migrations.RunSQL.noop),
-        migrations.RunSQL(_backfill("day"), migrations.RunSQL.noop),
     ]

@@ -4,31 +4,6 @@ import django.contrib.postgres.fields
 from django.db import migrations, models
 
 
-DIMS = "consumer_tenant_id, application_id, api_id, api_version_id, endpoint, error"
-
-
-def _backfill(level: str) -> str:
-    """The consumer-endpoint summary of every ``level`` bucket already written, from the full
-    rollup, in the order the rollup writes it (frozen here: the rollup's SQL may change later)."""
-
-    def hist(column: str) -> str:
-        return "ARRAY[" + ", ".join(f"sum({column}[{i}]::float8)" for i in range(1, 30)) + "]::bigint[]"
-
-    return f"""
-        INSERT INTO analytics_consumerendpointsummary{level} (bucket, {DIMS},
-            calls, errors_4xx, errors_5xx, request_bytes, response_bytes, latency_sum, latency_hist,
-            upstream_latency_sum, upstream_count, upstream_hist, ai_input_tokens, ai_output_tokens, ai_cost)
-        SELECT bucket, {DIMS},
-            sum(calls)::bigint, sum(errors_4xx)::bigint, sum(errors_5xx)::bigint, sum(request_bytes)::bigint,
-            sum(response_bytes)::bigint, sum(latency_sum), {hist("latency_hist")},
-            sum(upstream_latency_sum), sum(upstream_count)::bigint, {hist("upstream_hist")},
-            sum(ai_input_tokens)::bigint, sum(ai_output_tokens)::bigint, sum(ai_cost)
-        FROM analytics_rollup{level}
-        GROUP BY bucket, {DIMS}
-        ORDER BY bucket, {DIMS}
-    """  # noqa: S608 - constants
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -112,8 +87,4 @@ class Migration(migrations.Migration):
             model_name='consumerendpointsummaryhour',
             constraint=models.UniqueConstraint(fields=('bucket', 'consumer_tenant_id', 'application_id', 'api_id', 'api_version_id', 'endpoint', 'error'), name='consumerendpointsummaryhour_unique_dims', nulls_distinct=False),
         ),
-        # Dashboards read this summary for past hours and days at once: fill it from what the
-        # rollup has written so far (later buckets are written by the rollup itself).
-        migrations.RunSQL(_backfill("hour"), migrations.RunSQL.noop),
-        migrations.RunSQL(_backfill("day"), migrations.RunSQL.noop),
     ]

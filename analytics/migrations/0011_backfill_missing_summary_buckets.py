@@ -1,8 +1,8 @@
-"""Fill the summary buckets that migrations 0003 to 0007 left empty.
+"""Fill the summary buckets that the migrations creating summaries (0003 to 0010) left empty.
 
 Those migrations created summary tables without filling them, so a database whose rollup had
-already written hours, days or minutes before them read zeros for those buckets from every
-dashboard that uses a summary. Each summary is its level grouped by fewer dimensions and is
+already written hours, days or minutes before them would read zeros for those buckets from
+every dashboard that uses a summary. Each summary is its level grouped by fewer dimensions and is
 written whole bucket by whole bucket, so a bucket present in the level and absent from the
 summary is exactly a bucket never summarised: fill those from the level's rows. On a new
 database, or one whose summaries are complete, this inserts nothing.
@@ -29,6 +29,7 @@ SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("provider_tenant_id", "api_id", "api_version_id", "endpoint", "status", "error"),
         ("hour", "day"),
     ),
+    "consumerstatus": (("consumer_tenant_id", "application_id", "status", "error"), ("hour", "day")),
     "consumer": (
         (
             "provider_tenant_id",
@@ -41,6 +42,10 @@ SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "status",
             "error",
         ),
+        ("hour", "day"),
+    ),
+    "consumerendpoint": (
+        ("consumer_tenant_id", "application_id", "api_id", "api_version_id", "endpoint", "error"),
         ("hour", "day"),
     ),
 }
