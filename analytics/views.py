@@ -275,11 +275,8 @@ def platform(request: HttpRequest) -> HttpResponse:
     scope = selectors.platform_scope()
     keep: list[tuple[str, Any]] = []
     if request.GET.get("api"):
-        api = (
-            Api.objects.unscoped().select_related("tenant").filter(pk=request.GET["api"]).first()
-            if is_id(request.GET["api"])
-            else None
-        )
+        chosen = request.GET["api"]
+        api = api_selectors.platform_apis().filter(pk=chosen).first() if is_id(chosen) else None
         if api is None:
             raise Http404("No such API.")
         provider = api.tenant
