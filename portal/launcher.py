@@ -173,6 +173,9 @@ def cmd_run() -> int:
             if _run(step, env, label) != 0:
                 log(f"{label} failed; stopping.")
                 return 1
+        node_env = _node_env(env, port)
+        if node_env is None:
+            return 1
         procs = {
             "web": [
                 str(BIN / "gunicorn"), "portal.wsgi:application",
@@ -191,18 +194,28 @@ def cmd_run() -> int:
                 str(BIN / "celery"), "-A", "portal", "beat", "--loglevel", "info",
                 "--schedule", str(VAR / "celerybeat-schedule"),
             ],
+            # The demo APIs' upstream (Orders on 9101, Weather on 9102 + 9103, as the demo data says).
+            "upstream": [PY, "-m", "gateway_node.demo_upstream"],
+            # The data plane: keys, limits and call logs, in front of the demo upstream.
+            "node": [PY, "-m", "gateway_node"],
         }  # fmt: skip
         children: dict[str, subprocess.Popen] = {}
         for name, cmd in procs.items():
-            children[name] = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+            proc_env = node_env if name == "node" else env
+            children[name] = subprocess.Popen(cmd, env=proc_env, cwd=ROOT, start_new_session=True)
         write_run_env(env)
         log(f"portal:      http://localhost:{port}/")
         log(f"API docs:    http://localhost:{port}/api/docs/")
+        log(
+            f"gateway:     http://{node_env['GATEWAY_NODE_LISTEN']}/  (node health: http://{node_env['GATEWAY_NODE_ADMIN_LISTEN']}/healthz)"
+        )
         log("demo logins (password for all: demo-pass-1234):")
         log("  staff@example.com     platform staff")
         log("  alice@acme.example    owner of Acme Logistics (provider)")
         log("  bob@globex.example    owner of Globex Retail (consumer)")
         log("e-mails (verification, invitations) are printed below by the Celery worker.")
+        log("try it: sign in as Bob, open Applications → Storefront, create a key, then")
+        log(f"  curl -H 'X-API-Key: <your key>' http://{node_env['GATEWAY_NODE_LISTEN']}/orders/v1/rates")
         log("other commands use this run's services, e.g. in a second terminal:")
         log("  .venv/bin/python manage.py gateway_send_samples --node demo-edge --records 2000")
         log("press Ctrl-C to stop everything.")
@@ -236,6 +249,35 @@ def cmd_run() -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
         RUN_ENV.unlink(missing_ok=True)
         return code
+
+
+#: The node ./run starts; its token is issued anew at every start and lives only in its environment.
+LOCAL_NODE = "local-node"
+
+
+def _node_env(env: dict[str, str], port: str) -> dict[str, str] | None:
+    """The environment of ./run's gateway node, with a freshly issued node token."""
+    result = subprocess.run(
+        _manage("gateway_node", "issue", LOCAL_NODE), env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    token = result.stdout.strip()
+    if result.returncode != 0 or not token.startswith("gwn_"):
+        log(f"could not issue a token for the gateway node: {result.stderr.strip() or result.stdout.strip()}")
+        return None
+    node_env = dict(env)
+    node_env.update(
+        {
+            "GATEWAY_NODE_PORTAL_URL": f"http://127.0.0.1:{port}",
+            "GATEWAY_NODE_TOKEN": token,
+            "GATEWAY_NODE_NAME": LOCAL_NODE,
+            "GATEWAY_NODE_STATE_DIR": str(VAR / "gateway-node"),
+            "GATEWAY_NODE_REDIS_URL": env["REDIS_URL"],
+        }
+    )
+    node_env.setdefault("GATEWAY_NODE_LISTEN", "127.0.0.1:8080")
+    node_env.setdefault("GATEWAY_NODE_ADMIN_LISTEN", "127.0.0.1:9180")
+    node_env.setdefault("GATEWAY_NODE_WORKERS", "1")
+    return node_env
 
 
 #: While ``./run`` is up: the settings its processes were given (database and Redis URLs, DEBUG,
@@ -327,7 +369,8 @@ def cmd_test(pytest_args: list[str]) -> int:
 
 USAGE = """usage: portal {run,test,services} [args]
 
-  run                 start web, worker and beat (and embedded services)
+  run                 start web, worker, beat, a gateway node and the demo upstream
+                      (and embedded services)
   test [PYTEST ARGS]  lint, checks and the test suite; with arguments, only pytest with
                       those arguments (e.g. -k invitation, --durations=10, apis -x)
   services            start only the embedded services and print their URLs

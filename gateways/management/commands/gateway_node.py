@@ -1,4 +1,4 @@
-"""``manage.py gateway_node create NAME [--description …] | rotate NAME | revoke NAME | list``."""
+"""``manage.py gateway_node create NAME [--description …] | rotate NAME | issue NAME | revoke NAME | list``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ class Command(BaseCommand):
         create.add_argument("name")
         create.add_argument("--description", default="")
         sub.add_parser("rotate", help="Print a new token; the old one stops at once.").add_argument("name")
+        sub.add_parser(
+            "issue", help="Print a token for NAME: register the node if missing, else rotate (./run uses this)."
+        ).add_argument("name")
         sub.add_parser("revoke", help="Refuse the node's token from now on.").add_argument("name")
         sub.add_parser("list", help="The registered nodes.")
 
@@ -46,6 +49,14 @@ class Command(BaseCommand):
 
     def do_rotate(self, *, name: str, **_: Any) -> None:
         node, token = services.node_rotate(actor=None, node=self._node(name))
+        self._token(node, token)
+
+    def do_issue(self, *, name: str, **_: Any) -> None:
+        node = GatewayNode.objects.filter(name=name).first()
+        if node is None:
+            node, token = services.node_create(actor=None, name=name, description="Started by ./run.")
+        else:
+            node, token = services.node_rotate(actor=None, node=node)
         self._token(node, token)
 
     def do_revoke(self, *, name: str, **_: Any) -> None:
