@@ -147,3 +147,25 @@ def test_a_violation_and_a_cycle_are_detected(tmp_path: Path) -> None:
     assert _imports("tenants.lazy", module, {"tenants.views"}) == [("portal.settings", 2), ("tenants.views", 3)]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_gateway_node_imports_nothing_from_django_or_the_portal():
+    """gateway_node/ is a separate process (DESIGN.md): it speaks the protocol over HTTP only."""
+    forbidden = {"django", "rest_framework", "drf_spectacular", "allauth", "celery", *LAYERS, SHELL}
+    violations = []
+    for path in sorted((ROOT / "gateway_node").rglob("*.py")):
+        if "tests" in path.relative_to(ROOT).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            violations += [
+                f"{path.relative_to(ROOT)}:{node.lineno}: imports {name}"
+                for name in names
+                if name.split(".")[0] in forbidden
+            ]
+    assert (ROOT / "gateway_node" / "gate.py").exists()
+    assert violations == []
