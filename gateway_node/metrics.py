@@ -94,6 +94,11 @@ def render(snapshots: list[dict[str, Any]]) -> str:
         ("gateway_log_spooled_records", "spooled_records", "Call records spooled to disk while the portal is away."),
         ("gateway_log_dropped_records_total", "dropped_records", "Call records dropped because the spool was full."),
         ("gateway_log_batches_sent_total", "batches_sent", "Log batches the portal acknowledged."),
+        ("gateway_log_records_acked_total", "records_acked", "Call records the portal acknowledged."),
+        ("gateway_log_retries_total", "log_retries", "Log batch sends retried."),
+        ("gateway_log_quarantined_records_total", "quarantined_records", "Records of batches the portal refused."),
+        ("gateway_log_auth_failures_total", "log_auth_failures", "Log sends refused for the node token (401/403)."),
+        ("gateway_config_poll_failures_total", "config_failures", "Config polls that failed."),
         ("gateway_workers", "workers", "Worker processes answering."),
     ]
     for name, field, help_text in gauges:

@@ -137,10 +137,15 @@ async def worker_main(settings: Settings, index: int) -> int:
             pid=os.getpid(),
             workers=1,
             buffered_records=shipper.depth,
-            spooled_records=getattr(shipper, "spooled_records", 0),
-            dropped_records=getattr(shipper, "dropped_records", 0),
-            batches_sent=getattr(shipper, "batches_sent", 0),
+            spooled_records=shipper.spooled_records,
+            dropped_records=shipper.dropped_records,
+            batches_sent=shipper.batches_sent,
+            records_acked=shipper.records_acked,
+            log_retries=shipper.retries,
+            quarantined_records=shipper.quarantined_records,
+            log_auth_failures=shipper.auth_failures,
             config_checked_at=config.last_success,
+            config_failures=config.failures,
         )
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
