@@ -50,7 +50,7 @@ class Orders:
                 ],
             }
         if path == "/orders" and method == "GET":
-            status = (query.get("status") or [None])[0]
+            status: str | None = (query.get("status") or [""])[0] or None
             with self.lock:
                 items = [o for o in self.orders.values() if status in (None, o["status"])]
             items.sort(key=lambda o: o["created_at"], reverse=True)
@@ -64,7 +64,7 @@ class Orders:
                 if key and key in self.by_idempotency:
                     return 201, self.orders[self.by_idempotency[key]]
                 order_id = "ord_" + secrets.token_hex(6)
-                order = {
+                order: Json = {
                     "id": order_id,
                     "reference": body.get("reference"),
                     "status": "created",
@@ -82,9 +82,10 @@ class Orders:
             return 404, {"error": {"code": "not_found", "message": "No such resource."}}
         order_id, tail = match.group(1), match.group(2)
         with self.lock:
-            order = self.orders.get(order_id)
-            if order is None:
+            found = self.orders.get(order_id)
+            if found is None:
                 return 404, {"error": {"code": "not_found", "message": f"No order {order_id}."}}
+            order = found
             if tail is None and method == "GET":
                 return 200, order
             if tail is None and method == "PATCH":
@@ -98,7 +99,7 @@ class Orders:
                 order["status"] = "cancelled"
                 return 200, order
             if tail == "/tracking" and method == "GET":
-                created = datetime.fromisoformat(order["created_at"].replace("Z", "+00:00"))
+                created = datetime.fromisoformat(str(order["created_at"]).replace("Z", "+00:00"))
                 return 200, {
                     "order_id": order_id,
                     "status": order["status"],

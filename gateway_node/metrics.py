@@ -104,18 +104,19 @@ def render(snapshots: list[dict[str, Any]]) -> str:
     for name, field, help_text in gauges:
         kind = "counter" if name.endswith("_total") else "gauge"
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {plain(field):g}"]
-    versions = [snap.get("config_version") for snap in snapshots if snap.get("config_version") is not None]
+    versions = [int(snap["config_version"]) for snap in snapshots if snap.get("config_version") is not None]
     lines += [
         "# HELP gateway_config_version Config version applied (the lowest across workers).",
         "# TYPE gateway_config_version gauge",
         f"gateway_config_version {min(versions) if versions else -1}",
     ]
-    applied = [snap.get("config_applied_at") for snap in snapshots if snap.get("config_applied_at")]
-    polled = [snap.get("config_checked_at") for snap in snapshots if snap.get("config_checked_at")]
+    applied = [float(snap["config_applied_at"]) for snap in snapshots if snap.get("config_applied_at")]
+    polled = [float(snap["config_checked_at"]) for snap in snapshots if snap.get("config_checked_at")]
+    heard = polled or applied
     now = time.time()
     lines += [
         "# HELP gateway_config_age_seconds Seconds since the oldest worker last heard from the portal.",
         "# TYPE gateway_config_age_seconds gauge",
-        f"gateway_config_age_seconds {now - min(polled or applied) if (polled or applied) else -1:.3f}",
+        f"gateway_config_age_seconds {now - min(heard) if heard else -1:.3f}",
     ]
     return "\n".join(lines) + "\n"

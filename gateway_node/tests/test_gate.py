@@ -57,7 +57,10 @@ def snapshot(**changes) -> dict:
                 "api_version_id": 7,
                 "api_id": 3,
                 "base_path": "/acme/orders/v1",
-                "upstreams": [{"url": "http://127.0.0.1:9101", "weight": 3}, {"url": "http://127.0.0.1:9102", "weight": 1}],
+                "upstreams": [
+                    {"url": "http://127.0.0.1:9101", "weight": 3},
+                    {"url": "http://127.0.0.1:9102", "weight": 1},
+                ],
                 "connect_timeout_ms": 1500,
                 "read_timeout_ms": 9000,
                 "sunset_date": None,
@@ -81,7 +84,9 @@ def snapshot(**changes) -> dict:
     }
 
 
-def head(path: str = "/acme/orders/v1/orders/7?x=1", *, key: str | None = KEY, method: str = "GET", **headers) -> RequestHead:
+def head(
+    path: str = "/acme/orders/v1/orders/7?x=1", *, key: str | None = KEY, method: str = "GET", **headers
+) -> RequestHead:
     raw = [(name.replace("_", "-").lower().encode(), value.encode()) for name, value in headers.items()]
     if key is not None:
         raw.append((b"x-api-key", key.encode()))
@@ -236,11 +241,20 @@ def test_every_call_becomes_a_native_record():
         Outcome(status=200, request_bytes=0, response_bytes=321, upstream_latency_ms=1.25, finished=time.monotonic()),
     )
     refused = head(key="apk_NOPE_x")
-    gate.finish(refused, decide(gate, refused), Outcome(status=401, request_bytes=0, response_bytes=60, upstream_latency_ms=None))
+    gate.finish(
+        refused,
+        decide(gate, refused),
+        Outcome(status=401, request_bytes=0, response_bytes=60, upstream_latency_ms=None),
+    )
     ok, bad = records
     assert ok.request_id == allowed.request_id
     assert ok.ts.endswith("Z") and ok.ts[:4].isdigit() and len(ok.ts) == 27
-    assert (ok.api_version_id, ok.endpoint, ok.key_id, ok.application_id) == (7, "GET /orders/{order_id}", "KEYID0000001", 12)
+    assert (ok.api_version_id, ok.endpoint, ok.key_id, ok.application_id) == (
+        7,
+        "GET /orders/{order_id}",
+        "KEYID0000001",
+        12,
+    )
     assert (ok.status, ok.response_bytes, ok.upstream_latency_ms, ok.error) == (200, 321, 1.25, "")
     assert ok.client_ip == "203.0.113.9" and ok.user_agent == "curl/8"
     assert (bad.status, bad.error, bad.key_id, bad.application_id) == (401, "unknown_key", "", None)
@@ -254,7 +268,11 @@ def test_a_client_request_id_is_passed_on_but_never_used_to_deduplicate():
     for _ in range(2):
         request = head(x_request_id="client-chosen")
         request.request_id = "client-chosen"
-        gate.finish(request, decide(gate, request), Outcome(status=200, request_bytes=0, response_bytes=0, upstream_latency_ms=1))
+        gate.finish(
+            request,
+            decide(gate, request),
+            Outcome(status=200, request_bytes=0, response_bytes=0, upstream_latency_ms=1),
+        )
     assert len({r.request_id for r in records}) == 2
     assert "client-chosen" not in {r.request_id for r in records}
 

@@ -192,11 +192,13 @@ def raw_records(**filters) -> list:
 
 
 def test_a_call_goes_through_the_node_and_into_the_dashboards(world, upstream, start_node):
-    from analytics.rollup import run_rollup
     from analytics.models import RollupMinute
+    from analytics.rollup import run_rollup
 
     node = start_node(world.portal, world.token)
-    status, headers, body = node.call("/acme/orders/v1/orders/7?expand=1", world.key, headers={"X-Consumer-Tenant-Id": "1"})
+    status, headers, body = node.call(
+        "/acme/orders/v1/orders/7?expand=1", world.key, headers={"X-Consumer-Tenant-Id": "1"}
+    )
     assert status == 200, body
     assert json.loads(body)["path"] == "/orders/7?expand=1"  # the base path is cut off
     seen = upstream.requests[-1]
@@ -218,7 +220,9 @@ def test_a_call_goes_through_the_node_and_into_the_dashboards(world, upstream, s
     assert by_status[404].error == "unknown_route"
 
     run_rollup()
-    calls = sum(RollupMinute.objects.filter(application_id=world.subscription.application_id).values_list("calls", flat=True))
+    calls = sum(
+        RollupMinute.objects.filter(application_id=world.subscription.application_id).values_list("calls", flat=True)
+    )
     assert calls == 1
 
 
@@ -274,8 +278,8 @@ def test_health_and_metrics_on_the_admin_port(world, start_node):
 
 
 def test_three_nodes_share_one_quota_refuse_a_revoked_key_together_and_add_up(world, start_node):
-    from analytics.rollup import run_rollup
     from analytics.models import RollupMinute
+    from analytics.rollup import run_rollup
     from subscriptions.services import key_revoke
 
     redis = os.environ["REDIS_URL"]
