@@ -235,7 +235,7 @@ def test_a_revoked_key_is_refused_within_one_poll_interval(world, start_node):
     revoked_at = time.monotonic()
     wait_for(lambda: node.call("/acme/orders/v1/x", world.key)[0] == 401, timeout=POLL * 4 + 2, interval=0.02)
     assert time.monotonic() - revoked_at < POLL + 1.0
-    status, _, body = node.call("/acme/orders/v1/x", world.key)
+    _status, _, body = node.call("/acme/orders/v1/x", world.key)
     assert json.loads(body)["error"]["code"] == "revoked"
 
 
