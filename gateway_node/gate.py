@@ -193,6 +193,9 @@ def compile_snapshot(snapshot: dict[str, Any], balancers: BalancerFactory) -> Co
                 templated=templated,
             )
         credentials: dict[str, Credential] = {}
+        # One Limits object per subscription, shared by all its keys: the limiter compares a
+        # counter's limits by identity first, so keys of one application alternating cost nothing.
+        limits_of: dict[int, Limits] = {}
         for key_id, raw in (snapshot.get("credentials") or {}).items():
             application_id = int(raw["application_id"])
             consumer = int(raw["consumer_tenant_id"])
@@ -204,7 +207,7 @@ def compile_snapshot(snapshot: dict[str, Any], balancers: BalancerFactory) -> Co
                     subscription_id=sub_id,
                     status=str(sub["status"]),
                     plan_id=plan_id,
-                    limits=_limits(sub.get("limits")),
+                    limits=limits_of.setdefault(sub_id, _limits(sub.get("limits"))),
                     counter=f"s:{sub_id}",
                     headers=[
                         (b"x-consumer-application-id", str(application_id).encode()),
