@@ -110,7 +110,10 @@ class Compiled:
     version: int
     routes: dict[str, Route]
     credentials: dict[str, Credential]
-    max_depth: int = 0
+    #: key id → the snapshot's raw entry, to reuse unchanged credentials at the next version
+    raw_credentials: dict[str, Any] = field(default_factory=dict)
+    #: base path → (raw route entry, compiled route), the same for routes
+    raw_routes: dict[str, tuple[Any, Route]] = field(default_factory=dict)
 
     def match(self, path: str) -> Route | None:
         """The route whose base path is the longest prefix of ``path`` on a segment boundary."""
@@ -171,13 +174,28 @@ def _limits(raw: dict[str, Any] | None) -> Limits:
     )
 
 
-def compile_snapshot(snapshot: dict[str, Any], balancers: BalancerFactory) -> Compiled:
-    """Turn the portal's JSON snapshot into lookup tables. Raises ValueError when malformed."""
+def compile_snapshot(
+    snapshot: dict[str, Any], balancers: BalancerFactory, previous: Compiled | None = None
+) -> Compiled:
+    """Turn the portal's JSON snapshot into lookup tables. Raises ValueError when malformed.
+
+    With ``previous``, a credential whose raw entry did not change is reused as it is: a new
+    version usually changes a handful of keys, and rebuilding 10,000 credentials costs ~0.5 s
+    of a worker's event loop (comparing them ~10 ms).
+    """
+    raw_before = previous.raw_credentials if previous else {}
     try:
         version = int(snapshot["version"])
         routes: dict[str, Route] = {}
+        raw_routes: dict[str, tuple[Any, Route]] = {}
+        routes_before = previous.raw_routes if previous else {}
         for raw in snapshot.get("routes", ()):
             base_path = str(raw["base_path"]).rstrip("/") or "/"
+            before = routes_before.get(base_path)
+            if before is not None and before[0] == raw:
+                routes[base_path] = before[1]
+                raw_routes[base_path] = before
+                continue
             upstreams = [(str(u["url"]), int(u.get("weight") or 1)) for u in raw.get("upstreams", ())]
             static, templated = _endpoint_tables(raw.get("endpoints") or ())
             routes[base_path] = Route(
@@ -192,11 +210,16 @@ def compile_snapshot(snapshot: dict[str, Any], balancers: BalancerFactory) -> Co
                 static=static,
                 templated=templated,
             )
+            raw_routes[base_path] = (raw, routes[base_path])
         credentials: dict[str, Credential] = {}
         # One Limits object per subscription, shared by all its keys: the limiter compares a
         # counter's limits by identity first, so keys of one application alternating cost nothing.
         limits_of: dict[int, Limits] = {}
-        for key_id, raw in (snapshot.get("credentials") or {}).items():
+        raw_credentials = snapshot.get("credentials") or {}
+        for key_id, raw in raw_credentials.items():
+            if previous is not None and raw_before.get(key_id) == raw:
+                credentials[key_id] = previous.credentials[key_id]
+                continue
             application_id = int(raw["application_id"])
             consumer = int(raw["consumer_tenant_id"])
             subscriptions = {}
@@ -228,7 +251,13 @@ def compile_snapshot(snapshot: dict[str, Any], balancers: BalancerFactory) -> Co
             )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"malformed config snapshot: {exc!r}") from exc
-    return Compiled(version=version, routes=routes, credentials=credentials)
+    return Compiled(
+        version=version,
+        routes=routes,
+        credentials=credentials,
+        raw_credentials=raw_credentials,
+        raw_routes=raw_routes,
+    )
 
 
 # --- Refusals ---------------------------------------------------------------------------------
@@ -324,7 +353,7 @@ class Gate:
 
     def apply(self, snapshot: dict[str, Any]) -> None:
         """Compile and swap in a snapshot (raises ValueError and keeps the old one when malformed)."""
-        compiled = compile_snapshot(snapshot, self.balancers)
+        compiled = compile_snapshot(snapshot, self.balancers, self.compiled)
         self.compiled = compiled  # one assignment: requests see the old or the new config
         self.metrics.config_version = compiled.version
         self.metrics.config_applied_at = time.time()

@@ -284,3 +284,22 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies():
     assert make_gate().client_ip(request) == "203.0.113.9"
     trusting = make_gate(trusted_proxies=[ipaddress.ip_network("203.0.113.0/24"), ipaddress.ip_network("10.0.0.0/8")])
     assert trusting.client_ip(request) == "198.51.100.7"
+
+
+def test_a_new_version_rebuilds_only_what_changed_and_drops_what_left():
+    first = compile_snapshot(snapshot(), Balancers())
+    changed = snapshot(revoked=True)
+    changed["version"] = 43
+    changed["credentials"]["OTHERKEY0001"] = dict(changed["credentials"]["KEYID0000001"], revoked=False)
+    changed["routes"][1]["upstreams"] = [{"url": "http://127.0.0.1:9300", "weight": 1}]
+    second = compile_snapshot(changed, Balancers(), first)
+    assert second.credentials["KEYID0000001"].revoked is True
+    assert second.credentials["OTHERKEY0001"].revoked is False
+    assert second.routes["/acme/orders/v1"] is first.routes["/acme/orders/v1"]  # unchanged: reused
+    assert second.routes["/acme"].balancer == (("http://127.0.0.1:9300", 1),)
+    third_raw = snapshot()
+    third_raw["version"] = 44
+    third = compile_snapshot(third_raw, Balancers(), second)
+    assert "OTHERKEY0001" not in third.credentials
+    assert third.credentials["KEYID0000001"].revoked is False
+    assert third.routes["/acme"].balancer == (("http://127.0.0.1:9200", 1),)
