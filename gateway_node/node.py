@@ -76,7 +76,7 @@ def adopt_orphan_spools(spool_root: Path, workers: int, own: Path) -> int:
 async def worker_main(settings: Settings, index: int) -> int:
     from gateway_node.balancer import UpstreamRegistry
     from gateway_node.gate import Gate, GateOptions
-    from gateway_node.http11 import HttpLimits, serve
+    from gateway_node.http11 import HttpLimits, serve, shutdown
     from gateway_node.limits import Limiter
     from gateway_node.metrics import Metrics
     from gateway_node.portal_client import ConfigSource
@@ -166,11 +166,12 @@ async def worker_main(settings: Settings, index: int) -> int:
     tasks = [asyncio.create_task(config.run()), asyncio.create_task(shipper.run())]
     await stop.wait()
 
-    # Graceful stop: no new connections, let calls in flight finish, then flush the logs.
-    server.close()
+    # Graceful stop: no new connections, idle keep-alive ones closed, calls in flight allowed
+    # to finish, then the logs flushed (those calls' records included).
     deadline = time.monotonic() + DRAIN_SECONDS
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(server.wait_closed(), DRAIN_SECONDS)
+    dropped = await shutdown(server, DRAIN_SECONDS)
+    if dropped:
+        say(f"worker {index}: {dropped} connection(s) still busy after {DRAIN_SECONDS:.0f} s were dropped")
     for task in tasks[:1]:
         task.cancel()
     await shipper.close(timeout=max(1.0, deadline - time.monotonic()))
