@@ -74,13 +74,14 @@ def adopt_orphan_spools(spool_root: Path, workers: int, own: Path) -> int:
 
 
 async def worker_main(settings: Settings, index: int) -> int:
-    from gateway_node.balancer import UpstreamRegistry
+    from gateway_node.balancer import BreakerSettings, UpstreamRegistry
     from gateway_node.gate import Gate, GateOptions
     from gateway_node.http11 import HttpLimits, serve, shutdown
     from gateway_node.limits import Limiter
     from gateway_node.metrics import Metrics
     from gateway_node.portal_client import ConfigSource
     from gateway_node.shipper import Shipper
+    from gateway_node.upstream import PoolSettings
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     spool_root = settings.state_dir / "spool"
@@ -91,7 +92,10 @@ async def worker_main(settings: Settings, index: int) -> int:
         if moved:
             say(f"worker 0 took over {moved} spooled batch(es) of workers that no longer run")
 
-    registry = UpstreamRegistry()
+    registry = UpstreamRegistry(
+        pool=PoolSettings(max_idle=settings.upstream_max_idle, idle_timeout=settings.upstream_idle_timeout),
+        breaker=BreakerSettings(failures=settings.breaker_failures, cooldown=settings.breaker_cooldown),
+    )
     limiter = Limiter(redis_url=settings.redis_url)
     shipper = Shipper(
         portal_url=settings.portal_url,
@@ -128,7 +132,7 @@ async def worker_main(settings: Settings, index: int) -> int:
         host=settings.listen_host,
         port=settings.listen_port,
         reuse_port=True,
-        limits=HttpLimits(max_body_bytes=settings.max_body_bytes),
+        limits=HttpLimits(max_body_bytes=settings.max_body_bytes, keepalive_timeout=settings.keepalive_timeout),
     )
 
     def figures() -> dict[str, Any]:

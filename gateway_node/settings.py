@@ -38,6 +38,11 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(default_factory=list)
     name: str = "node"
+    breaker_failures: int = 5
+    breaker_cooldown: float = 10.0
+    upstream_max_idle: int = 32
+    upstream_idle_timeout: float = 30.0
+    keepalive_timeout: float = 75.0
 
 
 def _address(value: str, what: str) -> tuple[str, int]:
@@ -78,6 +83,36 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated networks whose X-Forwarded-For is believed (your load balancer)",
     )
     p.add_argument("--name", default=env("GATEWAY_NODE_NAME", os.uname().nodename), help="for batch ids and logs")
+    p.add_argument(
+        "--breaker-failures",
+        type=int,
+        default=int(env("GATEWAY_NODE_BREAKER_FAILURES", "5")),
+        help="consecutive failures that open a target's circuit breaker",
+    )
+    p.add_argument(
+        "--breaker-cooldown",
+        type=float,
+        default=float(env("GATEWAY_NODE_BREAKER_COOLDOWN", "10")),
+        help="seconds an open breaker waits before one probe",
+    )
+    p.add_argument(
+        "--upstream-max-idle",
+        type=int,
+        default=int(env("GATEWAY_NODE_UPSTREAM_MAX_IDLE", "32")),
+        help="idle keep-alive connections kept per upstream target",
+    )
+    p.add_argument(
+        "--upstream-idle-timeout",
+        type=float,
+        default=float(env("GATEWAY_NODE_UPSTREAM_IDLE_TIMEOUT", "30")),
+        help="seconds an idle upstream connection is kept",
+    )
+    p.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=float(env("GATEWAY_NODE_KEEPALIVE_TIMEOUT", "75")),
+        help="seconds an idle client connection is kept",
+    )
     p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     return p
 
@@ -104,10 +139,17 @@ def load(argv: list[str] | None = None) -> tuple[Settings, int | None]:
         trusted = [ipaddress.ip_network(n.strip(), strict=False) for n in args.trusted_proxies.split(",") if n.strip()]
     except ValueError as exc:
         raise SettingsError(f"--trusted-proxies: {exc}") from exc
-    for name in ("poll_interval", "heartbeat_interval", "batch_seconds"):
+    for name in (
+        "poll_interval",
+        "heartbeat_interval",
+        "batch_seconds",
+        "breaker_cooldown",
+        "upstream_idle_timeout",
+        "keepalive_timeout",
+    ):
         if getattr(args, name) <= 0:
             raise SettingsError(f"--{name.replace('_', '-')} must be > 0")
-    for name in ("batch_records", "buffer_records", "spool_max_mb", "max_body_mb"):
+    for name in ("batch_records", "buffer_records", "spool_max_mb", "max_body_mb", "breaker_failures"):
         if getattr(args, name) < 1:
             raise SettingsError(f"--{name.replace('_', '-')} must be ≥ 1")
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
@@ -130,5 +172,10 @@ def load(argv: list[str] | None = None) -> tuple[Settings, int | None]:
         max_body_bytes=args.max_body_mb * 1024 * 1024,
         trusted_proxies=trusted,
         name="".join(c if c.isalnum() or c in "-." else "-" for c in args.name)[:40] or "node",
+        breaker_failures=args.breaker_failures,
+        breaker_cooldown=args.breaker_cooldown,
+        upstream_max_idle=max(0, args.upstream_max_idle),
+        upstream_idle_timeout=args.upstream_idle_timeout,
+        keepalive_timeout=args.keepalive_timeout,
     )
     return settings, args.worker_index
