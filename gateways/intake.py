@@ -15,6 +15,7 @@ every non-blank entry is exactly one of the three.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import struct
 import uuid
@@ -25,7 +26,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from psycopg import postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
@@ -33,6 +34,9 @@ from psycopg.pq import Format
 from core.errors import PayloadTooLarge
 from gateways.formats import PARSERS, STAGING_COLUMNS, Reject, detect, sanitize
 from gateways.models import GatewayNode, IngestBatch, LogFormat, QuarantinedRecord
+from subscriptions.services import keys_mark_used
+
+logger = logging.getLogger(__name__)
 
 #: Inflate output is produced at most this many bytes at a time, so a bomb never allocates
 #: more than the cap plus one chunk.
@@ -486,7 +490,27 @@ def ingest(
             raise
         return stored_outcome(existing)
     outcome.errors = [{"line": entry.line, "reason": entry.error} for entry in rejects]
+    _mark_keys_used(unique)
     return outcome
+
+
+def _mark_keys_used(rows: list[tuple[Any, ...]]) -> None:
+    """Move the "last used" of the keys whose calls were served in this batch (after commit).
+
+    A failure here loses nothing: the batch is committed, and the next batch of that key
+    writes the time again.
+    """
+    last: dict[str, datetime] = {}
+    for row in rows:
+        key_id, ts, error = row[9], row[2], row[18]
+        if key_id and not error and (key_id not in last or ts > last[key_id]):
+            last[key_id] = ts
+    if not last:
+        return
+    try:
+        keys_mark_used(last)
+    except DatabaseError:
+        logger.warning("could not record the last use of %d key(s)", len(last), exc_info=True)
 
 
 class _Conflict(Exception):

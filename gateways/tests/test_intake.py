@@ -381,3 +381,46 @@ def test_every_column_survives_either_path_exactly(node_token, path, monkeypatch
     assert (row.client_ip, row.user_agent) == ("2001:db8::7", "agent\twith\ttabs\\and\nnewline ü")
     assert (row.ai_provider, row.ai_model, row.ai_input_tokens, row.ai_output_tokens) == ("openai", "gpt-x", 1500, 20)
     assert row.ai_cost == Decimal("0.01234567")
+
+
+@pytest.mark.parametrize("path", ["direct", "conflict"])
+def test_served_calls_move_the_keys_last_use_at_most_once_a_minute(
+    node_token, acme, globex, charlie, path, monkeypatch
+):
+    """Nodes check keys from their snapshot, so the call logs are what says when a key was last used."""
+    from datetime import timedelta
+
+    from subscriptions import services
+    from subscriptions.models import ApiKey
+    from subscriptions.tests.factories import ApplicationFactory, make_catalog, membership
+
+    catalog = make_catalog(acme)
+    app = ApplicationFactory(tenant=globex)
+    actor = membership(charlie, globex)
+    services.subscription_request(actor=actor, application=app, plan=catalog.free)
+    used, _ = services.key_create(actor=actor, application=app, name="used")
+    refused, _ = services.key_create(actor=actor, application=app, name="refused only")
+    now = datetime.now(UTC)
+    base = catalog.v1.base_path
+    records = [
+        record(path=f"{base}/a", key_id=used.key_id, ts=(now - timedelta(minutes=5)).isoformat()),
+        record(path=f"{base}/a", key_id=used.key_id, ts=(now - timedelta(minutes=2)).isoformat()),
+        record(path=f"{base}/a", key_id=refused.key_id, status=429, error="rate_limited"),
+    ]
+    _node, token = node_token
+    assert post_via(token, records, path, monkeypatch)[1] == 3
+    used.refresh_from_db()
+    refused.refresh_from_db()
+    assert used.last_used_at == now - timedelta(minutes=2)  # the latest served call
+    assert refused.last_used_at is None  # a refused call is not a use
+
+    # Within a minute of the recorded use, another call writes nothing (reads stay reads)…
+    counts(
+        post(
+            token, ndjson([record(path=f"{base}/a", key_id=used.key_id, ts=(now - timedelta(seconds=90)).isoformat())])
+        )
+    )
+    assert ApiKey.objects.for_tenant(globex).get(pk=used.pk).last_used_at == now - timedelta(minutes=2)
+    # …a later one moves it.
+    counts(post(token, ndjson([record(path=f"{base}/a", key_id=used.key_id, ts=now.isoformat())])))
+    assert ApiKey.objects.for_tenant(globex).get(pk=used.pk).last_used_at == now

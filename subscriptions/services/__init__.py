@@ -20,7 +20,13 @@ from subscriptions.services.decisions import (  # noqa: F401
     subscription_suspend,
     subscriptions_bulk_decide,
 )
-from subscriptions.services.keys import check_key_name_free, key_create, key_revoke, key_rotate  # noqa: F401
+from subscriptions.services.keys import (  # noqa: F401
+    check_key_name_free,
+    key_create,
+    key_revoke,
+    key_rotate,
+    keys_mark_used,
+)
 from subscriptions.services.lifecycle import subscriptions_sync_lifecycle  # noqa: F401
 from subscriptions.services.requests import subscription_cancel, subscription_change_plan, subscription_request  # noqa: F401
 from subscriptions.services.verification import (  # noqa: F401

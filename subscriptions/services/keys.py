@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -19,7 +19,7 @@ from subscriptions.models import (
     Application,
     Subscription,
 )
-from subscriptions.services.common import S
+from subscriptions.services.common import KEY_LAST_USED_RESOLUTION, S
 from tenants.models import Membership, User
 from tenants.ownership import get_owned
 from tenants.permissions import require
@@ -175,3 +175,37 @@ def key_revoke(*, actor: Membership, key: ApiKey) -> ApiKey:
         key.save(update_fields=["revoked_at"])
         _key_event(key, "key.revoked", actor.user)
     return key
+
+
+#: Keys whose last use moved by more than KEY_LAST_USED_RESOLUTION, locked in id order and
+#: skipping rows another batch is writing right now (it writes about the same time): concurrent
+#: log batches naming the same keys never wait on each other or deadlock.
+_MARK_USED_SQL = """
+WITH used AS (SELECT * FROM unnest(%(key_ids)s::text[], %(last)s::timestamptz[]) AS u(key_id, last)),
+due AS (
+    SELECT k.id, used.last FROM subscriptions_apikey k JOIN used ON used.key_id = k.key_id
+    WHERE k.last_used_at IS NULL OR k.last_used_at < used.last - %(resolution)s
+    ORDER BY k.id
+    FOR UPDATE OF k SKIP LOCKED
+)
+UPDATE subscriptions_apikey k SET last_used_at = due.last FROM due WHERE k.id = due.id
+"""
+
+
+def keys_mark_used(last_used: dict[str, datetime]) -> int:
+    """Record when keys were last used, from the gateways' call records (``key id → time``).
+
+    Gateways check keys from their config snapshot, never through ``key_verify``, so their call
+    logs are what tells a key's "last used". At most one write per key a minute, as for
+    verification. Crosses tenants on purpose: the key ids come from a trusted node's records.
+    Returns how many keys were updated.
+    """
+    if not last_used:
+        return 0
+    key_ids = sorted(last_used)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            _MARK_USED_SQL,
+            {"key_ids": key_ids, "last": [last_used[k] for k in key_ids], "resolution": KEY_LAST_USED_RESOLUTION},
+        )
+        return cur.rowcount
