@@ -184,7 +184,7 @@ _MARK_USED_SQL = """
 WITH used AS (SELECT * FROM unnest(%(key_ids)s::text[], %(last)s::timestamptz[]) AS u(key_id, last)),
 due AS (
     SELECT k.id, used.last FROM subscriptions_apikey k JOIN used ON used.key_id = k.key_id
-    WHERE k.last_used_at IS NULL OR k.last_used_at < used.last - %(resolution)s
+    WHERE k.last_used_at IS NULL OR k.last_used_at < used.last - make_interval(secs => %(resolution)s)
     ORDER BY k.id
     FOR UPDATE OF k SKIP LOCKED
 )
@@ -206,6 +206,10 @@ def keys_mark_used(last_used: dict[str, datetime]) -> int:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             _MARK_USED_SQL,
-            {"key_ids": key_ids, "last": [last_used[k] for k in key_ids], "resolution": KEY_LAST_USED_RESOLUTION},
+            {
+                "key_ids": key_ids,
+                "last": [last_used[k] for k in key_ids],
+                "resolution": KEY_LAST_USED_RESOLUTION.total_seconds(),
+            },
         )
         return cur.rowcount
