@@ -40,7 +40,7 @@ class Settings:
     name: str = "node"
     breaker_failures: int = 5
     breaker_cooldown: float = 10.0
-    upstream_max_idle: int = 32
+    upstream_max_idle: int = 256
     upstream_idle_timeout: float = 30.0
     keepalive_timeout: float = 75.0
 
@@ -98,7 +98,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--upstream-max-idle",
         type=int,
-        default=int(env("GATEWAY_NODE_UPSTREAM_MAX_IDLE", "32")),
+        default=int(env("GATEWAY_NODE_UPSTREAM_MAX_IDLE", "256")),
         help="idle keep-alive connections kept per upstream target",
     )
     p.add_argument(

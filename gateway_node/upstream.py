@@ -93,7 +93,7 @@ class PoolSettings:
     """Keep-alive pool of one target."""
 
     #: Idle connections kept per target; more are closed when released.
-    max_idle: int = 32
+    max_idle: int = 256
     #: An idle connection is closed after this many seconds.
     idle_timeout: float = 30.0
     #: A request that must not be sent twice (POST, PATCH) only reuses a connection that has
