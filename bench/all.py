@@ -1,4 +1,4 @@
-"""Run the benchmarks B1–B5 in one go and collect their figures.
+"""Run the benchmarks B1–B6 in one go and collect their figures.
 
     .venv/bin/python bench/all.py [--quick]
 
@@ -27,6 +27,7 @@ RUNS = [
     ("B3 dashboards", "dashboards.py", ["--rows", "2000000"], ["--rows", "500000", "--repeat", "5"]),
     ("B4 config snapshot", "config_snapshot.py", [], []),
     ("B5 portal pages", "portal_pages.py", [], ["--repeat", "5"]),
+    ("B6 gateway node", "gateway_node.py", [], ["--quick"]),
 ]
 
 
