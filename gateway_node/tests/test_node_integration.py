@@ -144,13 +144,11 @@ class World:
 def world(live_server, upstream) -> World:
     from django.db import connection
 
-    from apis.models import Api, ApiVersion, Plan, VersionStatus
+    from gateway_node.tests.portal_world import consumer_world
     from gateways import services as gateway_services
     from gateways.models import ConfigState
     from gateways.snapshot import cache
-    from subscriptions.models import SubscriptionStatus
-    from subscriptions.tests.factories import ApplicationFactory, SubscriptionFactory, make_key
-    from tenants.tests.factories import MembershipFactory, TenantFactory, UserFactory
+    from tenants.tests.factories import UserFactory
 
     # A transactional test's flush removes the row the config-version triggers bump, and does
     # not empty the raw call table (partitioned, not a model Django flushes).
@@ -158,28 +156,13 @@ def world(live_server, upstream) -> World:
     with connection.cursor() as cur:
         cur.execute("TRUNCATE gateways_callrecord")
     cache.clear()
-    acme, globex = TenantFactory(slug="acme"), TenantFactory(slug="globex")
-    bob = MembershipFactory(tenant=globex, user=UserFactory(email="bob@globex.example"), role="owner")
-    api = Api.objects.create(tenant=acme, name="Orders", slug="orders", visibility="public")
-    version = ApiVersion.objects.create(
-        tenant=acme,
-        api=api,
-        label="v1",
-        base_path="/acme/orders/v1",
-        upstreams=[{"url": upstream.url, "weight": 1}],
-        status=VersionStatus.PUBLISHED,
-        published_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    )
-    plan = Plan.objects.create(tenant=acme, api=api, name="Free", quota_per_day=30)
-    application = ApplicationFactory(tenant=globex, name="Storefront")
-    subscription = SubscriptionFactory(
-        application=application, plan=plan, version=version, status=SubscriptionStatus.ACTIVE
-    )
-    key_obj, key = make_key(bob, application)
+    made = consumer_world(upstream.url)
     staff = UserFactory(is_staff=True, email="ops@platform.example")
     _, token = gateway_services.node_create(actor=staff, name="edge-1")
     connection.close()  # the live server's thread opens its own
-    return World(live_server.url, token, key, key_obj, bob, subscription, version, plan)
+    return World(
+        live_server.url, token, made.key, made.key_obj, made.consumer, made.subscription, made.version, made.plan
+    )
 
 
 def raw_records(**filters) -> list:

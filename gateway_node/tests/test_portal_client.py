@@ -245,28 +245,11 @@ def world(live_server) -> World:
     """Acme publishes Orders v1; Globex's Storefront has an active subscription and a key."""
     from django.db import connection
 
-    from apis.models import Api, ApiVersion, Plan, VersionStatus
-    from subscriptions.models import SubscriptionStatus
-    from subscriptions.tests.factories import ApplicationFactory, SubscriptionFactory, make_key
-    from tenants.tests.factories import MembershipFactory, TenantFactory, UserFactory
+    from gateway_node.tests.portal_world import consumer_world
 
     node, token = node_token()
-    acme, globex = TenantFactory(slug="acme"), TenantFactory(slug="globex")
-    bob = MembershipFactory(tenant=globex, user=UserFactory(email="bob@globex.example"), role="owner")
-    api = Api.objects.create(tenant=acme, name="Orders", slug="orders", visibility="public")
-    version = ApiVersion.objects.create(
-        tenant=acme,
-        api=api,
-        label="v1",
-        base_path="/acme/orders/v1",
-        upstreams=[{"url": "http://127.0.0.1:9", "weight": 1}],
-        status=VersionStatus.PUBLISHED,
-        published_at=dt.datetime.now(dt.UTC),
-    )
-    plan = Plan.objects.create(tenant=acme, api=api, name="Free", quota_per_day=30)
-    application = ApplicationFactory(tenant=globex, name="Storefront")
-    SubscriptionFactory(application=application, plan=plan, version=version, status=SubscriptionStatus.ACTIVE)
-    key_obj, _ = make_key(bob, application)
+    made = consumer_world("http://127.0.0.1:9")
+    key_obj, bob = made.key_obj, made.consumer
     connection.close()  # the live server's thread uses its own connection
     return World(live_server.url, token, node, key_obj.key_id, key_obj, bob)
 
