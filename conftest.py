@@ -107,7 +107,7 @@ def module_browser():
 
 
 @pytest.fixture(autouse=True)
-def _empty_raw_calls_after_transactional_tests(request):
+def _empty_raw_calls_after_transactional_tests(request, django_db_blocker):
     """A transactional test commits call records, and its flush leaves the raw call table alone
     (partitioned, not a model Django flushes): empty it afterwards, so the next test, in any
     order or a re-used database, starts without another test's calls."""
@@ -119,5 +119,6 @@ def _empty_raw_calls_after_transactional_tests(request):
     if transactional:
         from django.db import connection
 
-        with connection.cursor() as cur:
+        # This teardown may run after the database fixture's own, which blocks access again.
+        with django_db_blocker.unblock(), connection.cursor() as cur:
             cur.execute("TRUNCATE gateways_callrecord")
