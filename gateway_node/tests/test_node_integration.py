@@ -279,6 +279,7 @@ def test_three_nodes_share_one_quota_refuse_a_revoked_key_together_and_add_up(wo
     with concurrent.futures.ThreadPoolExecutor(12) as pool:
         statuses = list(pool.map(one, range(attempts)))
     allowed = statuses.count(200)
+    print(f"three nodes, quota {quota}: {allowed} of {attempts} concurrent calls allowed")
     assert statuses.count(429) == attempts - allowed
     # Leases are only granted within the quota: never one call too many. Leased but unused
     # units on the other nodes may leave a few short of it (docs/gateway-node-limits.md).
