@@ -383,7 +383,10 @@ def test_a_large_request_body_is_streamed_not_buffered(proxy):
     listener.listen(1)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     node, _ = proxy({"/api": [(url, 1)]}, limits=HttpLimits(max_body_bytes=50_000_000))
-    total = 20_000_000
+    # Large against every buffer on the way (client and node socket buffers, the node's own
+    # flow-control window: a few MB on loopback), so "the upstream saw its first 1.5 MB before
+    # the client had sent half" holds however slowly a loaded machine schedules the upstream.
+    total = 40_000_000
     received = bytearray()
 
     def serve() -> None:
@@ -407,7 +410,6 @@ def test_a_large_request_body_is_streamed_not_buffered(proxy):
             client.send(block)
             sent += len(block)
             assert sent < total // 2, "the node held the body back"
-        assert sent < 8_000_000  # the upstream saw 1.5 MB while the client had sent only this much
         while sent < total:
             client.send(block[: min(len(block), total - sent)])
             sent += min(len(block), total - sent)
