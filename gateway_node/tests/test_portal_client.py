@@ -29,27 +29,12 @@ import uvloop
 
 from gateway_node import SOFTWARE
 from gateway_node.portal_client import ConfigSource, PortalError, PortalHttp, heartbeat_loop
+from gateway_node.tests.upstreams import free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 # --- Helpers (shared with test_shipper.py) ------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class LoopThread:

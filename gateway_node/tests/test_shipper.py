@@ -18,7 +18,8 @@ import pytest
 
 from gateway_node.contracts import CallRecord
 from gateway_node.shipper import Shipper
-from gateway_node.tests.test_portal_client import LoopThread, Proxy, free_port, node_token, wait_for
+from gateway_node.tests.test_portal_client import LoopThread, Proxy, node_token
+from gateway_node.tests.upstreams import free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

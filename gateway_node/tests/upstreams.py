@@ -12,6 +12,7 @@
   with its own uvloop loop.
 - :class:`RawClient` / :func:`read_response`: a client over a plain socket, to send exactly
   the bytes a test wants (smuggling attempts, pipelining) and read answers strictly.
+- :func:`free_port` and :func:`wait_for`, for tests that start processes and wait on them.
 
 Typical use::
 
@@ -48,6 +49,7 @@ __all__ = [
     "chunked",
     "close_delimited",
     "echo",
+    "free_port",
     "json_reply",
     "read_response",
     "refused_url",
@@ -55,6 +57,7 @@ __all__ = [
     "slow",
     "sse",
     "status",
+    "wait_for",
 ]
 
 
@@ -440,6 +443,25 @@ def self_signed(directory: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
 
 # --- Addresses that fail -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a child process that needs a number up front)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> Any:
+    """Call ``check`` until it returns something truthy (and return that); fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
 
 
 def refused_url() -> str:

@@ -8,40 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway_node.tests.upstreams import Reply, Seen, Upstream, free_port, json_reply, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (for a child process that needs a port number up front)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.1) -> T:
-    """Call ``check`` until it returns something truthy; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def http_get(
@@ -59,64 +37,22 @@ def http_get(
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
 
 
-@dataclass
-class Seen:
-    """One request as the upstream received it."""
+def shipments_upstream() -> Upstream:
+    """A tiny shipment-tracking API: ``GET /shipments/<id>`` answers :func:`shipment` as JSON.
 
-    method: str
-    path: str
-    headers: dict[str, str]
-
-
-@dataclass
-class Upstream:
-    """A tiny shipment-tracking API: ``GET /shipments/<id>`` answers JSON naming the shipment.
-
-    Every request it receives is kept in ``seen`` (headers with lower-case names), so a test can
-    check what the gateway forwarded.
+    Every request it receives is kept in ``requests``, so a test can check what the gateway
+    forwarded.
     """
 
-    seen: list[Seen] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    def handler(seen: Seen) -> Reply:
+        return json_reply(shipment(seen.path))
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    return Upstream(handler)
 
-    @staticmethod
-    def answer_for(path: str) -> dict[str, Any]:
-        """The JSON body the upstream answers for ``path`` (tests compare what came through the node)."""
-        return {"id": path.rstrip("/").rsplit("/", 1)[-1], "status": "in transit", "carrier": "Parcel Works"}
 
-    def __enter__(self) -> Upstream:
-        seen = self.seen
-        answer_for = self.answer_for
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the node's upstream pool expects
-
-            def do_GET(self) -> None:
-                seen.append(Seen("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
-                body = json.dumps(answer_for(self.path.split("?", 1)[0])).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # quiet: pytest shows the test's own output
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, name="journey-upstream", daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+def shipment(path: str) -> dict[str, Any]:
+    """The JSON body the upstream answers for ``path`` (tests compare what came through the node)."""
+    return {"id": path.rstrip("/").rsplit("/", 1)[-1], "status": "in transit", "carrier": "Parcel Works"}
 
 
 @dataclass

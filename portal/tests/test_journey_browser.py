@@ -28,8 +28,9 @@ from django.core import mail
 from django.db import connections
 
 from analytics.tasks import rollup_task
+from gateway_node.tests.upstreams import wait_for
 from gateways.snapshot import current_version
-from portal.tests.journey_support import NodeProcess, Upstream, http_get, wait_for
+from portal.tests.journey_support import NodeProcess, http_get, shipment, shipments_upstream
 from tenants.tests.factories import PASSWORD as STAFF_PASSWORD
 from tenants.tests.factories import UserFactory
 
@@ -140,7 +141,7 @@ def test_sign_up_to_a_call_through_the_node_on_the_dashboard(live_server, browse
     settings.SITE_URL = base  # e-mailed links point at the site's public URL
 
     started = time.monotonic()
-    with Upstream() as upstream:
+    with shipments_upstream() as upstream:
         node: NodeProcess | None = None
         try:
             # --- Staff register the gateway node; it starts while the people below do their part.
@@ -243,9 +244,9 @@ def test_sign_up_to_a_call_through_the_node_on_the_dashboard(live_server, browse
             node.wait_config(current_version())
             status, headers, body = http_get(f"{node.url}/shipments/v1/shipments/SH-42?fields=all", {"X-API-Key": key})
             assert status == 200, (status, body, node.output())
-            assert json.loads(body) == Upstream.answer_for("/shipments/SH-42")
-            [forwarded] = upstream.seen
-            assert forwarded.path == "/shipments/SH-42?fields=all"
+            assert json.loads(body) == shipment("/shipments/SH-42")
+            [forwarded] = upstream.requests
+            assert forwarded.target == "/shipments/SH-42?fields=all"
             assert "x-api-key" not in forwarded.headers  # the credential stays at the gateway
             assert forwarded.headers["x-request-id"] == headers["x-request-id"]
             application_id = application_url.rstrip("/").rsplit("/", 1)[-1]
@@ -253,7 +254,7 @@ def test_sign_up_to_a_call_through_the_node_on_the_dashboard(live_server, browse
             # Without a key the node refuses, and the upstream never hears of it.
             status, _, body = http_get(f"{node.url}/shipments/v1/shipments/SH-43")
             assert status == 401 and json.loads(body)["error"]["code"] == "missing_key", body
-            assert len(upstream.seen) == 1
+            assert len(upstream.requests) == 1
 
             # --- The node's batch lands: staff see both calls on /platform/nodes/.
             def node_calls() -> bool:
