@@ -225,6 +225,14 @@ class _Pool:
         self.low = self.target // 2
         self.tokens = min(self.tokens, float(limit))
 
+    def refill(self, now: float) -> None:
+        """Token bucket: add what ``rate`` earned since the last call, up to ``limit``."""
+        elapsed = now - self.stamp
+        self.stamp = now
+        if elapsed > 0.0:
+            tokens = self.tokens + elapsed * self.rate
+            self.tokens = tokens if tokens < self.limit else self.limit
+
     def roll(self, now: float) -> None:
         """Enter the quota window holding ``now``: a new count, and leases of the old one are void."""
         self.start, self.end, self.label = _window(self.kind, now)
@@ -410,11 +418,7 @@ class Limiter:
         ok = True
         for pool in pools:
             if pool.bucket:
-                elapsed = now - pool.stamp
-                pool.stamp = now
-                if elapsed > 0.0:
-                    tokens = pool.tokens + elapsed * pool.rate
-                    pool.tokens = tokens if tokens < pool.limit else pool.limit
+                pool.refill(now)
                 if pool.tokens < 1.0:
                     ok = False
             else:
@@ -505,11 +509,7 @@ class Limiter:
         ok = True
         for pool in pools:
             if pool.bucket:
-                elapsed = now - pool.stamp
-                pool.stamp = now
-                if elapsed > 0.0:
-                    tokens = pool.tokens + elapsed * pool.rate
-                    pool.tokens = tokens if tokens < pool.limit else pool.limit
+                pool.refill(now)
                 if pool.held < 1 and pool.tokens < 1.0:
                     ok = False
             else:
