@@ -252,7 +252,7 @@ def cmd_run() -> int:
 
 
 #: The node ./run starts; its token is issued anew at every start and lives only in its environment.
-LOCAL_NODE = "local-node"
+LOCAL_NODE = os.environ.get("RUN_GATEWAY_NODE", "local-node")
 
 
 def _node_env(env: dict[str, str], port: str) -> dict[str, str] | None:
@@ -262,7 +262,9 @@ def _node_env(env: dict[str, str], port: str) -> dict[str, str] | None:
     )
     token = result.stdout.strip()
     if result.returncode != 0 or not token.startswith("gwn_"):
-        log(f"could not issue a token for the gateway node: {result.stderr.strip() or result.stdout.strip()}")
+        reason = result.stderr.strip() or result.stdout.strip()
+        log(f"could not issue a token for the gateway node “{LOCAL_NODE}”: {reason}")
+        log("if staff revoked that node, start with another name: RUN_GATEWAY_NODE=local-node-2 ./run")
         return None
     node_env = dict(env)
     node_env.update(

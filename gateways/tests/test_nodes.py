@@ -194,3 +194,17 @@ def test_command_create_rotate_revoke_list(db):
         _call("revoke", "nope")
     with pytest.raises(CommandError, match="exists already"):
         _call("create", "edge-cli")
+
+
+def test_command_issue_registers_a_missing_node_then_rotates_its_token(db):
+    """./run's node gets a fresh token at every start: the first registers it, later ones rotate."""
+    first, _ = _call("issue", "local-node")
+    node = GatewayNode.objects.get(name="local-node")
+    assert node_authenticate(first.strip()) == node
+    second, _ = _call("issue", "local-node")
+    assert node_authenticate(first.strip()) is None  # the previous run's token stops at once
+    assert node_authenticate(second.strip()) == node
+    assert GatewayNode.objects.filter(name="local-node").count() == 1
+    _call("revoke", "local-node")
+    with pytest.raises(CommandError, match="revoked node cannot get a new token"):
+        _call("issue", "local-node")
