@@ -22,7 +22,6 @@ class Metrics:
         self.latency_sum_ms = 0.0
         self.config_version: int | None = None
         self.config_applied_at: float | None = None
-        self.started_at = time.time()
 
     def observe(self, status: int, latency_ms: float, error: str, *, refused: bool) -> None:
         klass = f"{status // 100}xx"

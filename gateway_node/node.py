@@ -167,7 +167,8 @@ async def worker_main(settings: Settings, index: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(config.run()), asyncio.create_task(shipper.run())]
+    polling = asyncio.create_task(config.run())
+    shipping = asyncio.create_task(shipper.run())
     await stop.wait()
 
     # Graceful stop: no new connections, idle keep-alive ones closed, calls in flight allowed
@@ -176,11 +177,10 @@ async def worker_main(settings: Settings, index: int) -> int:
     dropped = await shutdown(server, DRAIN_SECONDS)
     if dropped:
         say(f"worker {index}: {dropped} connection(s) still busy after {DRAIN_SECONDS:.0f} s were dropped")
-    for task in tasks[:1]:
-        task.cancel()
+    polling.cancel()
+    # What the drain left of the budget, at least a second; what cannot be sent is spooled.
     await shipper.close(timeout=max(1.0, deadline - time.monotonic()))
-    for task in tasks[1:]:
-        task.cancel()
+    shipping.cancel()
     await limiter.close()
     await registry.close()
     status_server.close()
