@@ -25,7 +25,15 @@ SERIES_COLUMNS = [
 CALL_EXPORT_COLUMNS = [
     "request_id", "ts", "api_id", "api_version_id", "endpoint", "method", "path", "application_id", "api_key_id",
     "key_id", "status", "error", "latency_ms", "upstream_latency_ms", "request_bytes", "response_bytes",
-    "client_ip", "user_agent",
+    "client_ip", "user_agent", "ai_route", "ai_provider", "ai_model", "ai_input_tokens", "ai_output_tokens",
+    "ai_cached_tokens", "ai_cost", "ai_ttft_ms",
+]  # fmt: skip
+
+
+AI_COLUMNS = [
+    "group", "label", "ai_route", "ai_provider", "ai_model", "api_id", "consumer_tenant_id", "application_id",
+    "provider_tenant_id", "calls", "errors", "input_tokens", "output_tokens", "cached_tokens", "cost",
+    "cost_unknown", "ttft_p50_ms", "ttft_p95_ms", "p95_ms",
 ]  # fmt: skip
 
 
@@ -70,3 +78,17 @@ def calls_csv(scope: selectors.Scope, flt: selectors.CallFilter, filename: str) 
     Bounded by ``ANALYTICS_EXPORT_MAX_ROWS``; the rows are read lazily, so memory stays flat.
     """
     return _response(_rows(CALL_EXPORT_COLUMNS, selectors.iter_calls(scope, flt)), filename)
+
+
+def _ai_records(scope: selectors.Scope, window: selectors.Window) -> Iterator[dict[str, Any]]:
+    usage = selectors.ai_usage(scope, window)
+    yield {"group": "total", "label": "all AI calls", **usage["totals"]}
+    for item in usage["models"]:
+        yield {"group": "model", **item["key"], **item}
+    for item in usage["items"]:
+        yield {"group": usage["by"], **item["key"], **item}
+
+
+def ai_csv(scope: selectors.Scope, window: selectors.Window, filename: str) -> StreamingHttpResponse:
+    """AI usage of the window: the totals, then one row per model and per application / API (rollups)."""
+    return _response(_rows(AI_COLUMNS, _ai_records(scope, window)), filename)

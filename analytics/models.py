@@ -675,6 +675,198 @@ class ConsumerEndpointSummaryDay(ConsumerEndpointSummary):
         ]
 
 
+#: The dimensions of an AI rollup row, in the order of its unique constraint (after ``bucket``).
+AI_DIMENSIONS = (
+    "provider_tenant_id",
+    "api_id",
+    "api_version_id",
+    "consumer_tenant_id",
+    "application_id",
+    "api_key_id",
+    "ai_route",
+    "ai_provider",
+    "ai_model",
+)
+
+
+class AiMeasures(models.Model):
+    """A time bucket and the additive measures every AI rollup and AI summary row carries."""
+
+    bucket = models.DateTimeField(help_text="Start of the minute / hour / UTC day.")
+
+    calls = models.BigIntegerField(default=0, db_default=0)
+    errors = models.BigIntegerField(default=0, db_default=0, help_text="Calls with status >= 400 or a refusal.")
+    input_tokens = models.BigIntegerField(default=0, db_default=0)
+    output_tokens = models.BigIntegerField(default=0, db_default=0)
+    cached_tokens = models.BigIntegerField(default=0, db_default=0)
+    cost = models.DecimalField(
+        max_digits=24, decimal_places=8, default=0, db_default=0, help_text="USD, sum of the known costs."
+    )
+    cost_unknown = models.BigIntegerField(
+        default=0, db_default=0, help_text="Calls that reported tokens but no cost (no price known)."
+    )
+    ttft_sum = models.FloatField(default=0, db_default=0, help_text="Sum of ai_ttft_ms.")
+    ttft_count = models.BigIntegerField(default=0, db_default=0, help_text="Calls that reported a ttft.")
+    ttft_hist = ArrayField(models.BigIntegerField(), size=BUCKETS, help_text="Time to first token histogram.")
+    latency_sum = models.FloatField(default=0, db_default=0)
+    latency_hist = ArrayField(models.BigIntegerField(), size=BUCKETS)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M}: {self.calls} AI calls"
+
+
+class AiRollup(AiMeasures):
+    """AI calls (raw rows with ``ai_model`` or ``ai_route`` set) of one bucket × one combination
+    of ``AI_DIMENSIONS``, with additive measures (docs/analytics.md, "AI rollups").
+
+    Kept beside the call rollups rather than as more dimensions of them: route, provider and
+    model would multiply the rows of every call rollup and summary for the few calls that have
+    them. Written by ``analytics.rollup`` in the same run and transaction as the call rollups,
+    for the same buckets, replaced and never incremented.
+    """
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    consumer_tenant_id = models.BigIntegerField(null=True)
+    application_id = models.BigIntegerField(null=True)
+    api_key_id = models.BigIntegerField(null=True)
+    ai_route = models.CharField(max_length=160, default="", db_default="")
+    ai_provider = models.CharField(max_length=64, default="", db_default="")
+    ai_model = models.CharField(max_length=128, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.ai_route or self.ai_model}: {self.calls} calls"
+
+
+class AiRollupMinute(AiRollup):
+    """AI calls per minute; trimmed with the minute rollups. Histograms int4[] like theirs."""
+
+    ttft_hist = ArrayField(models.IntegerField(), size=BUCKETS, help_text="Time to first token histogram.")
+    latency_hist = ArrayField(models.IntegerField(), size=BUCKETS)
+
+    class Meta:
+        constraints = [unique_dims("airollupminute", AI_DIMENSIONS)]
+        indexes = [
+            index("airollupminute_provider", "provider_tenant_id", "api_id", "bucket"),
+            index("airollupminute_consumer", "consumer_tenant_id", "application_id", "bucket"),
+        ]
+
+
+class AiRollupHour(AiRollup):
+    """AI calls per hour, summed from the minute rows; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("airolluphour", AI_DIMENSIONS)]
+        indexes = [
+            # Covering a provider's ranking of its AI callers (selectors._ai_split): index only.
+            index(
+                "airolluphour_provider",
+                "provider_tenant_id",
+                "api_id",
+                "bucket",
+                include=("api_version_id", "consumer_tenant_id", "application_id", "calls"),
+            ),
+            index("airolluphour_consumer", "consumer_tenant_id", "application_id", "bucket"),
+        ]
+
+
+class AiRollupDay(AiRollup):
+    """AI calls per UTC day, summed from the hour rows; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("airollupday", AI_DIMENSIONS)]
+        indexes = [
+            # Covering a provider's ranking of its AI callers (selectors._ai_split): index only.
+            index(
+                "airollupday_provider",
+                "provider_tenant_id",
+                "api_id",
+                "bucket",
+                include=("api_version_id", "consumer_tenant_id", "application_id", "calls"),
+            ),
+            index("airollupday_consumer", "consumer_tenant_id", "application_id", "bucket"),
+        ]
+
+
+#: AI summaries: narrower copies of the AI hour and day rollups that keep only some dimensions,
+#: as ``SUMMARIES`` are of the call rollups (analytics.rollup keeps them in the same run and
+#: transaction; analytics.selectors.ai_table_for picks the narrowest that has what a query needs).
+#: ``aitenant`` serves the staff's platform-wide AI usage (per model and per provider
+#: organisation) and a provider's totals and models; ``aimodel`` those of one API or version. A
+#: few rows per bucket instead of one per key, application and model.
+AI_SUMMARIES: dict[str, tuple[str, ...]] = {
+    "aitenant": ("provider_tenant_id", "ai_route", "ai_provider", "ai_model"),
+    "aimodel": ("provider_tenant_id", "api_id", "api_version_id", "ai_route", "ai_provider", "ai_model"),
+}
+#: The levels each AI summary exists at. No minute level: a window reads whole hours and days
+#: wherever it has them (analytics.selectors.pieces), so minutes are read only at its edges and
+#: for the open hour.
+AI_SUMMARY_LEVELS: dict[str, tuple[str, ...]] = dict.fromkeys(AI_SUMMARIES, ("hour", "day"))
+
+
+class AiTenantSummary(AiMeasures):
+    """AI calls per provider organisation, route, provider and model, without API and caller."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    ai_route = models.CharField(max_length=160, default="", db_default="")
+    ai_provider = models.CharField(max_length=64, default="", db_default="")
+    ai_model = models.CharField(max_length=128, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class AiTenantSummaryHour(AiTenantSummary):
+    """``aitenant`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("aitenantsummaryhour", AI_SUMMARIES["aitenant"])]
+
+
+class AiTenantSummaryDay(AiTenantSummary):
+    """``aitenant`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("aitenantsummaryday", AI_SUMMARIES["aitenant"])]
+
+
+class AiModelSummary(AiMeasures):
+    """AI calls per API, version, route, provider and model, without caller."""
+
+    provider_tenant_id = models.BigIntegerField(null=True)
+    api_id = models.BigIntegerField(null=True)
+    api_version_id = models.BigIntegerField(null=True)
+    ai_route = models.CharField(max_length=160, default="", db_default="")
+    ai_provider = models.CharField(max_length=64, default="", db_default="")
+    ai_model = models.CharField(max_length=128, default="", db_default="")
+
+    class Meta:
+        abstract = True
+
+
+class AiModelSummaryHour(AiModelSummary):
+    """``aimodel`` summary per hour; trimmed with the hour rollups."""
+
+    class Meta:
+        constraints = [unique_dims("aimodelsummaryhour", AI_SUMMARIES["aimodel"])]
+        indexes = [index("aimodelsummaryhour_provider", "provider_tenant_id", "api_id", "bucket")]
+
+
+class AiModelSummaryDay(AiModelSummary):
+    """``aimodel`` summary per UTC day; kept for ever."""
+
+    class Meta:
+        constraints = [unique_dims("aimodelsummaryday", AI_SUMMARIES["aimodel"])]
+        indexes = [index("aimodelsummaryday_provider", "provider_tenant_id", "api_id", "bucket")]
+
+
 class Watermark(models.Model):
     """How far a level is rolled up.
 

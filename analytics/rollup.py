@@ -22,6 +22,11 @@ One run, in one transaction, under a transaction-level advisory lock (one runner
 4. The watermarks move forward and the dirty buckets are cleared, in the same transaction. The
    hour and day watermarks say up to where those levels are materialised.
 
+AI rollups (``analytics_airollup*``): the AI calls (``ai_model`` or ``ai_route`` set) grouped by
+API, caller, route, provider and model, written by the same steps for the same buckets in the same
+transaction (``_recompute`` with the ``AI`` family), so the same exactness rules hold; their
+summaries (``AI_SUMMARIES``) are replaced with them, like the call summaries.
+
 Endpoint templates: a raw record with an empty ``endpoint`` is matched here against its API
 version's OpenAPI operations (method + path template turned into a regular expression, in a
 per-run temporary table); no match gives ``'other'``, no API version gives ``''``.
@@ -39,7 +44,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from analytics.histogram import BUCKETS, bucket_index_sql
-from analytics.models import DIMENSIONS, SUMMARIES, SUMMARY_LEVELS
+from analytics.models import AI_DIMENSIONS, AI_SUMMARIES, AI_SUMMARY_LEVELS, DIMENSIONS, SUMMARIES, SUMMARY_LEVELS
 
 #: pg_try_advisory_xact_lock key of the rollup runner ("analytics rollup" in ASCII, truncated).
 LOCK_KEY = 0x616E_616C_7974_6963
@@ -48,6 +53,7 @@ LEVELS = ("minute", "hour", "day")
 TABLES = {"minute": "analytics_rollupminute", "hour": "analytics_rolluphour", "day": "analytics_rollupday"}
 SOURCE_LEVEL = {"hour": "minute", "day": "hour"}
 RAW = "gateways_callrecord"
+AI_TABLES = {"minute": "analytics_airollupminute", "hour": "analytics_airolluphour", "day": "analytics_airollupday"}
 
 
 def summary_table(shape: str, level: str) -> str:
@@ -238,35 +244,140 @@ GROUP BY 1, {", ".join(str(i + 2) for i in range(len(DIMENSIONS)))}
 """  # noqa: S608 - table names and expressions are our constants; values are bound parameters
 
 
-def _recompute_summaries(cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt.datetime) -> int:
+# --- AI rollups (docs/analytics.md, "AI rollups") ---------------------------------------------
+
+_AI_DIMS = ", ".join(AI_DIMENSIONS)
+_AI_MEASURES = (
+    "calls",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost",
+    "cost_unknown",
+    "ttft_sum",
+    "ttft_count",
+    "ttft_hist",
+    "latency_sum",
+    "latency_hist",
+)
+_AI_COLUMNS = f"bucket, {_AI_DIMS}, {', '.join(_AI_MEASURES)}"
+_AI_RAW_COLUMNS = (
+    f"ts, {_AI_DIMS}, status, error, latency_ms, ai_ttft_ms, ai_input_tokens, ai_output_tokens, "
+    "ai_cached_tokens, ai_cost"
+)
+#: The raw rows of AI calls: a model answered, or a route was asked for (a call refused before
+#: any provider was tried still names its route).
+AI_CALL = "(ai_model <> '' OR ai_route <> '')"
+
+
+def _ai_insert_from_raw(level: str, where: str) -> str:
+    """INSERT the AI groups of ``level`` computed from the raw rows chosen by ``where``."""
+    return f"""
+WITH src AS NOT MATERIALIZED ({where})
+INSERT INTO {AI_TABLES[level]} ({_AI_COLUMNS})
+SELECT g.bucket, {_AI_DIMS}, g.calls, g.errors, g.input_tokens, g.output_tokens, g.cached_tokens, g.cost,
+       g.cost_unknown, g.ttft_sum, g.ttft_count,
+       {_hist_from_indexes("g.ttft_count", "g.tb1", "g.tbs", HIST_TYPE[level])},
+       g.latency_sum, {_hist_from_indexes("g.calls", "g.lb1", "g.lbs", HIST_TYPE[level])}
+FROM (
+    SELECT r.bucket, {_AI_DIMS},
+           count(*) AS calls,
+           count(*) FILTER (WHERE r.status >= 400 OR r.error <> '') AS errors,
+           coalesce(sum(r.ai_input_tokens), 0) AS input_tokens,
+           coalesce(sum(r.ai_output_tokens), 0) AS output_tokens,
+           coalesce(sum(r.ai_cached_tokens), 0) AS cached_tokens,
+           coalesce(sum(r.ai_cost), 0) AS cost,
+           count(*) FILTER (
+               WHERE r.ai_cost IS NULL AND (r.ai_input_tokens IS NOT NULL OR r.ai_output_tokens IS NOT NULL)
+           ) AS cost_unknown,
+           coalesce(sum(r.ai_ttft_ms), 0) AS ttft_sum, count(r.ai_ttft_ms) AS ttft_count,
+           min(r.tb) AS tb1, array_agg(r.tb) FILTER (WHERE r.tb IS NOT NULL) AS tbs,
+           coalesce(sum(r.latency_ms), 0) AS latency_sum, min(r.lb) AS lb1, array_agg(r.lb) AS lbs
+    FROM (
+        SELECT date_trunc('{level}', e.ts, 'UTC') AS bucket, {", ".join(f"e.{d}" for d in AI_DIMENSIONS)},
+               e.status, e.error, e.latency_ms, e.ai_ttft_ms, e.ai_input_tokens, e.ai_output_tokens,
+               e.ai_cached_tokens, e.ai_cost,
+               {bucket_index_sql("e.latency_ms")} AS lb, {bucket_index_sql("e.ai_ttft_ms")} AS tb
+        FROM src e
+    ) r
+    GROUP BY r.bucket, {_AI_DIMS}
+) g
+"""  # noqa: S608 - table names and expressions are our constants; values are bound parameters
+
+
+def _ai_insert_from_level(level: str, where: str) -> str:
+    """INSERT the AI groups of ``level`` summed from the finer level's rows chosen by ``where``."""
+    return f"""
+INSERT INTO {AI_TABLES[level]} ({_AI_COLUMNS})
+SELECT date_trunc('{level}', s.bucket, 'UTC'), {", ".join(f"s.{d}" for d in AI_DIMENSIONS)},
+       sum(s.calls)::bigint, sum(s.errors)::bigint, sum(s.input_tokens)::bigint, sum(s.output_tokens)::bigint,
+       sum(s.cached_tokens)::bigint, sum(s.cost), sum(s.cost_unknown)::bigint,
+       sum(s.ttft_sum), sum(s.ttft_count)::bigint, {_hist_sum("s.ttft_hist")},
+       sum(s.latency_sum), {_hist_sum("s.latency_hist")}
+FROM ({where}) s
+GROUP BY 1, {", ".join(str(i + 2) for i in range(len(AI_DIMENSIONS)))}
+"""  # noqa: S608 - table names and expressions are our constants; values are bound parameters
+
+
+@dataclass(frozen=True)
+class _Family:
+    """A set of rollup tables (minute, hour, day), how a level's rows are computed, and the
+    summaries kept from them (narrower copies: the same measures grouped by fewer dimensions)."""
+
+    tables: dict[str, str]
+    raw_columns: str
+    raw_filter: str  # a condition over the raw table's columns ("TRUE": every call)
+    from_raw: Callable[[str, str], str]
+    from_level: Callable[[str, str], str]
+    summaries: dict[str, tuple[str, ...]]
+    summary_levels: dict[str, tuple[str, ...]]
+    measures: tuple[str, ...]
+    measure_sums: str  # the measures of ``measures`` summed over rows ``s`` of the family's tables
+
+
+def _recompute_summaries(
+    cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt.datetime, family: _Family
+) -> int:
     """Replace the summary rows of ``level`` for the buckets just recomputed in the full rollup
-    (``[open_from, until)`` and the dirty buckets before ``until``)."""
+    of ``family`` (``[open_from, until)`` and the dirty buckets before ``until``)."""
+    table = family.tables[level]
     source = (
-        f"SELECT * FROM {TABLES[level]} WHERE bucket >= %(open_from)s AND bucket < %(until)s "  # noqa: S608
-        f"UNION ALL SELECT r.* FROM analytics_dirtybucket d JOIN {TABLES[level]} r ON r.bucket = d.bucket "
+        f"SELECT * FROM {table} WHERE bucket >= %(open_from)s AND bucket < %(until)s "  # noqa: S608
+        f"UNION ALL SELECT r.* FROM analytics_dirtybucket d JOIN {table} r ON r.bucket = d.bucket "
         "WHERE d.level = %(level)s AND d.bucket < %(open_from)s"
     )
     chosen = (
         "(bucket >= %(open_from)s AND bucket < %(until)s) OR bucket = ANY(ARRAY("
         "SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s AND bucket < %(until)s))"
     )
-    return _replace_summaries(cur, level, source, chosen, {"open_from": open_from, "until": until, "level": level})
+    params = {"open_from": open_from, "until": until, "level": level}
+    return _replace_summaries(cur, level, source, chosen, params, family)
 
 
 def refresh_summaries(level: str, buckets: list[dt.datetime], shapes: tuple[str, ...] = ()) -> int:
     """Recompute the summaries (all, or ``shapes``) of some ``level`` buckets from the full
-    rollup rows (tests, repairs, a new summary's backfill)."""
+    rollup rows, the AI summaries from the AI rollup rows (tests, repairs, a new summary's backfill)."""
+    inserted = 0
     with transaction.atomic(), connection.cursor() as cur:
-        source = f"SELECT * FROM {TABLES[level]} WHERE bucket = ANY(%(buckets)s)"  # noqa: S608
-        chosen = "bucket = ANY(%(buckets)s)"
-        return _replace_summaries(cur, level, source, chosen, {"buckets": buckets}, shapes)
+        for family in (CALLS, AI):
+            source = f"SELECT * FROM {family.tables[level]} WHERE bucket = ANY(%(buckets)s)"  # noqa: S608
+            chosen = "bucket = ANY(%(buckets)s)"
+            inserted += _replace_summaries(cur, level, source, chosen, {"buckets": buckets}, family, shapes)
+    return inserted
 
 
 def _replace_summaries(
-    cur: CursorWrapper, level: str, source: str, chosen: str, params: dict[str, Any], shapes: tuple[str, ...] = ()
+    cur: CursorWrapper,
+    level: str,
+    source: str,
+    chosen: str,
+    params: dict[str, Any],
+    family: _Family,
+    shapes: tuple[str, ...] = (),
 ) -> int:
     """Delete the summary rows of ``level`` whose bucket is ``chosen`` and insert them again from
-    the full rollup rows ``source``.
+    the full rollup rows ``source`` (of ``family``).
 
     Each summary is the ``level`` rollup grouped by fewer dimensions, so it is recomputed from
     those rows (whole buckets, deleted then inserted: the same replace-never-increment rule).
@@ -274,20 +385,15 @@ def _replace_summaries(
     share a few pages (a consumer's 30 days of endpoints read ~30 × a few pages, not one per row).
     """
     inserted = 0
-    for shape, dims in SUMMARIES.items():
-        if (shapes and shape not in shapes) or level not in SUMMARY_LEVELS[shape]:
+    for shape, dims in family.summaries.items():
+        if (shapes and shape not in shapes) or level not in family.summary_levels[shape]:
             continue
         table = summary_table(shape, level)
         cur.execute(f"DELETE FROM {table} WHERE {chosen}", params)  # noqa: S608
         cur.execute(
             f"""
-            INSERT INTO {table} (bucket, {", ".join(dims)}, {", ".join(_MEASURES)})
-            SELECT s.bucket, {", ".join(f"s.{d}" for d in dims)},
-                   sum(s.calls)::bigint, sum(s.errors_4xx)::bigint, sum(s.errors_5xx)::bigint,
-                   sum(s.request_bytes)::bigint, sum(s.response_bytes)::bigint,
-                   sum(s.latency_sum), {_hist_sum("s.latency_hist")},
-                   sum(s.upstream_latency_sum), sum(s.upstream_count)::bigint, {_hist_sum("s.upstream_hist")},
-                   sum(s.ai_input_tokens)::bigint, sum(s.ai_output_tokens)::bigint, sum(s.ai_cost)
+            INSERT INTO {table} (bucket, {", ".join(dims)}, {", ".join(family.measures)})
+            SELECT s.bucket, {", ".join(f"s.{d}" for d in dims)}, {family.measure_sums}
             FROM ({source}) s
             GROUP BY {", ".join(str(i + 1) for i in range(len(dims) + 1))}
             ORDER BY {", ".join(str(i + 1) for i in range(len(dims) + 1))}
@@ -318,14 +424,48 @@ def _trim_cutoff(level: str) -> dt.datetime | None:
     return dt.datetime.now(dt.UTC) - dt.timedelta(days=days - 1)
 
 
-def _recompute(cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt.datetime) -> int:
-    """Replace the rows of ``level`` for its buckets in ``[open_from, until)`` and its dirty buckets
-    before ``until``.
+CALLS = _Family(
+    TABLES,
+    _RAW_COLUMNS,
+    "TRUE",
+    _insert_from_raw,
+    _insert_from_level,
+    SUMMARIES,
+    SUMMARY_LEVELS,
+    _MEASURES,
+    "sum(s.calls)::bigint, sum(s.errors_4xx)::bigint, sum(s.errors_5xx)::bigint, "
+    "sum(s.request_bytes)::bigint, sum(s.response_bytes)::bigint, "
+    f"sum(s.latency_sum), {_hist_sum('s.latency_hist')}, "
+    f"sum(s.upstream_latency_sum), sum(s.upstream_count)::bigint, {_hist_sum('s.upstream_hist')}, "
+    "sum(s.ai_input_tokens)::bigint, sum(s.ai_output_tokens)::bigint, sum(s.ai_cost)",
+)
+AI = _Family(
+    AI_TABLES,
+    _AI_RAW_COLUMNS,
+    AI_CALL,
+    _ai_insert_from_raw,
+    _ai_insert_from_level,
+    AI_SUMMARIES,
+    AI_SUMMARY_LEVELS,
+    _AI_MEASURES,
+    "sum(s.calls)::bigint, sum(s.errors)::bigint, sum(s.input_tokens)::bigint, sum(s.output_tokens)::bigint, "
+    "sum(s.cached_tokens)::bigint, sum(s.cost), sum(s.cost_unknown)::bigint, "
+    f"sum(s.ttft_sum), sum(s.ttft_count)::bigint, {_hist_sum('s.ttft_hist')}, "
+    f"sum(s.latency_sum), {_hist_sum('s.latency_hist')}",
+)
+
+
+def _recompute(
+    cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt.datetime, family: _Family = CALLS
+) -> int:
+    """Replace the rows of ``level`` (of the call rollups, or of another ``family``: the AI rollups)
+    for its buckets in ``[open_from, until)`` and its dirty buckets before ``until``.
 
     For minutes ``until`` is infinity (the open range includes the current, partial minute); for
     hours and days it is the first bucket not yet closed, which is left to the finer level.
     """
-    table = TABLES[level]
+    tables = family.tables
+    table = tables[level]
     unit = f"interval '1 {level}'"
     params: dict[str, dt.datetime | str] = {"open_from": open_from, "until": until, "level": level}
     cur.execute(
@@ -335,15 +475,18 @@ def _recompute(cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt
         "SELECT bucket FROM analytics_dirtybucket WHERE level = %(level)s AND bucket < %(until)s))",
         params,
     )
+    columns = family.raw_columns
     raw_rows = (
-        f"SELECT {_RAW_COLUMNS} FROM {RAW} WHERE ts >= %(open_from)s AND ts < least(%(raw_until)s, %(until)s) "  # noqa: S608
-        f"UNION ALL SELECT {', '.join('c.' + c.strip() for c in _RAW_COLUMNS.split(','))} "
+        f"SELECT {columns} FROM {RAW} WHERE ts >= %(open_from)s AND ts < least(%(raw_until)s, %(until)s) "  # noqa: S608
+        f"AND {family.raw_filter} "
+        f"UNION ALL SELECT {', '.join('c.' + c.strip() for c in columns.split(','))} "
         f"FROM analytics_dirtybucket d JOIN {RAW} c ON c.ts >= d.bucket AND c.ts < d.bucket + {unit} "
-        "WHERE d.level = %(level)s AND d.bucket < %(open_from)s AND d.bucket < %(raw_until)s"
+        "WHERE d.level = %(level)s AND d.bucket < %(open_from)s AND d.bucket < %(raw_until)s "
+        f"AND {family.raw_filter.replace('ai_', 'c.ai_')}"
     )
     source = SOURCE_LEVEL.get(level)
     if source is None:
-        cur.execute(_insert_from_raw(level, raw_rows), {**params, "raw_until": INFINITY})
+        cur.execute(family.from_raw(level, raw_rows), {**params, "raw_until": INFINITY})
         return cur.rowcount
     # The finer level is complete from its trim cutoff on (rounded up to a whole bucket); buckets
     # before that (late data older than the finer level's retention) are summed from raw.
@@ -352,7 +495,7 @@ def _recompute(cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt
     if cutoff is not None:
         cur.execute(f"SELECT date_trunc('{level}', %s::timestamptz, 'UTC') + {unit}", [cutoff])
         (from_source,) = cur.fetchone()
-    src = TABLES[source]
+    src = tables[source]
     level_rows = (
         f"SELECT * FROM {src} WHERE bucket >= greatest(%(open_from)s, %(from_source)s) "  # noqa: S608
         "AND bucket < %(until)s "
@@ -360,10 +503,10 @@ def _recompute(cur: CursorWrapper, level: str, open_from: dt.datetime, until: dt
         f"ON f.bucket >= d.bucket AND f.bucket < d.bucket + {unit} "
         "WHERE d.level = %(level)s AND d.bucket < %(open_from)s AND d.bucket >= %(from_source)s"
     )
-    cur.execute(_insert_from_level(level, level_rows), {**params, "from_source": from_source})
+    cur.execute(family.from_level(level, level_rows), {**params, "from_source": from_source})
     inserted = cur.rowcount
     if from_source > EPOCH_MIN:
-        cur.execute(_insert_from_raw(level, raw_rows), {**params, "raw_until": from_source})
+        cur.execute(family.from_raw(level, raw_rows), {**params, "raw_until": from_source})
         inserted += cur.rowcount
     return inserted
 
@@ -435,12 +578,15 @@ def run_rollup(*, after_step: Callable[[str], None] | None = None) -> RollupResu
                 level_until = INFINITY  # the open range, the current partial minute included
             if level == "hour":
                 # The minute summaries (from the minute rows just written) open the hour step.
-                rows["minute summaries"] = _recompute_summaries(cur, "minute", minute_open_from, INFINITY)
+                rows["minute summaries"] = _recompute_summaries(cur, "minute", minute_open_from, INFINITY, CALLS)
             rows[level] = _recompute(cur, level, level_open_from, level_until)
+            # The AI rollups: the same buckets, from the same sources, in the same transaction.
+            rows[f"ai {level}"] = _recompute(cur, level, level_open_from, level_until, AI)
             if level == "minute":
                 minute_open_from = level_open_from
             else:
-                rows[f"{level} summaries"] = _recompute_summaries(cur, level, level_open_from, level_until)
+                rows[f"{level} summaries"] = _recompute_summaries(cur, level, level_open_from, level_until, CALLS)
+                rows[f"ai {level} summaries"] = _recompute_summaries(cur, level, level_open_from, level_until, AI)
             if after_step:
                 after_step(level)
 
@@ -468,12 +614,16 @@ def delete_expired_rollups(*, batch_size: int = 10_000) -> dict[str, int]:
     for name, table, cutoff in (
         ("minute", TABLES["minute"], minute_cutoff),
         ("hour", TABLES["hour"], hour_cutoff),
+        # The AI rollups live as long as the call rollups of their level.
+        ("ai minute", AI_TABLES["minute"], minute_cutoff),
+        ("ai hour", AI_TABLES["hour"], hour_cutoff),
         # Summaries live as long as the rollups of their level they are grouped from.
         *(
             (f"{shape} summary {level}", summary_table(shape, level), cutoff)
             for level, cutoff in (("minute", minute_cutoff), ("hour", hour_cutoff))
-            for shape in SUMMARIES
-            if level in SUMMARY_LEVELS[shape]
+            for family in (CALLS, AI)
+            for shape in family.summaries
+            if level in family.summary_levels[shape]
         ),
     ):
         deleted[name] = 0

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ from django.utils import timezone
 
 from analytics.histogram import BUCKETS, percentile_sql
 from analytics.histogram import percentile as _histogram_percentile
-from analytics.models import SUMMARIES, SUMMARY_LEVELS
+from analytics.models import AI_SUMMARIES, AI_SUMMARY_LEVELS, SUMMARIES, SUMMARY_LEVELS
 from apis.models import Api, ApiVersion
 from core.errors import InvalidInput, NotFound
 from subscriptions import selectors as subscription_selectors
@@ -809,6 +810,228 @@ def trends(scope: Scope, window: Window, *, limit: int = 10) -> dict[str, Any]:
     }
 
 
+# --- AI usage (AI rollups) -------------------------------------------------------------
+
+AI_TABLES: dict[str, str] = {
+    "minute": "analytics_airollupminute",
+    "hour": "analytics_airolluphour",
+    "day": "analytics_airollupday",
+}
+#: What AI usage is split by besides the model, per side: who called (provider), what was called
+#: (consumer), whose models (platform).
+AI_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "provider": ("applications", ("consumer_tenant_id", "application_id")),
+    "consumer": ("apis", ("api_id",)),
+    "platform": ("providers", ("provider_tenant_id",)),
+}
+AI_MODEL_COLUMNS = ("ai_route", "ai_provider", "ai_model")
+#: Rows listed per split (the totals count every row).
+AI_MAX_ROWS = 50
+# Each histogram counter read once per row as float8, so the levels' parts of the UNION have the
+# same types (minute histograms are int4[], hours and days bigint[]); see _READ.
+_AI_READ = (
+    "calls, errors, input_tokens, output_tokens, cached_tokens, cost, cost_unknown, ttft_sum, ttft_count, "
+    "latency_sum, "
+    + ", ".join(f"ttft_hist[{i}]::float8 AS t{i}" for i in range(1, HIST_SIZE + 1))
+    + ", "
+    + ", ".join(f"latency_hist[{i}]::float8 AS h{i}" for i in range(1, HIST_SIZE + 1))
+)
+_AI_MEASURES = (
+    "sum(calls::float8), sum(errors::float8), sum(input_tokens)::bigint, sum(output_tokens)::bigint, "
+    "sum(cached_tokens)::bigint, sum(cost), sum(cost_unknown::float8), sum(ttft_sum), sum(ttft_count::float8), "
+    "sum(latency_sum), "
+    + ", ".join(f"sum(t{i})" for i in range(1, HIST_SIZE + 1))
+    + ", "
+    + ", ".join(f"sum(h{i})" for i in range(1, HIST_SIZE + 1))
+)
+
+
+def usd(amount: Decimal) -> str:
+    """A cost for people: cents when it has no more, else every digit the rollup kept ($0.00012345)."""
+    text = format(amount.normalize(), "f") if amount else "0"
+    whole, _, fraction = text.partition(".")
+    return f"${int(whole):,}.{fraction.ljust(2, '0')}"
+
+
+@dataclass
+class AiStats:
+    """AI measures summed over some AI rollup rows (tokens and cost exact; the histograms merged)."""
+
+    calls: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    cost_unknown: int = 0
+    ttft_sum: float = 0.0
+    ttft_count: int = 0
+    latency_sum: float = 0.0
+    ttft_hist: list[int] = field(default_factory=lambda: [0] * HIST_SIZE)
+    latency_hist: list[int] = field(default_factory=lambda: [0] * HIST_SIZE)
+
+    @classmethod
+    def from_row(cls, values: Sequence[Any]) -> AiStats:
+        calls, errors, tin, tout, cached, cost, unknown, ttft_sum, ttft_count, lat = values[:10]
+        counters = [int(v or 0) for v in values[10:]]
+        return cls(
+            int(calls or 0), int(errors or 0), int(tin or 0), int(tout or 0), int(cached or 0),
+            Decimal(cost or 0), int(unknown or 0), float(ttft_sum or 0), int(ttft_count or 0), float(lat or 0),
+            counters[:HIST_SIZE], counters[HIST_SIZE:],
+        )  # fmt: skip
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "errors": self.errors,
+            "error_rate": self.errors / self.calls if self.calls else None,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost": self.cost,
+            "cost_display": usd(self.cost),
+            "cost_unknown": self.cost_unknown,
+            "ttft_count": self.ttft_count,
+            "ttft_avg_ms": self.ttft_sum / self.ttft_count if self.ttft_count else None,
+            "ttft_p50_ms": percentile(self.ttft_hist, 0.50),
+            "ttft_p95_ms": percentile(self.ttft_hist, 0.95),
+            "avg_ms": self.latency_sum / self.calls if self.calls else None,
+            "p95_ms": percentile(self.latency_hist, 0.95),
+        }
+
+
+def ai_table_for(level: Level, needed: set[str]) -> str:
+    """The narrowest AI rollup table of ``level`` with every dimension in ``needed`` (an AI summary,
+    analytics.models.AI_SUMMARIES, when one has them all: the same sums from far fewer rows)."""
+    for shape, dims in AI_SUMMARIES.items():
+        if level in AI_SUMMARY_LEVELS[shape] and needed <= set(dims):
+            return f"analytics_{shape}summary{level}"
+    return AI_TABLES[level]
+
+
+def _ai_source(
+    scope: Scope, window: Window, columns: Iterable[str], *, extra: str = "", extra_params: Sequence[Any] = ()
+) -> tuple[str, list[Any]]:
+    """The AI rollup rows of the window the scope may see (``extra`` added), with the dimensions
+    ``columns`` and the scope's own: whole coarser buckets where the window has them (``pieces``),
+    each level cut at its watermark (``_written``), from the narrowest table that has them, like
+    ``_source``."""
+    if scope.node_id is not None:
+        raise InvalidInput("AI usage is not kept per gateway node.", code="invalid", field="node")
+    where, params = scope.where()
+    cond = f"{where} AND {extra}" if extra else where
+    needed = scope.columns() | set(columns)
+    selected = ", ".join(sorted(needed))
+    parts, values = [], []
+    for run_level, run_start, run_end in pieces(window.start, window.end, window.level):
+        for level, start, end in _written(run_level, run_start, run_end, window.marks):
+            parts.append(
+                f"SELECT {selected}, {_AI_READ} FROM {ai_table_for(level, needed)} "  # noqa: S608 - identifiers are ours
+                f"WHERE bucket >= %s AND bucket < %s AND {cond}"
+            )
+            values += [start, end, *params, *extra_params]
+    return " UNION ALL ".join(parts), values
+
+
+def ai_usage(scope: Scope, window: Window) -> dict[str, Any]:
+    """AI calls in the window: totals, per model (route asked for, provider and model that
+    answered) and per application (provider side), API (consumer side) or provider organisation
+    (platform), busiest first.
+
+    Totals and models in one query (grouping sets) over the narrowest AI table with the models
+    (an AI summary wherever the scope allows: a few rows per bucket). The split comes in the same
+    pass when that table has it too; else (a provider's applications, which only the full AI
+    rollup has: thousands of groups spread over every row) it is ranked like a top-N
+    (:func:`_ai_split`). Then the names of the groups listed.
+    """
+    by, split = AI_GROUPS[scope.side]
+    models, splits = ", ".join(AI_MODEL_COLUMNS), ", ".join(split)
+    # One pass when the split needs no wider table than the models (the platform: both in the
+    # ``aitenant`` summary; a consumer: both in the full AI rollup, few rows).
+    with_models = scope.columns() | set(AI_MODEL_COLUMNS)
+    together = ai_table_for("day", with_models) == ai_table_for("day", with_models | set(split))
+    columns = (*AI_MODEL_COLUMNS, *split) if together else AI_MODEL_COLUMNS
+    source, params = _ai_source(scope, window, columns)
+    if together:
+        sql = (
+            f"SELECT GROUPING({models}) AS model_grouped, GROUPING({splits}) AS split_grouped, {models}, "  # noqa: S608
+            f"{splits}, {_AI_MEASURES} FROM ({source}) s GROUP BY GROUPING SETS ((), ({models}), ({splits}))"
+        )
+    else:
+        sql = (
+            f"SELECT GROUPING({models}) AS model_grouped, 1 AS split_grouped, {models}, "  # noqa: S608
+            f"{_AI_MEASURES} FROM ({source}) s GROUP BY GROUPING SETS ((), ({models}))"
+        )
+    with _aggregating() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    totals, model_items, split_items = AiStats(), [], []
+    model_end = 2 + len(AI_MODEL_COLUMNS)
+    width = model_end + (len(split) if together else 0)
+    for row in rows:
+        model_grouped, split_grouped = row[0], row[1]
+        stats = AiStats.from_row(row[width:])
+        if model_grouped and split_grouped:
+            totals = stats
+        elif not model_grouped:
+            key = dict(zip(AI_MODEL_COLUMNS, row[2:model_end], strict=True))
+            model_items.append({"key": key, **stats.as_dict()})
+        else:
+            key = dict(zip(split, row[model_end:width], strict=True))
+            split_items.append({"key": key, **stats.as_dict()})
+    if not together and totals.calls:
+        split_items = _ai_split(scope, window, split)
+
+    def busiest(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        ordered = sorted(items, key=lambda i: (-i["calls"], [("" if v is None else str(v)) for v in i["key"].values()]))
+        return ordered[:AI_MAX_ROWS]
+
+    model_items, split_items = busiest(model_items), busiest(split_items)
+    for item in model_items:
+        key = item["key"]
+        item["label"] = " · ".join(v for v in (key["ai_route"], key["ai_provider"], key["ai_model"]) if v) or "—"
+    _ai_label(by, split_items)
+    return {"totals": totals.as_dict(), "models": model_items, "by": by, "items": split_items}
+
+
+def _ai_split(scope: Scope, window: Window, split: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The ``AI_MAX_ROWS`` groups of ``split`` with the most AI calls (ties by the group's values),
+    with their measures: ranked on ``sum(calls)`` alone, then every measure summed over the rows of
+    the winners only (as ``_top_rows`` does for calls: summing 58 histogram counters for thousands
+    of applications to list fifty was most of the time)."""
+    group = ", ".join(split)
+    source, params = _ai_source(scope, window, split)
+    with _aggregating() as cursor:
+        cursor.execute(
+            f"SELECT {group} FROM ({source}) s GROUP BY {group} ORDER BY sum(calls) DESC, {group} LIMIT %s",  # noqa: S608
+            [*params, AI_MAX_ROWS],
+        )
+        winners = cursor.fetchall()
+        if not winners:
+            return []
+        match, match_params = _matching(split, winners)
+        source, params = _ai_source(scope, window, split, extra=match, extra_params=match_params)
+        cursor.execute(f"SELECT {group}, {_AI_MEASURES} FROM ({source}) s GROUP BY {group}", params)  # noqa: S608
+        measures = {row[: len(split)]: row[len(split) :] for row in cursor.fetchall()}
+    return [
+        {"key": dict(zip(split, winner, strict=True)), **AiStats.from_row(measures[winner]).as_dict()}
+        for winner in winners
+    ]
+
+
+def _ai_label(by: str, items: list[dict[str, Any]]) -> None:
+    if not items:
+        return
+    if by == "applications":
+        _label("consumers", items)
+    elif by == "apis":
+        _label("apis", items)
+    else:
+        tenants = _names(Tenant, {i["key"]["provider_tenant_id"] for i in items} - {None})
+        for item in items:
+            item["label"] = tenants.get(item["key"]["provider_tenant_id"], "unknown route")
+
+
 # --- Quota usage (consumer) -------------------------------------------------------------
 
 
@@ -824,7 +1047,8 @@ def today_window(now: datetime | None = None) -> Window:
 
 
 def quota_usage(application: Application, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Calls of each live subscription of ``application`` this UTC day and month, against its plan.
+    """Calls of each live subscription of ``application`` this UTC day and month, against its plan
+    (and, for a plan with AI limits, tokens and cost against them: ``ai``, see :func:`_ai_quota`).
 
     Quotas count UTC calendar periods (apis.models.Plan) and only calls the gateway served
     (refused calls have ``error`` set and do not use quota). Today comes from minute rollups;
@@ -843,7 +1067,8 @@ def quota_usage(application: Application, *, now: datetime | None = None) -> lis
 def tenant_quota_usage(tenant: Tenant, *, limit: int = 8, now: datetime | None = None) -> list[dict[str, Any]]:
     """:func:`quota_usage` for the first ``limit`` active subscriptions of every application of a consumer.
 
-    Three queries whatever the number of applications (the dashboard's quota panel).
+    Three queries whatever the number of applications (the dashboard's quota panel), four when a
+    plan has AI limits (their tokens and cost: :func:`_ai_use`).
     """
     subscriptions = list(
         Subscription.objects.for_consumer(tenant)
@@ -852,6 +1077,16 @@ def tenant_quota_usage(tenant: Tenant, *, limit: int = 8, now: datetime | None =
         .order_by("application__name", "api__name", "pk")[:limit]
     )
     return _usage(subscriptions, tenant.pk, now=now)
+
+
+#: Plan fields that make a subscription's quota use show tokens and cost (apis.Plan.AI_LIMIT_FIELDS).
+_AI_LIMITS = (
+    "token_limit_per_minute",
+    "token_quota_per_day",
+    "token_quota_per_month",
+    "cost_budget_per_day",
+    "cost_budget_per_month",
+)
 
 
 def _usage(subscriptions: list[Subscription], tenant_id: int, *, now: datetime | None) -> list[dict[str, Any]]:
@@ -886,6 +1121,8 @@ def _usage(subscriptions: list[Subscription], tenant_id: int, *, now: datetime |
     # The month's earlier days from the day rollups, and from hours / minutes for a day the
     # rollup has not closed yet (just after midnight).
     month_before_today = calls("day", month, today)
+    with_ai = [s for s in subscriptions if _has_ai_limits(s.plan)]
+    ai_use = _ai_use(with_ai, tenant_id, today, month, marks) if with_ai else {}
     usage = []
     for subscription in subscriptions:
         plan = subscription.plan
@@ -905,9 +1142,86 @@ def _usage(subscriptions: list[Subscription], tenant_id: int, *, now: datetime |
                 "month_share": month_total / plan.quota_per_month if plan.quota_per_month else None,
                 "day_start": today,
                 "month_start": month,
+                "ai": _ai_quota(plan, *ai_use.get(pair, _NO_AI_USE)) if _has_ai_limits(plan) else None,
             }
         )
     return usage
+
+
+def _has_ai_limits(plan: Any) -> bool:
+    return any(getattr(plan, name) is not None for name in _AI_LIMITS)
+
+
+#: (tokens today, cost today, tokens this month, cost this month) of a subscription without AI calls.
+_NO_AI_USE: tuple[int, Decimal, int, Decimal] = (0, Decimal(0), 0, Decimal(0))
+
+
+def _ai_use(
+    subscriptions: list[Subscription], tenant_id: int, today: datetime, month: datetime, marks: dict[str, datetime]
+) -> dict[tuple[int, int], tuple[int, Decimal, int, Decimal]]:
+    """Tokens (input + output, as the node charges them) and cost per (application, API) this UTC
+    day and month, from the AI rollups: one query.
+
+    Read like the calls of :func:`_usage`: today from the minute rows, the month's earlier days from
+    the day rows (hours and minutes for a day not closed yet), so no bucket is read twice. Every
+    AI call counts, refused or failed ones included: the node charges whatever tokens an answer
+    used (a stream cut off midway too), and a refused call has none.
+    """
+    app_ids = sorted({s.application_id for s in subscriptions})
+    api_ids = sorted({s.api_id for s in subscriptions})
+    parts = [
+        *_written("day", month, today, marks),
+        *_written("minute", today, today + timedelta(days=1), marks),
+    ]
+    union = " UNION ALL ".join(
+        f"SELECT application_id, api_id, bucket, input_tokens + output_tokens AS tokens, cost "  # noqa: S608
+        f"FROM {AI_TABLES[level]} WHERE consumer_tenant_id = %s AND application_id = ANY(%s) AND api_id = ANY(%s) "
+        "AND bucket >= %s AND bucket < %s"
+        for level, _lo, _hi in parts
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT application_id, api_id, bucket >= %s, sum(tokens)::bigint, sum(cost) "  # noqa: S608
+            f"FROM ({union}) u GROUP BY 1, 2, 3",
+            [today, *(v for _lv, lo, hi in parts for v in (tenant_id, app_ids, api_ids, lo, hi))],
+        )
+        rows = cursor.fetchall()
+    found: dict[tuple[int, int], list[Any]] = {}
+    for app_id, api_id, is_today, tokens, cost in rows:
+        # [tokens today, cost today, tokens before today, cost before today]
+        totals = found.setdefault((app_id, api_id), [0, Decimal(0), 0, Decimal(0)])
+        offset = 0 if is_today else 2
+        totals[offset] += int(tokens or 0)
+        totals[offset + 1] += Decimal(cost or 0)
+    return {
+        pair: (day_tokens, day_cost, day_tokens + earlier_tokens, day_cost + earlier_cost)
+        for pair, (day_tokens, day_cost, earlier_tokens, earlier_cost) in found.items()
+    }
+
+
+def _ai_quota(plan: Any, day_tokens: int, day_cost: Decimal, month_tokens: int, month_cost: Decimal) -> dict[str, Any]:
+    """A subscription's tokens and cost of the UTC day and month against its plan's AI limits
+    (None: no such limit)."""
+
+    def share(used: int | Decimal, limit: int | Decimal | None) -> float | None:
+        return float(used / limit) if limit else None
+
+    figures: dict[str, Any] = {}
+    for period, tokens, cost in (("day", day_tokens, day_cost), ("month", month_tokens, month_cost)):
+        token_quota = getattr(plan, f"token_quota_per_{period}")
+        budget = getattr(plan, f"cost_budget_per_{period}")
+        figures.update(
+            {
+                f"{period}_tokens": tokens,
+                f"{period}_token_quota": token_quota,
+                f"{period}_token_share": share(tokens, token_quota),
+                f"{period}_cost": cost,
+                f"{period}_cost_display": usd(cost),
+                f"{period}_cost_budget": budget,
+                f"{period}_cost_share": share(cost, budget),
+            }
+        )
+    return figures
 
 
 # --- Call-log explorer (raw table) -------------------------------------------------------
@@ -919,8 +1233,8 @@ EXPORT_PAGE_SIZE = 2000
 CALL_COLUMNS = (
     "request_id, ts, received_at, node_id, source, api_version_id, api_id, provider_tenant_id, endpoint, method, "
     "path, api_key_id, key_id, application_id, consumer_tenant_id, plan_id, subscription_id, status, latency_ms, "
-    "upstream_latency_ms, request_bytes, response_bytes, client_ip, user_agent, error, ai_provider, ai_model, "
-    "ai_input_tokens, ai_output_tokens, ai_cost"
+    "upstream_latency_ms, request_bytes, response_bytes, client_ip, user_agent, error, ai_route, ai_provider, "
+    "ai_model, ai_input_tokens, ai_output_tokens, ai_cached_tokens, ai_cost, ai_ttft_ms"
 )
 CALL_FIELDS = [name.strip() for name in CALL_COLUMNS.split(",")]
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<slug:slug>/analytics/calls.csv", views.calls_csv, name="calls-csv"),
     path("<slug:slug>/analytics/calls/<uuid:request_id>/", views.call_detail, name="call"),
     path("<slug:slug>/analytics/timeseries.csv", views.timeseries_csv, name="timeseries-csv"),
+    path("<slug:slug>/analytics/ai.csv", views.ai_csv, name="ai-csv"),
 ]

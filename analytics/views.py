@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -82,6 +83,8 @@ def _dashboard(scope: selectors.Scope, window: selectors.Window, tops: list[tupl
         "chart": chart,
         "trends": selectors.trends(scope, window, limit=5),
         "tops": [(title, by, selectors.top(scope, window, by)) for title, by in tops],
+        # Shown only when the period had AI calls (one query over the AI rollups either way).
+        "ai": selectors.ai_usage(scope, window) if scope.node_id is None else None,
         "empty": totals.calls == 0,
         "empty_help": EMPTY_HELP,
         "ranges": ["1h", "24h", "7d", "30d"],
@@ -142,6 +145,7 @@ def api_dashboard(request: TenantRequest, api_slug: str) -> HttpResponse:
         "csv_query": f"side=provider&api={api.pk}" + (f"&version={version.pk}" if version else ""),
         **_dashboard(scope, data["window"], tops),
     }
+    context["ai_csv_url"] = _ai_csv_url(request, context["csv_query"], data["window"])
     return render(request, "analytics/api.html", context)
 
 
@@ -157,18 +161,29 @@ def app_dashboard(request: TenantRequest, pk: int) -> HttpResponse:
         request.tenant, "consumer", application_id=application.pk, api_key_id=key.pk if key else None
     )
     tops = [("By API", "apis"), ("By key", "keys"), ("Status codes", "statuses"), ("Refused by the gateway", "errors")]
+    quota = selectors.quota_usage(application)
     context = {
         "application": application,
         "keys": keys,
         "key": key,
         "keep": [("key", key.pk)] if key else [],
         "problems": problems,
-        "quota": selectors.quota_usage(application),
+        "quota": quota,
+        "quota_has_ai": any(q["ai"] for q in quota),
         "calls_url": reverse("analytics:calls", args=[request.tenant.slug]) + f"?side=consumer&application={pk}",
         "csv_query": f"side=consumer&application={pk}" + (f"&key={key.pk}" if key else ""),
         **_dashboard(scope, data["window"], tops),
     }
+    context["ai_csv_url"] = _ai_csv_url(request, context["csv_query"], data["window"])
     return render(request, "analytics/app.html", context)
+
+
+def _ai_csv_url(request: TenantRequest, scope_query: str, window: selectors.Window) -> str:
+    """The AI usage export of what the page shows (its scope and period)."""
+    period: dict[str, str] = {"range": window.range_key}
+    if window.range_key == "custom":
+        period.update({"from": window.start.isoformat(), "to": window.end.isoformat()})
+    return reverse("analytics:ai-csv", args=[request.tenant.slug]) + f"?{scope_query}&{urlencode(period)}"
 
 
 def _scope(request: TenantRequest, data: dict[str, Any]) -> selectors.Scope:
@@ -256,6 +271,18 @@ def timeseries_csv(request: TenantRequest) -> HttpResponseBase:
     return exports.timeseries_csv(
         _scope(request, data), window, f"{request.tenant.slug}-timeseries-{window.range_key}.csv"
     )
+
+
+@tenant_view(Perm.TENANT_VIEW)
+@require_GET
+def ai_csv(request: TenantRequest) -> HttpResponseBase:
+    """AI usage of a period per model and per application / API, as on the dashboards."""
+    try:
+        data = _strict(s.AnalyticsQuery, request.GET)
+    except InvalidInput as error:
+        return _bad_request(error)
+    window = data["window"]
+    return exports.ai_csv(_scope(request, data), window, f"{request.tenant.slug}-ai-usage-{window.range_key}.csv")
 
 
 @staff_member_required

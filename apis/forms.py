@@ -157,6 +157,37 @@ class PlanForm(forms.Form):
     quota_per_month = forms.IntegerField(
         min_value=1, required=False, label="Requests per month (UTC)", widget=forms.NumberInput(attrs=_TEXT)
     )
+    # AI versions only (model routes, prompts): tokens as the provider counts them, cost in USD.
+    token_limit_per_minute = forms.IntegerField(
+        min_value=1,
+        required=False,
+        label="Tokens per minute (AI)",
+        help_text="AI versions: input + output tokens. Empty: no limit.",
+        widget=forms.NumberInput(attrs=_TEXT),
+    )
+    token_quota_per_day = forms.IntegerField(
+        min_value=1, required=False, label="Tokens per day (AI, UTC)", widget=forms.NumberInput(attrs=_TEXT)
+    )
+    token_quota_per_month = forms.IntegerField(
+        min_value=1, required=False, label="Tokens per month (AI, UTC)", widget=forms.NumberInput(attrs=_TEXT)
+    )
+    cost_budget_per_day = forms.DecimalField(
+        min_value=0,
+        max_digits=14,
+        decimal_places=4,
+        required=False,
+        label="Cost budget per day (AI, USD)",
+        help_text="Charged after each answer from the model prices; enforced on the next request.",
+        widget=forms.NumberInput(attrs={**_TEXT, "step": "0.0001"}),
+    )
+    cost_budget_per_month = forms.DecimalField(
+        min_value=0,
+        max_digits=14,
+        decimal_places=4,
+        required=False,
+        label="Cost budget per month (AI, USD)",
+        widget=forms.NumberInput(attrs={**_TEXT, "step": "0.0001"}),
+    )
     approval_required = forms.BooleanField(
         required=False, help_text="Subscriptions wait for your admins' approval.", widget=forms.CheckboxInput(_CHECK)
     )

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from apis import openapi, selectors, services, snippets
+from apis import kinds, openapi, selectors, services, snippets
 from apis.filtersets import CatalogFilterSet
 from apis.forms import (
     ApiForm,
@@ -286,6 +286,8 @@ def _version_context(request: TenantRequest, version: ApiVersion, **extra: Any) 
         "note_form": NoteForm(),
         "gateway_url": settings.GATEWAY_URL + version.base_path,
         "delete_refusal": services.version_delete_refusal(version) if _can_edit(request) else None,
+        # What a higher layer adds for versions it answers itself (AI models: their routes).
+        "panels": kinds.panels("version", version, request),
         **extra,
     }
 
@@ -642,6 +644,7 @@ def catalog_detail(request: HttpRequest, provider_slug: str, api_slug: str) -> H
             "spec_url": reverse("apis:catalog-openapi", args=[api.tenant.slug, api.slug, selected.label])
             if selected
             else "",
+            "panels": kinds.panels("catalog", selected, request),
             **_reference_context(request, api, selected, tenant_ids),
         },
     )

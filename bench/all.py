@@ -1,4 +1,4 @@
-"""Run the benchmarks B1–B6 in one go and collect their figures.
+"""Run the benchmarks B1–B7 in one go and collect their figures.
 
     .venv/bin/python bench/all.py [--quick]
 
@@ -28,6 +28,7 @@ RUNS = [
     ("B4 config snapshot", "config_snapshot.py", [], []),
     ("B5 portal pages", "portal_pages.py", [], ["--repeat", "5"]),
     ("B6 gateway node", "gateway_node.py", [], ["--quick"]),
+    ("B7 AI gateway", "ai_gateway.py", [], ["--quick"]),
 ]
 
 

@@ -4,13 +4,15 @@
 
 Creates a throwaway database (dropped at the end), migrates it, seeds ``--rows`` raw records
 spread over 30 days with generate_series (Zipf-like skew: a few providers, keys and endpoints
-take most calls) one UTC day at a time (``--jobs`` days side by side), builds each day's
-rollups with the rollup's own SQL (minute for the last ``--minute-days`` days, hour for the last
+take most calls; about 10 % are AI calls with routes, models, tokens and costs) one UTC day at
+a time (``--jobs`` days side by side), builds each day's rollups and AI rollups with the
+rollup's own SQL (minute for the last ``--minute-days`` days, hour for the last
 ``--hour-days`` — no query reads older hours — and day for all 30) and their summaries with the
 rollup's own code (``analytics.rollup.refresh_summaries``), lays the minute and hour tables out
 in time order as the rollup leaves them, then times each selector the pages and REST endpoints
-call (the same functions; REST adds only serialisation) ``--repeat`` times per case and prints
-the p95. Writes var/bench/dashboards.json. Target: p95 < 100 ms for each.
+call (the same functions; REST adds only serialisation; the AI sections included)
+``--repeat`` times per case and prints the p95. Writes var/bench/dashboards.json. Target: p95
+< 100 ms for each.
 
 ``--name N --keep`` seeds into N and keeps it (about 16 min and 50 GB at 10 M rows on a 2-core
 machine); ``--reuse N`` migrates it, backfills the summaries added since, and times again.
@@ -84,7 +86,7 @@ def main() -> None:
 
 
 #: Bumped when the seeded data or its layout changes: ``--reuse`` refuses an older database.
-SEED_VERSION = 3
+SEED_VERSION = 4
 
 
 def _seed(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str, float]:
@@ -213,26 +215,55 @@ def _seed_raw(cursor: Any, args: argparse.Namespace, start: datetime, end: datet
 
     Skew: u^3 puts most calls on the first ids. Provider p owns APIs p*4..p*4+3; each key belongs
     to one application (key / 2) of one consumer tenant (1000 + key % 200).
+
+    AI calls: the APIs whose id is 1 modulo 8 are AI surfaces (one of every other provider's
+    four, the busiest provider's API 1 among them: about 10 % of all calls). Each call asks for
+    one of its provider's three routes ``org<p>/chat-<n>``; nine in ten are answered by the
+    route's first model, the rest by a fallback; served ones carry tokens (a third with cached
+    input), a cost (one model has no price: cost unknown) and a time to first token; refused
+    ones (429) name only their route.
     """
     cursor.execute(
         f"""
         INSERT INTO gateways_callrecord (request_id, ts, node_id, source, api_version_id, api_id, provider_tenant_id,
             endpoint, method, path, api_key_id, key_id, application_id, consumer_tenant_id, plan_id, status,
-            latency_ms, request_bytes, response_bytes, error)
+            latency_ms, request_bytes, response_bytes, error, ai_route, ai_provider, ai_model, ai_input_tokens,
+            ai_output_tokens, ai_cached_tokens, ai_cost, ai_ttft_ms)
         SELECT gen_random_uuid(), ts, 1 + (g %% 3), 'native', api, api, 1 + api / 4,
-            'GET /r' || ep || '/{{id}}', 'GET', '/p' || api || '/r' || ep || '/' || g, k, 'k' || k, 1 + k / 2,
-            1000 + k %% 200, 1 + api, st, lat, 200, 2000, CASE WHEN st = 429 THEN 'rate_limited' ELSE '' END
+            CASE WHEN ai THEN 'POST /chat/completions' ELSE 'GET /r' || ep || '/{{id}}' END,
+            CASE WHEN ai THEN 'POST' ELSE 'GET' END,
+            '/p' || api || CASE WHEN ai THEN '/chat/completions' ELSE '/r' || ep || '/' || g END, k, 'k' || k,
+            1 + k / 2, 1000 + k %% 200, 1 + api, st, lat, 200, 2000,
+            CASE WHEN st = 429 THEN 'rate_limited' ELSE '' END,
+            CASE WHEN ai THEN 'org' || (1 + api / 4) || '/chat-' || route ELSE '' END,
+            CASE WHEN NOT ai OR st = 429 THEN ''
+                 ELSE (ARRAY['openai', 'anthropic', 'gemini'])[1 + (route + fallback) %% 3] END,
+            CASE WHEN NOT ai OR st = 429 THEN ''
+                 ELSE (ARRAY['gpt-4o-mini', 'claude-haiku', 'gemini-flash'])[1 + (route + fallback) %% 3] END,
+            CASE WHEN served THEN tin END, CASE WHEN served THEN tout END,
+            CASE WHEN served AND cached THEN tin / 2 END,
+            CASE WHEN served AND (route + fallback) %% 3 <> 2
+                 THEN round((tin * 0.15 + tout * 0.60) / 1000000, 8) END,
+            CASE WHEN served THEN lat * 0.3 END
         FROM (
-            SELECT g,
-                %(start)s + (random() * %(span)s) AS ts,
-                floor({args.providers * 4} * power(random(), 3))::int AS api,
-                floor(20 * power(random(), 2))::int AS ep,
-                1 + floor({args.keys} * power(random(), 3))::int AS k,
-                (ARRAY[200,200,200,200,200,200,200,200,200,201,204,400,404,429,500,503])[1 + floor(random() * 16)::int]
-                    AS st,
-                exp(3 + random() * 2.5) AS lat
-            FROM generate_series(%(first)s + 1, %(first)s + %(rows)s) g
-        ) s
+            SELECT *, ai AND st < 400 AS served FROM (
+                SELECT g, ts, api, ep, k, st, lat, api %% 8 = 1 AS ai,
+                    (g %% 3)::int AS route, CASE WHEN g %% 10 = 0 THEN 1 ELSE 0 END AS fallback,
+                    floor(exp(4 + random() * 4))::int AS tin, floor(exp(2 + random() * 4))::int AS tout,
+                    g %% 7 < 2 AS cached
+                FROM (
+                    SELECT g,
+                        %(start)s + (random() * %(span)s) AS ts,
+                        floor({args.providers * 4} * power(random(), 3))::int AS api,
+                        floor(20 * power(random(), 2))::int AS ep,
+                        1 + floor({args.keys} * power(random(), 3))::int AS k,
+                        (ARRAY[200,200,200,200,200,200,200,200,200,201,204,400,404,429,500,503])
+                            [1 + floor(random() * 16)::int] AS st,
+                        exp(3 + random() * 2.5) AS lat
+                    FROM generate_series(%(first)s + 1, %(first)s + %(rows)s) g
+                ) s
+            ) t
+        ) u
         """,  # noqa: S608 - only our own integers are formatted in
         {"start": start, "span": end - start, "first": first, "rows": rows},
     )
@@ -253,19 +284,28 @@ def _build_rollups(
 
     started = time.perf_counter()
     raw = f"SELECT {rollup._RAW_COLUMNS} FROM gateways_callrecord WHERE ts >= %(since)s AND ts < %(until)s"  # noqa: S608
+    ai_raw = (
+        f"SELECT {rollup._AI_RAW_COLUMNS} FROM gateways_callrecord "  # noqa: S608
+        f"WHERE ts >= %(since)s AND ts < %(until)s AND {rollup.AI_CALL}"
+    )
     minute_since = max(start, now - timedelta(days=args.minute_days))
     day = datetime.combine(start.date(), datetime.min.time(), tzinfo=UTC)
     with transaction.atomic():
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(rollup._PATTERNS_SQL)
-        if minute_since < end:
-            cursor.execute(rollup._insert_from_raw("minute", raw), {"since": minute_since, "until": end})
-        if day >= datetime.combine((now - timedelta(days=args.hour_days)).date(), datetime.min.time(), tzinfo=UTC):
-            cursor.execute(rollup._insert_from_raw("hour", raw), {"since": start, "until": end})
-            hours = "SELECT * FROM analytics_rolluphour WHERE bucket >= %(day)s AND bucket < %(day)s + interval '1 day'"
-            cursor.execute(rollup._insert_from_level("day", hours), {"day": day})
-        else:
-            cursor.execute(rollup._insert_from_raw("day", raw), {"since": start, "until": end})
+        # The call rollups and the AI rollups, as a rollup run writes both for the same buckets.
+        for family, raw_rows in ((rollup.CALLS, raw), (rollup.AI, ai_raw)):
+            if minute_since < end:
+                cursor.execute(family.from_raw("minute", raw_rows), {"since": minute_since, "until": end})
+            if day >= datetime.combine((now - timedelta(days=args.hour_days)).date(), datetime.min.time(), tzinfo=UTC):
+                cursor.execute(family.from_raw("hour", raw_rows), {"since": start, "until": end})
+                hours = (
+                    f"SELECT * FROM {family.tables['hour']} "  # noqa: S608
+                    "WHERE bucket >= %(day)s AND bucket < %(day)s + interval '1 day'"
+                )
+                cursor.execute(family.from_level("day", hours), {"day": day})
+            else:
+                cursor.execute(family.from_raw("day", raw_rows), {"since": start, "until": end})
     timings = {"seed_rollups_s": time.perf_counter() - started}
     started = time.perf_counter()
     _refresh_day(cursor, day)
@@ -306,13 +346,12 @@ def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str,
     from django.apps import apps
     from django.db import connection
 
-    from analytics.models import SUMMARIES, SUMMARY_LEVELS
     from analytics.rollup import summary_table
 
     cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()")
     comment = cursor.fetchone()[0] or ""
-    version = next((v for v in (SEED_VERSION, 2) if comment.startswith(f"bench/dashboards.py seed v{v},")), None)
-    if version is None:
+    # Older seeds have no AI calls: their AI figures would time empty tables.
+    if not comment.startswith(f"bench/dashboards.py seed v{SEED_VERSION},"):
         raise SystemExit(
             f"{connection.settings_dict['NAME']} is not a seed v{SEED_VERSION} ({comment!r}): seed it again"
         )
@@ -324,37 +363,24 @@ def _backfill(cursor: Any, args: argparse.Namespace, now: datetime) -> dict[str,
         for model in apps.get_app_config("analytics").get_models():
             if model._meta.db_table not in existing:
                 editor.create_model(model)
-    missing = []
-    for shape in SUMMARIES:
-        for level in SUMMARY_LEVELS[shape]:
-            cursor.execute(f"SELECT EXISTS (SELECT FROM {summary_table(shape, level)})")  # noqa: S608
-            if not cursor.fetchone()[0]:
-                missing.append(shape)
-    missing = sorted(set(missing))
+    # (A migration that adds a summary may fill it itself: then it is not missing here.)
+    missing = sorted({shape for shape, level in _summary_shapes() if _empty(cursor, summary_table(shape, level))})
     if missing:
         cursor.execute("SELECT DISTINCT date_trunc('day', bucket, 'UTC') FROM analytics_rollupday ORDER BY 1")
         days = [day for (day,) in cursor.fetchall()]
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(lambda day: _backfill_day(day, tuple(missing)), days))
-        for shape in missing:
-            if "day" in SUMMARY_LEVELS[shape]:
-                cursor.execute(f"VACUUM ANALYZE {summary_table(shape, 'day')}")
-    # A v2 seed left its hour tables in insertion order: lay them out as v3 does (and new tables).
-    # A v2 seed left its hour tables in insertion order: lay them out as v3 does (and new tables).
-    # (Summaries seeded before the rollup wrote them in dimension order are left as they are:
-    # re-laying 40 GB of them needs as much free disk again; a new seed lays them out.)
-    backfilled = [summary_table(shape, level) for shape in missing for level in SUMMARY_LEVELS[shape]]
-    _time_order(
-        args,
-        [
-            table
-            for table in _rollup_tables()
-            if (not table.endswith("day") and version < SEED_VERSION) or table in backfilled
-        ],
+    # Tables created since the seed (backfilled here or by their migration) are laid out and
+    # analysed as the seed does its own.
+    cursor.execute(
+        "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NULL AND relname = ANY(%s)",
+        [_summary_tables()],
     )
-    if version < SEED_VERSION:
-        cursor.execute("SELECT count(*) FROM gateways_callrecord")
-        _stamp(cursor, cursor.fetchone()[0])
+    fresh = [name for (name,) in cursor.fetchall()]
+    _time_order(args, [table for table in fresh if not table.endswith("day")])
+    for table in fresh:
+        if table.endswith("day"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
     return {"backfill_s": time.perf_counter() - started}
 
 
@@ -385,15 +411,39 @@ def _backfill_day(day: datetime, shapes: tuple[str, ...]) -> None:
 
 
 def _rollup_tables() -> list[str]:
-    """Every rollup level and summary table."""
-    return ["analytics_rollupminute", "analytics_rolluphour", "analytics_rollupday", *_summary_tables()]
+    """Every rollup level and summary table, the AI rollups included."""
+    from analytics.rollup import AI_TABLES
+
+    return [
+        "analytics_rollupminute",
+        "analytics_rolluphour",
+        "analytics_rollupday",
+        *AI_TABLES.values(),
+        *_summary_tables(),
+    ]
+
+
+def _summary_shapes() -> list[tuple[str, str]]:
+    """(shape, level) of every summary, the AI summaries included."""
+    from analytics.models import AI_SUMMARIES, AI_SUMMARY_LEVELS, SUMMARIES, SUMMARY_LEVELS
+
+    return [
+        (shape, level)
+        for summaries, levels in ((SUMMARIES, SUMMARY_LEVELS), (AI_SUMMARIES, AI_SUMMARY_LEVELS))
+        for shape in summaries
+        for level in levels[shape]
+    ]
 
 
 def _summary_tables() -> list[str]:
-    from analytics.models import SUMMARIES, SUMMARY_LEVELS
     from analytics.rollup import summary_table
 
-    return [summary_table(shape, level) for shape in SUMMARIES for level in SUMMARY_LEVELS[shape]]
+    return [summary_table(shape, level) for shape, level in _summary_shapes()]
+
+
+def _empty(cursor: Any, table: str) -> bool:
+    cursor.execute(f"SELECT NOT EXISTS (SELECT FROM {table})")  # noqa: S608 - our table names
+    return bool(cursor.fetchone()[0])
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -411,21 +461,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with connection.cursor() as cursor:
         if args.reuse:
             cursor.execute("SELECT max(ts) FROM gateways_callrecord")
-            now = cursor.fetchone()[0]  # type: ignore[index]
+            now = cursor.fetchone()[0]
             timings = _backfill(cursor, args, now)
         else:
             timings = _seed(cursor, args, now)
         _watermarks(cursor, now)
         counts = {}
-        for table in (
-            "gateways_callrecord",
-            "analytics_rollupminute",
-            "analytics_rolluphour",
-            "analytics_rollupday",
-            *_summary_tables(),
-        ):
+        for table in ("gateways_callrecord", *_rollup_tables()):
             cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
-            counts[table] = cursor.fetchone()[0]  # type: ignore[index]
+            counts[table] = cursor.fetchone()[0]
     print(f"seeded: {counts} in {timings}")
 
     # The scope helper only needs the tenant's pk when no filter id is given (no catalogue rows here).
@@ -434,6 +478,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "provider(top)": selectors.Scope("provider", busiest_provider.pk),
         "provider(mid)": selectors.Scope("provider", small_provider.pk),
         "provider api": selectors.Scope("provider", busiest_provider.pk, api_id=0),
+        # API 1 is the busiest provider's AI surface (its AI section has every model and caller).
+        "provider ai api": selectors.Scope("provider", busiest_provider.pk, api_id=1),
         "consumer(top)": selectors.Scope("consumer", busiest_consumer.pk),
         "consumer app": selectors.Scope("consumer", busiest_consumer.pk, application_id=1),
         "platform": selectors.platform_scope(),
@@ -450,6 +496,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 (f"statuses {range_key} {name}", lambda s=scope, w=window: selectors.top(s, w, "statuses")),
                 (f"refused {range_key} {name}", lambda s=scope, w=window: selectors.top(s, w, "errors")),
                 (f"trends {range_key} {name}", lambda s=scope, w=window: selectors.trends(s, w)),
+                # The AI section of the API page (provider), the application page (consumer), the
+                # platform page (staff) and the platform page of one organisation (provider).
+                (f"ai usage {range_key} {name}", lambda s=scope, w=window: selectors.ai_usage(s, w)),
             ]
     for name, scope in scopes.items():
         flt = selectors.call_filter(now=now)
@@ -463,7 +512,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rid = first[0]["request_id"]
             cases.append((f"call detail {name}", lambda s=scope, r=rid: selectors.call_detail(s, r)))
 
-    results = []
+    results: list[dict[str, Any]] = []
     print(f"\n{'query':<45} {'p50 ms':>8} {'p95 ms':>8}  ok")
     for name, fn in cases:
         fn()  # warm the cache

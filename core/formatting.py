@@ -2,10 +2,14 @@
 
 * a number: ``10,000,000`` (thousands separated by commas, whatever the locale);
 * a limit: ``10,000,000 / month``, ``60 / min``, or ``unlimited`` when there is none (empty);
+* a price or budget: ``0.15``, ``10`` (as entered: no trailing zeros, no exponent);
 * a count of things: ``1 request``, ``3 requests`` — never ``request(s)``.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 #: The period names a limit is written with.
 PER = {"second": "s", "s": "s", "minute": "min", "min": "min", "day": "day", "month": "month"}
@@ -18,6 +22,18 @@ def number(value: int | float | None) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.1f}"
     return f"{int(value):,}"
+
+
+def decimal(value: Any) -> str:
+    """A price or budget as entered: ``Decimal("0.500000")`` → ``0.5``, ``10`` → ``10`` (never ``1E+1``)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    text = format(number.normalize(), "f")
+    return text if text != "-0" else "0"
 
 
 def limit(value: int | None, per: str = "") -> str:

@@ -1,13 +1,14 @@
 """The small types the node's parts hand each other.
 
 The HTTP layer (``http11``, ``upstream``) knows nothing of keys or plans: for each request it
-asks the gate (``gate.Gate``) for a :class:`Refuse` or a :class:`Forward`, carries the call
-out, and reports an :class:`Outcome`. The gate knows nothing of sockets.
+asks the gate (``gate.Gate``) for a :class:`Refuse`, a :class:`Forward` or a :class:`Handle`
+(the node answers itself: AI routes), carries the call out, and reports an :class:`Outcome`.
+The gate knows nothing of sockets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -70,6 +71,47 @@ class Forward:
     context: Any = None  # opaque to the HTTP layer; handed back in Gate.finish
 
 
+class Responder(Protocol):
+    """How a :class:`Handle` answers its client (``http11`` implements it).
+
+    ``start`` sends the status line and headers: with ``length`` a Content-Length answer,
+    without it chunked transfer encoding (an HTTP/1.0 client gets a close-delimited body).
+    ``send`` writes body bytes and waits while the client's transport is paused (the client
+    reads slower than the answer comes); it raises ``ConnectionError`` once the client is
+    gone. ``end`` finishes the body. The handler may set ``error`` (the call record's
+    ``error``) and ``upstream_latency_ms``.
+    """
+
+    closed: bool  # the client went away: stop working for it
+    started: bool  # the head went out
+    status: int  # the status sent (0 before start)
+    first_byte_at: float | None  # time.monotonic() of the first body byte handed to the client
+    error: str
+    upstream_latency_ms: float | None
+
+    def start(self, status: int, headers: Headers, length: int | None = None) -> None: ...
+
+    async def send(self, data: bytes) -> None: ...
+
+    def end(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Handle:
+    """The node answers this request itself (AI routes: ``gateway_node.ai.handler``).
+
+    The HTTP layer reads the whole request body (up to ``max_body`` bytes, else 413), then
+    runs ``run(head, body, responder)`` as a task. Exactly one :meth:`GateLike.finish` follows
+    the task's end, whether it answered, failed or the client went away (the task is then
+    cancelled; what it counted so far is in ``context`` for the record).
+    """
+
+    run: Callable[[RequestHead, bytes, Responder], Awaitable[None]]
+    max_body: int
+    response_headers: Headers  # added to whatever the handler answers (x-request-id, ratelimit-*)
+    context: Any = None  # opaque to the HTTP layer; handed back in Gate.finish
+
+
 @dataclass(slots=True)
 class Outcome:
     """What happened to one call, for its call record and the metrics."""
@@ -116,17 +158,29 @@ class CallRecord(msgspec.Struct, omit_defaults=True):
     client_ip: str = ""
     user_agent: str = ""
     error: str = ""
+    # AI calls (docs/ai-gateway.md, "Call records"); omitted when unset.
+    ai_route: str = ""  # the public model name asked for
+    ai_provider: str = ""  # slug of the provider that answered (or was tried last)
+    ai_model: str = ""  # the provider's model id
+    ai_input_tokens: int | None = None
+    ai_output_tokens: int | None = None
+    ai_cached_tokens: int | None = None
+    ai_cost: str | None = None  # USD, decimal string
+    ai_ttft_ms: float | None = None
+
+
+Decision = Refuse | Forward | Handle
 
 
 class GateLike(Protocol):
     """What the HTTP layer needs of the gate (``gateway_node.gate.Gate`` implements it)."""
 
-    def admit(self, head: RequestHead) -> Refuse | Forward | Awaitable[Refuse | Forward]:
+    def admit(self, head: RequestHead) -> Decision | Awaitable[Decision]:
         """Decide about one request from its head alone. Usually returns at once; it returns an
         awaitable only when it must wait (e.g. for a quota lease from Redis)."""
         ...
 
-    def finish(self, head: RequestHead, decision: Refuse | Forward, outcome: Outcome) -> None:
+    def finish(self, head: RequestHead, decision: Decision, outcome: Outcome) -> None:
         """Called exactly once per admitted-or-refused request, after its last byte was sent
         to the client (or the client went away). Builds the call record; must not block."""
         ...

@@ -5,6 +5,10 @@ hot path reads without parsing anything, decides each request from its head alon
 (route → key → subscription → limits, see :meth:`Gate.admit`), and turns every finished
 call, allowed or refused, into a native call record for the shipper.
 
+Versions of kind ``ai`` / ``prompt`` (docs/ai-gateway.md) go the same way, then through the
+plan's token limits and cost budgets, and end in a :class:`~gateway_node.contracts.Handle`:
+the node answers them itself (``gateway_node.ai.handler``).
+
 A new snapshot is compiled aside and swapped in by one assignment, so a request sees either
 the old config or the new one, never a mix.
 """
@@ -20,9 +24,24 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
-from gateway_node.contracts import CallRecord, Forward, Headers, Limits, Outcome, Refuse, RequestHead, error_body
+from gateway_node.ai.handler import ENDPOINTS, AiCall, AiHandler, AiSurface
+from gateway_node.ai.routing import AiConfig, compile_ai
+from gateway_node.ai.tokens import AiLimits, Exceeded, TokenBudget
+from gateway_node.contracts import (
+    CallRecord,
+    Decision,
+    Forward,
+    Handle,
+    Headers,
+    Limits,
+    Outcome,
+    Refuse,
+    RequestHead,
+    error_body,
+)
 from gateway_node.metrics import Metrics
 
 KEY_PREFIX = "apk"
@@ -71,6 +90,8 @@ class Route:
     static: dict[tuple[str, str], str]
     #: method → [(compiled pattern, endpoint name)], most specific (fewest parameters) first
     templated: dict[str, list[tuple[re.Pattern[str], str]]]
+    #: AI and prompt versions: what the node answers itself (None: a REST version, proxied)
+    surface: AiSurface | None = None
 
     def endpoint(self, method: str, rest: str) -> str:
         """The OpenAPI operation a call matched (``GET /orders/{id}``), else ``other``."""
@@ -91,6 +112,7 @@ class Subscription:
     limits: Limits
     counter: str
     headers: Headers
+    ai_limits: AiLimits | None = None  # token limits and cost budgets (None: none)
 
 
 @dataclass(slots=True)
@@ -114,6 +136,8 @@ class Compiled:
     raw_credentials: dict[str, Any] = field(default_factory=dict)
     #: base path → (raw route entry, compiled route), the same for routes
     raw_routes: dict[str, tuple[Any, Route]] = field(default_factory=dict)
+    #: providers, models and model routes of the AI versions
+    ai: AiConfig = field(default_factory=AiConfig)
 
     def match(self, path: str) -> Route | None:
         """The route whose base path is the longest prefix of ``path`` on a segment boundary."""
@@ -196,19 +220,31 @@ def compile_snapshot(
                 routes[base_path] = before[1]
                 raw_routes[base_path] = before
                 continue
-            upstreams = [(str(u["url"]), int(u.get("weight") or 1)) for u in raw.get("upstreams", ())]
-            static, templated = _endpoint_tables(raw.get("endpoints") or ())
+            kind = str(raw.get("kind") or "rest")
+            surface = None
+            if kind in ("ai", "prompt"):
+                surface = AiSurface.from_snapshot(kind, raw.get("ai"))
+                static = {(method, rest): name for (of, rest), (method, name) in ENDPOINTS.items() if of == kind}
+                templated: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+                balancer = None
+            elif kind == "rest":
+                upstreams = [(str(u["url"]), int(u.get("weight") or 1)) for u in raw.get("upstreams", ())]
+                static, templated = _endpoint_tables(raw.get("endpoints") or ())
+                balancer = balancers.balancer(upstreams)
+            else:
+                continue  # a kind this node does not know (a newer portal): not served
             routes[base_path] = Route(
                 api_version_id=int(raw["api_version_id"]),
                 api_id=int(raw["api_id"]),
                 base_path=base_path,
                 base_len=len(base_path),
-                balancer=balancers.balancer(upstreams),
+                balancer=balancer,
                 connect_timeout=(raw.get("connect_timeout_ms") or 5000) / 1000,
                 read_timeout=(raw.get("read_timeout_ms") or 30000) / 1000,
                 sunset=raw.get("sunset_date"),
                 static=static,
                 templated=templated,
+                surface=surface,
             )
             raw_routes[base_path] = (raw, routes[base_path])
         credentials: dict[str, Credential] = {}
@@ -231,6 +267,7 @@ def compile_snapshot(
                     status=str(sub["status"]),
                     plan_id=plan_id,
                     limits=limits_of.setdefault(sub_id, _limits(sub.get("limits"))),
+                    ai_limits=AiLimits.from_snapshot(sub.get("limits")),
                     counter=f"s:{sub_id}",
                     headers=[
                         (b"x-consumer-application-id", str(application_id).encode()),
@@ -249,6 +286,7 @@ def compile_snapshot(
                 revoked=bool(raw.get("revoked")),
                 subscriptions=subscriptions,
             )
+        ai = compile_ai(snapshot.get("ai"))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"malformed config snapshot: {exc!r}") from exc
     return Compiled(
@@ -257,6 +295,7 @@ def compile_snapshot(
         credentials=credentials,
         raw_credentials=raw_credentials,
         raw_routes=raw_routes,
+        ai=ai,
     )
 
 
@@ -274,6 +313,8 @@ _MESSAGES = {
     "subscription_suspended": (403, "This key's subscription is suspended."),
     "rate_limited": (429, "Rate limit exceeded; slow down (see Retry-After)."),
     "quota_exceeded": (429, "Quota exhausted for this period (see Retry-After)."),
+    "unknown_endpoint": (404, "This AI API has no such endpoint."),
+    "method_not_allowed": (405, "This endpoint does not take this method (see Allow)."),
 }
 _AUTH_HEADERS: dict[int, Headers] = {401: [(b"www-authenticate", b'ApiKey realm="gateway"')]}
 _CANNED = {code: error_body(code, message) for code, (_, message) in _MESSAGES.items()}
@@ -287,6 +328,7 @@ class CallContext:
     rest: str = ""
     key_id: str = ""
     application_id: int | None = None
+    ai: AiCall | None = None  # an AI call: what the handler learnt, for the record
 
 
 def _refuse(reason: str, context: CallContext, headers: Headers | None = None) -> Refuse:
@@ -325,6 +367,8 @@ class GateOptions:
     #: Networks whose X-Forwarded-For is believed (a load balancer in front of the node).
     trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(default_factory=list)
     forwarded_proto: bytes = b"http"
+    #: The largest request body of an AI call (chat messages with images can be large).
+    ai_max_body: int = 10 * 1024 * 1024
 
 
 class Gate:
@@ -339,7 +383,11 @@ class Gate:
         metrics: Metrics | None = None,
         options: GateOptions | None = None,
         clock: Callable[[], float] = time.time,
+        tokens: TokenBudget | None = None,
+        ai_handler: AiHandler | None = None,
     ) -> None:
+        """``tokens`` counts the AI token limits and cost budgets (alone by default);
+        ``ai_handler`` answers AI calls (one with its own provider pools by default)."""
         self.balancers = balancers
         self.limiter = limiter
         self.emit = emit
@@ -348,6 +396,8 @@ class Gate:
         self.clock = clock
         self.compiled: Compiled | None = None
         self._stamp = _Clock()
+        self.tokens = tokens or (ai_handler.tokens if ai_handler else TokenBudget())
+        self.ai_handler = ai_handler or AiHandler(tokens=self.tokens)
 
     # -- config
 
@@ -364,7 +414,7 @@ class Gate:
 
     # -- requests
 
-    def admit(self, head: RequestHead) -> Refuse | Forward | Awaitable[Refuse | Forward]:
+    def admit(self, head: RequestHead) -> Decision | Awaitable[Decision]:
         """Route → key → subscription → limits; the reasons as docs/gateway-node.md lists them.
 
         The route comes first, so a scan of paths learns nothing about keys.
@@ -403,6 +453,11 @@ class Gate:
         if subscription.status != "active":
             reason = "subscription_pending" if subscription.status == "pending" else "subscription_suspended"
             return _refuse(reason, context)
+        if route.surface is not None:
+            # Before the limits: a call to no endpoint of an AI API costs the plan nothing.
+            refusal = self._ai_call(head, route, compiled, subscription, context)
+            if refusal is not None:
+                return refusal
         verdict = self.limiter.check(subscription.counter, subscription.limits)
         if isinstance(verdict, Awaitable):
             return self._admit_later(verdict, head, route, subscription, strip, context)
@@ -416,8 +471,11 @@ class Gate:
         subscription: Subscription,
         strip: frozenset[bytes],
         context: CallContext,
-    ) -> Refuse | Forward:
-        return self._after_limits(await pending, head, route, subscription, strip, context)
+    ) -> Decision:
+        decision = self._after_limits(await pending, head, route, subscription, strip, context)
+        if isinstance(decision, Refuse | Forward | Handle):
+            return decision
+        return await decision
 
     def _after_limits(
         self,
@@ -427,9 +485,11 @@ class Gate:
         subscription: Subscription,
         strip: frozenset[bytes],
         context: CallContext,
-    ) -> Refuse | Forward:
+    ) -> Decision | Awaitable[Decision]:
         if not verdict.allowed:
             return _refuse(verdict.error or "rate_limited", context, verdict.headers)
+        if route.surface is not None:
+            return self._ai_budget(verdict, route, subscription, context)
         rest_start = route.base_len
         target = head.target[rest_start:]
         if not target or target[:1] == b"?":
@@ -445,6 +505,69 @@ class Gate:
             read_timeout=route.read_timeout,
             strip=strip,
             add=[*self._forwarded(head), *subscription.headers],
+            response_headers=response_headers,
+            context=context,
+        )
+
+    # -- AI calls
+
+    def _ai_call(
+        self, head: RequestHead, route: Route, compiled: Compiled, subscription: Subscription, context: CallContext
+    ) -> Refuse | None:
+        """Note the AI endpoint asked for, or refuse a path / method the AI API does not have."""
+        surface = route.surface
+        assert surface is not None
+        endpoint = ENDPOINTS.get((surface.kind, context.rest))
+        if endpoint is None:
+            return _refuse("unknown_endpoint", context)
+        method, name = endpoint
+        if head.method != method:
+            return _refuse("method_not_allowed", context, [(b"allow", method.encode())])
+        context.ai = AiCall(
+            surface=surface, config=compiled.ai, endpoint=name, subscription_id=subscription.subscription_id
+        )
+        return None
+
+    def _ai_budget(
+        self, verdict: VerdictLike, route: Route, subscription: Subscription, context: CallContext
+    ) -> Decision | Awaitable[Decision]:
+        limits = subscription.ai_limits
+        if limits is None or context.ai is None or context.ai.endpoint == "GET /models":
+            return self._handle(verdict, route, context)
+        exceeded = self.tokens.check(subscription.subscription_id, limits)
+        if isinstance(exceeded, Awaitable):
+            return self._ai_budget_later(exceeded, verdict, route, context)
+        return self._after_budget(exceeded, verdict, route, context)
+
+    async def _ai_budget_later(
+        self, pending: Awaitable[Exceeded | None], verdict: VerdictLike, route: Route, context: CallContext
+    ) -> Decision:
+        return self._after_budget(await pending, verdict, route, context)
+
+    def _after_budget(
+        self, exceeded: Exceeded | None, verdict: VerdictLike, route: Route, context: CallContext
+    ) -> Decision:
+        if exceeded is None:
+            return self._handle(verdict, route, context)
+        headers = [*verdict.headers, (b"retry-after", str(exceeded.retry_after).encode())]
+        return Refuse(
+            status=429,
+            body=error_body(exceeded.reason, exceeded.message),
+            error=exceeded.reason,
+            headers=headers,
+            context=context,
+        )
+
+    def _handle(self, verdict: VerdictLike, route: Route, context: CallContext) -> Handle:
+        call = context.ai
+        assert call is not None
+        response_headers = list(verdict.headers)
+        if route.sunset:
+            response_headers.append((b"sunset", route.sunset.encode()))
+            response_headers.append((b"deprecation", b"true"))
+        return Handle(
+            run=partial(self.ai_handler.serve, call),
+            max_body=self.options.ai_max_body,
             response_headers=response_headers,
             context=context,
         )
@@ -490,7 +613,7 @@ class Gate:
 
     # -- records
 
-    def finish(self, head: RequestHead, decision: Refuse | Forward, outcome: Outcome) -> None:
+    def finish(self, head: RequestHead, decision: Decision, outcome: Outcome) -> None:
         """Turn a finished call into a call record and count it."""
         context = decision.context if isinstance(decision.context, CallContext) else CallContext()
         route = context.route
@@ -521,8 +644,27 @@ class Gate:
             user_agent=user_agent.decode("latin-1")[:512] if user_agent else "",
             error=error,
         )
+        call = context.ai
+        if call is not None and call.route_name:
+            _ai_fields(record, call)
+            if call.provider:
+                self.metrics.observe_ai(call.provider, record.ai_input_tokens, record.ai_output_tokens)
         self.metrics.observe(outcome.status or 499, latency_ms, error, refused=isinstance(decision, Refuse))
         self.emit(record)
+
+
+def _ai_fields(record: CallRecord, call: AiCall) -> None:
+    record.ai_route = call.route_name
+    record.ai_provider = call.provider
+    record.ai_model = call.model
+    usage = call.usage
+    if usage is not None:
+        record.ai_input_tokens = usage.input_tokens
+        record.ai_output_tokens = usage.output_tokens
+        record.ai_cached_tokens = usage.cached_tokens
+    if call.cost is not None:
+        record.ai_cost = f"{call.cost:f}"
+    record.ai_ttft_ms = call.ttft_ms
 
 
 def _in(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:

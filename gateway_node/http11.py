@@ -9,6 +9,9 @@ request. A request's way, all in callbacks:
                                              (or open one: the only task), send the head and
                                              the body as it arrives, relay the answer as it
                                              arrives → gate.finish (exactly once)
+                                           → Handle: read the whole body, run the node's own
+                                             handler as a task with a Responder (AI routes)
+                                             → gate.finish when the task ends
 
 Pipelined requests are queued and answered in order; reading from the client pauses while
 one waits, while a request body has nowhere to go yet, and while the upstream does not take
@@ -43,8 +46,10 @@ import httptools
 from gateway_node.balancer import HALF_OPEN, Target, UpstreamRegistry
 from gateway_node.contracts import (
     IDEMPOTENT_METHODS,
+    Decision,
     Forward,
     GateLike,
+    Handle,
     Headers,
     Outcome,
     Refuse,
@@ -105,14 +110,14 @@ _P_UPSTREAM = 4  # the upstream does not take the body as fast as it arrives
 _P_CLOSING = 8  # no more requests on this connection
 
 # Exchange states.
-_NEW, _ADMITTING, _CONNECTING, _SENT, _RESPONDING, _DONE = range(6)
+_NEW, _ADMITTING, _CONNECTING, _SENT, _RESPONDING, _DONE, _HANDLING = range(7)
 
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 _STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")}
 _SANE_ID = re.compile(rb"[\x21-\x7e]{1,200}")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_DECISIONS = (Forward, Refuse)
+_DECISIONS = (Forward, Refuse, Handle)
 # Request header names read_head must look at; everything else passes straight through.
 _H_HOP, _H_CONNECTION, _H_TRANSFER_ENCODING, _H_CONTENT_LENGTH, _H_REQUEST_ID, _H_EXPECT = range(6)
 _SPECIAL = {
@@ -422,9 +427,12 @@ class HttpConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         if self.queue:
-            upstream = self.queue[0].upstream
+            ex = self.queue[0]
+            upstream = ex.upstream
             if upstream is not None:
                 upstream.resume_reading()
+            elif ex.responder is not None:
+                ex.responder.wake()
 
     # -- httptools callbacks -------------------------------------------------------------------
 
@@ -707,11 +715,13 @@ class Exchange:
         "reject",
         "replay",
         "replay_bytes",
+        "responder",
         "retried_stale",
         "sent_complete",
         "state",
         "status",
         "target",
+        "task",
         "tried",
         "try_started",
         "upstream",
@@ -721,7 +731,7 @@ class Exchange:
         self.conn = conn
         self.head: RequestHead | None = None
         self.method = b""
-        self.decision: Refuse | Forward | None = None
+        self.decision: Decision | None = None
         self.state = _NEW
         self.reject = 0
         self.keep_alive = False
@@ -755,6 +765,8 @@ class Exchange:
         self.out_chunks: list[bytes] = []
         self.error = ""
         self.finished = False
+        self.responder: _Responder | None = None
+        self.task: asyncio.Task[None] | None = None
 
     # -- the head -----------------------------------------------------------------------------------
 
@@ -901,7 +913,7 @@ class Exchange:
             return
         future.add_done_callback(self._admitted)
 
-    def _admitted(self, future: asyncio.Future[Refuse | Forward]) -> None:
+    def _admitted(self, future: asyncio.Future[Decision]) -> None:
         conn = self.conn
         if future.cancelled():
             exc: BaseException | None = asyncio.CancelledError()
@@ -920,7 +932,7 @@ class Exchange:
         self._decided(future.result())
         conn.flush()
 
-    def _decided(self, decision: Refuse | Forward) -> None:
+    def _decided(self, decision: Decision) -> None:
         self.decision = decision
         conn = self.conn
         if conn.transport is None or self.finished:
@@ -934,8 +946,16 @@ class Exchange:
             self.discard_body = True
             self._answer(decision.status, decision.body, decision.headers, error=decision.error)
             return
+        if isinstance(decision, Handle) and self.length_in > decision.max_body:
+            self.discard_body = True
+            self._answer_error(413, close=True)
+            return
         if self.expect and not self.body_done:
             conn.write(_CONTINUE)
+        if isinstance(decision, Handle):
+            self.state = _HANDLING
+            self._collect(decision)
+            return
         self._dispatch()
 
     def _refuse_locally(self, status: int) -> None:
@@ -1068,6 +1088,11 @@ class Exchange:
         when too many are held)."""
         upstream = self.upstream
         if upstream is None or self.finished:
+            if self.state == _HANDLING and not self.finished:
+                decision = self.decision
+                assert isinstance(decision, Handle)
+                self._collect(decision)
+                return
             if self.discard_body or self.finished:
                 self.pending = []
                 self.pending_bytes = 0
@@ -1227,6 +1252,49 @@ class Exchange:
             self._answer_error(504 if kind == TIMEOUT else 502, error=error)
         self.conn.flush()
 
+    # -- the node answers itself (Handle) ---------------------------------------------------------
+
+    def _collect(self, handle: Handle) -> None:
+        """Gather the request body; once whole, run the handler as a task."""
+        if self.body_in > handle.max_body:
+            self.fail_from_client(413)
+            return
+        if not self.body_done or self.task is not None:
+            return
+        head = self.head
+        assert head is not None
+        body = b"".join(self.pending)
+        self.pending = []
+        self.pending_bytes = 0
+        self.sent_complete = True  # nothing more to read for this request
+        self.responder = responder = _Responder(self)
+        self.task = task = asyncio.ensure_future(handle.run(head, body, responder))
+        task.add_done_callback(self._handled)
+
+    def _handled(self, task: asyncio.Task[None]) -> None:
+        """The handler's task ended (answered, failed, or cancelled for a client gone)."""
+        self.task = None
+        responder = self.responder
+        conn = self.conn
+        if self.finished or responder is None:
+            return
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            conn.server.event("handler_error", exc)
+        self.latency_ms = responder.upstream_latency_ms
+        if responder.closed or conn.transport is None:
+            self._finish("client_closed")
+        elif not responder.started:
+            self._answer_error(500, error=responder.error or "internal_error")
+        elif not responder.ended:
+            # Part of an answer went out and the handler stopped: close, so the client sees
+            # a truncated answer rather than a complete-looking one.
+            self.keep_alive = False
+            self._finish(responder.error or "internal_error")
+        else:
+            self._finish(responder.error)
+        conn.flush()
+
     # -- the client's side failing -----------------------------------------------------------
 
     def fail_from_client(self, status: int) -> None:
@@ -1254,6 +1322,12 @@ class Exchange:
         if self.state == _ADMITTING:
             return  # _decided records it once the gate has spoken
         self.error = self.error or "client_closed"
+        if self.task is not None and self.responder is not None:
+            # The handler learns it (send raises, ``closed``) and is cancelled; _handled
+            # records the call once it has noted what it counted.
+            self.responder.gone()
+            self.task.cancel()
+            return
         self._finish(self.error)
 
     def _drop_upstream(self) -> None:
@@ -1270,7 +1344,7 @@ class Exchange:
             if self.target is not None:
                 self.target.release(self.probe)
 
-    def _finish_gone(self, decision: Refuse | Forward) -> None:
+    def _finish_gone(self, decision: Decision) -> None:
         self.decision = decision
         self.error = "client_closed"
         self._finish("client_closed")
@@ -1346,6 +1420,115 @@ class Exchange:
             except Exception as exc:  # noqa: BLE001 - a record lost beats a connection lost
                 conn.server.event("finish_error", exc)
         conn.exchange_done(self)
+
+
+class _Responder:
+    """What a :class:`~gateway_node.contracts.Handle`'s task answers through (the
+    ``contracts.Responder`` protocol)."""
+
+    __slots__ = (
+        "chunked",
+        "closed",
+        "ended",
+        "error",
+        "ex",
+        "first_byte_at",
+        "started",
+        "status",
+        "upstream_latency_ms",
+        "waiter",
+    )
+
+    def __init__(self, ex: Exchange) -> None:
+        self.ex = ex
+        self.closed = False
+        self.started = False
+        self.status = 0
+        self.ended = False
+        self.chunked = False
+        self.first_byte_at: float | None = None
+        self.error = ""
+        self.upstream_latency_ms: float | None = None
+        self.waiter: asyncio.Future[None] | None = None
+
+    def start(self, status: int, headers: Headers, length: int | None = None) -> None:
+        if self.started:
+            raise RuntimeError("the answer's head was already sent")
+        if self.closed:
+            raise ConnectionError("the client went away")
+        ex = self.ex
+        head = ex.head
+        decision = ex.decision
+        assert head is not None and isinstance(decision, Handle)
+        self.started = True
+        self.status = ex.status = status
+        out = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d Unknown\r\n" % status, _Date.get()]
+        request_id = True
+        for name, value in (*headers, *decision.response_headers):
+            if name == b"x-request-id":
+                request_id = False
+            out += (name, b": ", value, b"\r\n")
+        if request_id:
+            out += (b"x-request-id: ", head.request_id.encode(), b"\r\n")
+        if length is not None:
+            out.append(b"content-length: %d\r\n" % length)
+        elif ex.http10:
+            ex.keep_alive = False  # no chunks in HTTP/1.0: the close ends the body
+        else:
+            self.chunked = True
+            out.append(b"transfer-encoding: chunked\r\n")
+        if not ex.keep_alive:
+            out.append(b"connection: close\r\n")
+        elif ex.http10:
+            out.append(b"connection: keep-alive\r\n")
+        out.append(b"\r\n")
+        ex.head_sent = True
+        ex.conn.write(b"".join(out))
+
+    async def send(self, data: bytes) -> None:
+        if self.closed:
+            raise ConnectionError("the client went away")
+        if not self.started:
+            raise RuntimeError("start() the answer first")
+        if not data:
+            return
+        ex = self.ex
+        conn = ex.conn
+        if self.first_byte_at is None:
+            self.first_byte_at = time.monotonic()
+        if ex.method != b"HEAD":
+            ex.bytes_out += len(data)
+            if self.chunked:
+                conn.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
+            else:
+                conn.write(data)
+        # Back-pressure: while the client's transport buffer is above its high-water mark,
+        # wait (resume_writing or the connection's loss wakes us). The send timeout of the
+        # connection's timer drops a client that reads nothing.
+        while conn.write_paused and not self.closed:
+            self.waiter = waiter = conn.server.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self.waiter = None
+        if self.closed:
+            raise ConnectionError("the client went away")
+
+    def end(self) -> None:
+        if self.ended or not self.started:
+            return
+        self.ended = True
+        if self.chunked and not self.closed and self.ex.method != b"HEAD":
+            self.ex.conn.write(_TERMINATOR)
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def gone(self) -> None:
+        self.closed = True
+        self.wake()
 
 
 def _has_dot_segment(path: bytes) -> bool:

@@ -22,6 +22,8 @@ class Metrics:
         self.latency_sum_ms = 0.0
         self.config_version: int | None = None
         self.config_applied_at: float | None = None
+        self.ai_calls: dict[str, int] = {}  # provider slug → AI calls it answered (or was tried last for)
+        self.ai_tokens: dict[str, int] = {}  # "input" / "output" → tokens as the providers counted them
 
     def observe(self, status: int, latency_ms: float, error: str, *, refused: bool) -> None:
         klass = f"{status // 100}xx"
@@ -31,6 +33,13 @@ class Metrics:
             bucket[error] = bucket.get(error, 0) + 1
         self.latency_counts[bisect_left(LATENCY_BUCKETS_MS, latency_ms)] += 1
         self.latency_sum_ms += latency_ms
+
+    def observe_ai(self, provider: str, input_tokens: int | None, output_tokens: int | None) -> None:
+        self.ai_calls[provider] = self.ai_calls.get(provider, 0) + 1
+        if input_tokens:
+            self.ai_tokens["input"] = self.ai_tokens.get("input", 0) + input_tokens
+        if output_tokens:
+            self.ai_tokens["output"] = self.ai_tokens.get("output", 0) + output_tokens
 
     def snapshot(self, **extra: Any) -> dict[str, Any]:
         """A JSON-able copy, with the shipper's and poller's figures passed in ``extra``."""
@@ -42,6 +51,8 @@ class Metrics:
             "latency_sum_ms": self.latency_sum_ms,
             "config_version": self.config_version,
             "config_applied_at": self.config_applied_at,
+            "ai_calls": dict(self.ai_calls),
+            "ai_tokens": dict(self.ai_tokens),
             **extra,
         }
 
@@ -71,6 +82,12 @@ def render(snapshots: list[dict[str, Any]]) -> str:
     lines += _labels("gateway_refused_total", total("refused"), "reason", "Calls the node refused, by reason.")
     lines += _labels(
         "gateway_upstream_errors_total", total("upstream_errors"), "error", "Calls that failed upstream, by error."
+    )
+    lines += _labels(
+        "gateway_ai_calls_total", total("ai_calls"), "provider", "AI calls, by the provider that answered."
+    )
+    lines += _labels(
+        "gateway_ai_tokens_total", total("ai_tokens"), "direction", "AI tokens, input and output, as providers count."
     )
     counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
     for snap in snapshots:

@@ -74,6 +74,7 @@ def adopt_orphan_spools(spool_root: Path, workers: int, own: Path) -> int:
 
 
 async def worker_main(settings: Settings, index: int) -> int:
+    from gateway_node.ai.tokens import TokenBudget
     from gateway_node.balancer import BreakerSettings, UpstreamRegistry
     from gateway_node.gate import Gate, GateOptions
     from gateway_node.http11 import HttpLimits, serve, shutdown
@@ -97,6 +98,7 @@ async def worker_main(settings: Settings, index: int) -> int:
         breaker=BreakerSettings(failures=settings.breaker_failures, cooldown=settings.breaker_cooldown),
     )
     limiter = Limiter(redis_url=settings.redis_url)
+    tokens = TokenBudget(redis_url=settings.redis_url)  # AI token limits and cost budgets
     shipper = Shipper(
         portal_url=settings.portal_url,
         token=settings.token,
@@ -114,6 +116,7 @@ async def worker_main(settings: Settings, index: int) -> int:
         emit=shipper.add,
         metrics=metrics,
         options=GateOptions(trusted_proxies=settings.trusted_proxies),
+        tokens=tokens,
     )
     config = ConfigSource(
         portal_url=settings.portal_url,
@@ -123,6 +126,7 @@ async def worker_main(settings: Settings, index: int) -> int:
         on_snapshot=gate.apply,
     )
     await limiter.start()
+    await tokens.start()
     if not await config.load_initial():
         say(f"worker {index}: no config yet (portal unreachable, no saved snapshot); answering 503 until it comes")
 
@@ -182,6 +186,8 @@ async def worker_main(settings: Settings, index: int) -> int:
     await shipper.close(timeout=max(1.0, deadline - time.monotonic()))
     shipping.cancel()
     await limiter.close()
+    await tokens.close()
+    await gate.ai_handler.client.close()
     await registry.close()
     status_server.close()
     sock_path.unlink(missing_ok=True)

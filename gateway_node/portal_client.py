@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from gateway_node import SOFTWARE
+from gateway_node.ai import seal
 
 CONFIG_PATH = "/gateway/v1/config"
 HEARTBEAT_PATH = "/gateway/v1/heartbeat"
@@ -223,6 +224,9 @@ class ConfigSource:
     it in, or raises to refuse it (the old config stays). Only an accepted snapshot is written
     to ``state_dir/config.json`` (temp file + ``os.replace``), so the disk copy is always one
     the node could run with: :meth:`load_initial` falls back to it when the portal is away.
+    AI provider secrets are sealed in that copy (``gateway_node.ai.seal``, key derived from
+    the node token); a copy whose seals do not open (the token changed) is used without AI
+    credentials until the portal answers again.
     """
 
     def __init__(
@@ -248,6 +252,9 @@ class ConfigSource:
         #: refused or older than the applied one, so the portal answers 304 until it moves on.
         self.etag: str | None = None
         self.source = ""  # "portal" or "disk": where the applied version came from
+        #: The applied snapshot came from disk without its AI credentials (seals that did not
+        #: open): the same version is taken again from the portal, whole.
+        self.degraded = False
         self.last_error = ""
         # Counters, for /metrics and the tests.
         self.polls = 0
@@ -318,7 +325,7 @@ class ConfigSource:
         if not isinstance(version, int) or isinstance(version, bool) or version < 0:
             return self._failed("garbage", f"the portal's snapshot has no version; keeping version {self.version}")
         self.etag = etag or f'"{version}"'
-        if self.version is not None and version <= self.version:
+        if self.version is not None and version <= self.version and not (self.degraded and version == self.version):
             if version < self.version:
                 # A lagging portal replica behind a load balancer must not roll keys back.
                 self.stale += 1
@@ -332,9 +339,18 @@ class ConfigSource:
             return False
         if not self._apply(snapshot, version, "portal"):
             return False
+        if self.degraded:
+            self.degraded = False
+            say(f"config version {version} from the portal: AI provider credentials are back")
         self._succeeded()
-        await asyncio.to_thread(self._save, body)
+        await asyncio.to_thread(self._save, self._sealed(snapshot, body))
         return True
+
+    def _sealed(self, snapshot: dict[str, Any], body: bytes) -> bytes:
+        """What goes to disk: the portal's bytes, or a re-encoding with the secrets sealed."""
+        if not seal.has_secrets(snapshot):
+            return body
+        return msgspec.json.encode(seal.seal(snapshot, self.http.token))
 
     def _apply(self, snapshot: dict[str, Any], version: int, source: str) -> bool:
         try:
@@ -384,9 +400,19 @@ class ConfigSource:
         if not isinstance(version, int) or isinstance(version, bool):
             say(f"the saved config {self.path} has no version; not using it")
             return False
+        snapshot, unopened = seal.unseal(snapshot, self.http.token)
         if not self._apply(snapshot, version, "disk"):
             return False
-        self.etag = f'"{version}"'
+        if unopened:
+            # Another token sealed them: run without those credentials, and take this very
+            # version again from the portal (no If-None-Match) as soon as it answers.
+            self.degraded = True
+            say(
+                f"the saved config {self.path} holds {unopened} AI provider credential(s) sealed with another "
+                "node token: AI calls have no provider credentials until the portal answers"
+            )
+        else:
+            self.etag = f'"{version}"'
         say(f"portal unreachable: serving the saved config version {version} until it answers")
         return True
 

@@ -63,7 +63,29 @@ STAGING_COLUMNS = (
     "ai_input_tokens",
     "ai_output_tokens",
     "ai_cost",
+    "ai_route",
+    "ai_cached_tokens",
+    "ai_ttft_ms",
 )
+
+#: The AI fields of a call that is not an AI call, in staging order (ai_provider … ai_ttft_ms).
+NO_AI: tuple[Any, ...] = ("", "", None, None, None, "", None, None)
+_AI_KEYS = frozenset(
+    (
+        "ai_route",
+        "ai_provider",
+        "ai_model",
+        "ai_input_tokens",
+        "ai_output_tokens",
+        "ai_cached_tokens",
+        "ai_cost",
+        "ai_ttft_ms",
+    )
+)
+_ROUTE_MAX, _AI_PROVIDER_MAX, _AI_MODEL_MAX = 160, 64, 128
+_TOKENS_MAX = 2**31 - 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_COST_LIMIT = Decimal(10) ** 10
 
 
 class Reject(Exception):
@@ -300,15 +322,8 @@ def parse_native(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
     if api_version_id is not None:
         api_version_id = _int(api_version_id, "api_version_id", low=1)
     prefixes = [base_path] if base_path else path_prefixes(path)
-    ai_cost = get("ai_cost")
-    cost: Decimal | None = None
-    if ai_cost is not None and ai_cost != "":
-        try:
-            cost = Decimal(str(ai_cost))
-        except InvalidOperation:
-            raise Reject("invalid_ai_cost", "ai_cost is not a number") from None
-        if not cost.is_finite() or cost < 0 or cost >= Decimal(10) ** 10:
-            raise Reject("invalid_ai_cost", "ai_cost out of range")
+    # Most calls are not AI calls: one set operation decides, instead of eight lookups.
+    ai = _ai_native(entry, warnings) if not _AI_KEYS.isdisjoint(entry) else NO_AI
     latency = get("latency_ms")
     if type(latency) is not float or not 0.0 < latency <= _FLOAT_MAX:
         latency = _latency(latency, "latency_ms", warnings) or 0.0
@@ -320,7 +335,7 @@ def parse_native(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
         request_bytes = _bytes(request_bytes, "request_bytes", warnings)
     if type(response_bytes) is not int or not 0 <= response_bytes < 2**62:
         response_bytes = _bytes(response_bytes, "response_bytes", warnings)
-    application_id, tokens_in, tokens_out = get("application_id"), get("ai_input_tokens"), get("ai_output_tokens")
+    application_id = get("application_id")
     row = (
         line,
         request_id,
@@ -341,13 +356,128 @@ def parse_native(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
         _ip(get("client_ip"), warnings),
         _text(get("user_agent"), _UA_MAX),
         _text(get("error"), 64),
-        _text(get("ai_provider"), 64),
-        _text(get("ai_model"), 128),
-        None if tokens_in is None else _int(tokens_in, "ai_input_tokens", high=2**31 - 1),
-        None if tokens_out is None else _int(tokens_out, "ai_output_tokens", high=2**31 - 1),
-        cost,
+        *ai,
     )
     return Parsed(row, warnings)
+
+
+def _cost(value: Any) -> Decimal | None:
+    """A USD amount from a decimal string or a number; None when absent (the price is unknown)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise Reject("invalid_ai_cost", "ai_cost is not a number")
+    try:
+        cost = Decimal(value.strip() if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        raise Reject("invalid_ai_cost", "ai_cost is not a number") from None
+    if not cost.is_finite() or cost < 0 or cost >= _COST_LIMIT:
+        raise Reject("invalid_ai_cost", "ai_cost out of range")
+    return cost
+
+
+def _ai_text(value: Any, field: str, limit: int) -> str:
+    """A route, provider or model name: a string of at most ``limit`` characters ('' when absent).
+
+    Refused rather than cut: these are dimensions of the AI rollups, and a cut name would be
+    counted as another model than the one that answered."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Reject(f"invalid_{field}", f"{field} is not a string")
+    value = value.strip()
+    if len(value) > limit:
+        raise Reject(f"invalid_{field}", f"{field} longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise Reject(f"invalid_{field}", f"{field} contains control characters")
+    return value
+
+
+def _tokens(value: Any, field: str) -> int | None:
+    return None if value is None else _int(value, field, high=_TOKENS_MAX)
+
+
+def _ai(
+    route: Any,
+    provider: Any,
+    model: Any,
+    tokens_in: Any,
+    tokens_out: Any,
+    cached: Any,
+    cost: Any,
+    ttft: Any,
+    warnings: list[str],
+) -> tuple[Any, ...]:
+    """The AI fields in staging order (ai_provider, ai_model, ai_input_tokens, ai_output_tokens,
+    ai_cost, ai_route, ai_cached_tokens, ai_ttft_ms), each checked: a bad value refuses the record."""
+    tokens_in, cached = _tokens(tokens_in, "ai_input_tokens"), _tokens(cached, "ai_cached_tokens")
+    if cached is not None and tokens_in is not None and cached > tokens_in:
+        # The cache-read tokens are a part of the input (docs/ai-gateway.md): more is a sender bug.
+        raise Reject("invalid_ai_cached_tokens", "ai_cached_tokens exceeds ai_input_tokens")
+    return (
+        _ai_text(provider, "ai_provider", _AI_PROVIDER_MAX),
+        _ai_text(model, "ai_model", _AI_MODEL_MAX),
+        tokens_in,
+        _tokens(tokens_out, "ai_output_tokens"),
+        _cost(cost),
+        _ai_text(route, "ai_route", _ROUTE_MAX),
+        cached,
+        _latency(ttft, "ai_ttft_ms", warnings),
+    )
+
+
+def _ai_native(entry: dict[str, Any], warnings: list[str]) -> tuple[Any, ...]:
+    get = entry.get
+    return _ai(
+        get("ai_route"),
+        get("ai_provider"),
+        get("ai_model"),
+        get("ai_input_tokens"),
+        get("ai_output_tokens"),
+        get("ai_cached_tokens"),
+        get("ai_cost"),
+        get("ai_ttft_ms"),
+        warnings,
+    )
+
+
+#: Kong's AI plugins log under ``ai.proxy`` (recent versions) or ``ai.<plugin name>`` (3.6+); the
+#: proxy plugins are the ones that call a model.
+_KONG_AI_PLUGINS = ("proxy", "ai-proxy", "ai-proxy-advanced")
+
+
+def _ai_kong(entry: dict[str, Any], warnings: list[str]) -> tuple[Any, ...]:
+    """Kong AI Gateway's log object (``ai.proxy.usage`` / ``.meta``, or under the plugin's name) as our AI fields.
+
+    ``meta.request_model`` is the model the client asked for (our route), ``response_model`` the
+    one that answered; ``usage.prompt_tokens`` / ``completion_tokens`` (``prompt_token`` /
+    ``completion_token`` in some versions' documentation) and ``usage.cost`` as Kong computed it.
+    """
+    ai = entry.get("ai")
+    if not isinstance(ai, dict):
+        return NO_AI
+    found = next((ai[name] for name in _KONG_AI_PLUGINS if isinstance(ai.get(name), dict)), None)
+    if found is None:  # another AI plugin's name: the first entry that reports usage or meta
+        found = next(
+            (v for k, v in ai.items() if k != "payload" and isinstance(v, dict) and ("usage" in v or "meta" in v)),
+            None,
+        )
+    if found is None:
+        return NO_AI
+    usage, meta = _dict(found.get("usage")), _dict(found.get("meta"))
+    tokens_in = usage.get("prompt_tokens", usage.get("prompt_token"))
+    tokens_out = usage.get("completion_tokens", usage.get("completion_token"))
+    return _ai(
+        meta.get("request_model"),
+        meta.get("provider_name"),
+        meta.get("response_model") or meta.get("request_model"),
+        tokens_in,
+        tokens_out,
+        None,
+        usage.get("cost"),
+        usage.get("time_to_first_token"),
+        warnings,
+    )
 
 
 def _gateway_error(status: int, generated: bool) -> str:
@@ -379,8 +509,9 @@ def _gateway_row(
     headers: dict[str, Any],
     generated: bool,
     warnings: list[str],
+    ai: tuple[Any, ...] = NO_AI,
 ) -> Parsed:
-    """The staging row of a Kong or APISIX entry (their shared fields; no endpoint template, no AI fields)."""
+    """The staging row of a Kong or APISIX entry (their shared fields; no endpoint template)."""
     row = (
         line,
         request_id,
@@ -401,11 +532,7 @@ def _gateway_row(
         _ip(entry.get("client_ip"), warnings),
         _text(headers.get("user-agent"), _UA_MAX),
         _gateway_error(status, generated),
-        "",
-        "",
-        None,
-        None,
-        None,
+        *ai,
     )
     return Parsed(row, warnings)
 
@@ -439,7 +566,7 @@ def parse_kong(entry: dict[str, Any], line: int, now: datetime) -> Parsed:
     latency = _latency(latencies.get("request"), "latency_ms", warnings)
     return _gateway_row(
         "kong", line, request_id, ts, method, path, key_id, application_id, status, latency, upstream,
-        entry, request, response, headers, generated, warnings,
+        entry, request, response, headers, generated, warnings, _ai_kong(entry, warnings),
     )  # fmt: skip
 
 

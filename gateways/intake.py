@@ -221,6 +221,7 @@ def normalise(
 STAGING_TYPES = [
     "int4", "uuid", "timestamptz", "text", "int8", "text[]", "text", "text", "text", "text", "int8", "int2",
     "float8", "float8", "int8", "int8", "text", "text", "text", "text", "text", "int4", "int4", "numeric",
+    "text", "int4", "float8",
 ]  # fmt: skip
 
 STAGING_DDL = """
@@ -230,7 +231,7 @@ CREATE TEMP TABLE IF NOT EXISTS gateways_staging (
     status smallint, latency_ms double precision, upstream_latency_ms double precision,
     request_bytes bigint, response_bytes bigint, client_ip text, user_agent text, error text,
     ai_provider text, ai_model text, ai_input_tokens integer, ai_output_tokens integer,
-    ai_cost numeric(18,8)
+    ai_cost numeric(18,8), ai_route text, ai_cached_tokens integer, ai_ttft_ms double precision
 ) ON COMMIT DELETE ROWS
 """
 
@@ -245,14 +246,16 @@ INSERT INTO gateways_callrecord (
     request_id, ts, node_id, batch_id, source, api_version_id, api_id, provider_tenant_id,
     endpoint, method, path, api_key_id, key_id, application_id, consumer_tenant_id, plan_id,
     subscription_id, status, latency_ms, upstream_latency_ms, request_bytes, response_bytes,
-    client_ip, user_agent, error, ai_provider, ai_model, ai_input_tokens, ai_output_tokens, ai_cost
+    client_ip, user_agent, error, ai_provider, ai_model, ai_input_tokens, ai_output_tokens, ai_cost,
+    ai_route, ai_cached_tokens, ai_ttft_ms
 )
 SELECT s.request_id, s.ts, %(node)s, %(batch)s, s.source,
        coalesce(vid.id, vbp.id), coalesce(vid.api_id, vbp.api_id), coalesce(vid.tenant_id, vbp.tenant_id),
        left(s.endpoint, 300), left(s.method, 10), left(s.path, 2048), k.id, s.key_id, app.id, app.tenant_id,
        sub.plan_id, sub.id, s.status, s.latency_ms, s.upstream_latency_ms, s.request_bytes,
        s.response_bytes, s.client_ip::inet, left(s.user_agent, 512), left(s.error, 64), left(s.ai_provider, 64),
-       left(s.ai_model, 128), s.ai_input_tokens, s.ai_output_tokens, s.ai_cost
+       left(s.ai_model, 128), s.ai_input_tokens, s.ai_output_tokens, s.ai_cost,
+       left(s.ai_route, 160), s.ai_cached_tokens, s.ai_ttft_ms
 FROM gateways_staging s
 LEFT JOIN apis_apiversion vid ON vid.id = s.api_version_id
 LEFT JOIN LATERAL (
@@ -275,6 +278,7 @@ RAW_COLUMNS = (
     "endpoint", "method", "path", "api_key_id", "key_id", "application_id", "consumer_tenant_id", "plan_id",
     "subscription_id", "status", "latency_ms", "upstream_latency_ms", "request_bytes", "response_bytes",
     "client_ip", "user_agent", "error", "ai_provider", "ai_model", "ai_input_tokens", "ai_output_tokens", "ai_cost",
+    "ai_route", "ai_cached_tokens", "ai_ttft_ms",
 )  # fmt: skip
 
 #: Everything the enrichment needs for one batch, in one round trip: the versions named by id
@@ -378,6 +382,7 @@ def _enrich(rows: list[tuple[Any, ...]], node_id: int, batch_pk: int) -> list[tu
                 row[6][:300], row[7][:10], row[8][:2048], key_pk, row[9], app_id, consumer, plan_id,
                 sub_id, row[11], row[12], row[13], row[14], row[15],
                 row[16], row[17][:512], row[18][:64], row[19][:64], row[20][:128], row[21], row[22], row[23],
+                row[24][:160], row[25], row[26],
             )
         )  # fmt: skip
     return out
@@ -387,7 +392,7 @@ def _enrich(rows: list[tuple[Any, ...]], node_id: int, batch_pk: int) -> list[tu
 RAW_TYPES = [
     "uuid", "timestamptz", "int8", "int8", "text", "int8", "int8", "int8", "text", "text", "text", "int8", "text",
     "int8", "int8", "int8", "int8", "int2", "float8", "float8", "int8", "int8", "inet", "text", "text", "text",
-    "text", "int4", "int4", "numeric",
+    "text", "int4", "int4", "numeric", "text", "int4", "float8",
 ]  # fmt: skip
 
 _INET_OID = postgres.types["inet"].oid

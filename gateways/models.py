@@ -109,11 +109,15 @@ class CallRecord(models.Model):
     client_ip = models.GenericIPAddressField(null=True)
     user_agent = models.CharField(max_length=512, default="")
     error = models.CharField(max_length=64, default="")
+    # AI calls (docs/ai-gateway.md, "Call records"): all optional; '' / NULL on other calls.
+    ai_route = models.CharField(max_length=160, default="", help_text="Public model name asked for.")
     ai_provider = models.CharField(max_length=64, default="")
     ai_model = models.CharField(max_length=128, default="")
     ai_input_tokens = models.IntegerField(null=True)
     ai_output_tokens = models.IntegerField(null=True)
-    ai_cost = models.DecimalField(max_digits=18, decimal_places=8, null=True)
+    ai_cached_tokens = models.IntegerField(null=True, help_text="Cache-read part of the input tokens.")
+    ai_cost = models.DecimalField(max_digits=18, decimal_places=8, null=True, help_text="USD; NULL = price unknown.")
+    ai_ttft_ms = models.FloatField(null=True, help_text="Request start → first byte of the answer body sent.")
 
     class Meta:
         managed = False

@@ -20,10 +20,19 @@ never disagree on allow / deny:
   suspending or lifting it bumps the version (a trigger on ``tenants_tenant.suspended_at``).
 * subscriptions: the application's live ones (pending, active, suspended) on routed
   versions, each with its status; only ``active`` authorizes a call, on exactly its version.
+  Their plan ``limits`` include the AI limits (tokens, USD cost budgets; null = none).
+* AI (docs/ai-gateway.md): each route has a ``kind`` (rest / ai / prompt) and an ``ai``
+  object (null for REST: the public model names of the version, or the prompt it publishes).
+  The top-level ``ai`` section holds the model routes those versions use, their target
+  models with prices (newest first) and the models' providers with their *enabled*
+  credentials, decrypted here (``core.secretbox``): the only place a credential's plaintext
+  leaves the portal, in this authenticated answer. Only what a routed version uses is sent.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -32,13 +41,21 @@ from django.db import connection
 from django.utils import timezone
 
 from apis.models import ROUTED_STATUSES, Plan
+from core import secretbox
 from gateways.models import ConfigState
+from llm.services.providers import CREDENTIAL_CONTEXT
 from subscriptions.models import LIVE_STATUSES
+
+logger = logging.getLogger(__name__)
 
 #: Revoked / expired keys stay in the snapshot (flagged) this long, then drop out.
 DEAD_KEY_WINDOW = "1 day"
 
-_LIMITS = ", ".join(f"'{name}', p.{name}" for name in Plan.LIMIT_FIELDS)
+_LIMITS = ", ".join(
+    [f"'{name}', p.{name}" for name in (*Plan.LIMIT_FIELDS, *Plan.AI_LIMIT_FIELDS) if not name.startswith("cost_")]
+    # USD budgets: exact numbers without the column's padding zeros (10, not 10.0000).
+    + [f"'{name}', trim_scale(p.{name})" for name in Plan.AI_LIMIT_FIELDS if name.startswith("cost_")]
+)
 _ROUTED = ", ".join(f"'{status}'" for status in ROUTED_STATUSES)
 _LIVE = ", ".join(f"'{status}'" for status in LIVE_STATUSES)
 
@@ -47,10 +64,44 @@ _LIVE = ", ".join(f"'{status}'" for status in LIVE_STATUSES)
 # Interpolated: module constants only, never input.
 SNAPSHOT_SQL = f"""
 WITH routed AS (
-    SELECT v.id, v.api_id, v.tenant_id, v.label, v.base_path, v.upstreams, v.status,
+    SELECT v.id, v.api_id, v.tenant_id, v.label, v.base_path, v.kind, v.upstreams, v.status,
            v.connect_timeout_ms, v.read_timeout_ms, v.sunset_date
     FROM apis_apiversion v
     WHERE v.status IN ({_ROUTED})
+),
+surfaces AS (
+    SELECT s.id, s.version_id, s.kind, s.prompt_version_id
+    FROM llm_aisurface s
+    JOIN routed r ON r.id = s.version_id
+         AND ((r.kind = 'ai' AND s.kind = 'models') OR (r.kind = 'prompt' AND s.kind = 'prompt'))
+),
+surface_models AS (
+    SELECT s.version_id, json_object_agg(t.slug || '/' || mr.name, mr.id ORDER BY mr.name) AS items
+    FROM surfaces s
+    JOIN llm_aisurface_routes sr ON sr.aisurface_id = s.id
+    JOIN llm_modelroute mr ON mr.id = sr.modelroute_id
+    JOIN tenants_tenant t ON t.id = mr.tenant_id
+    WHERE s.kind = 'models'
+    GROUP BY s.version_id
+),
+surface_prompts AS (
+    SELECT s.version_id, json_build_object(
+               'template_id', pv.template_id, 'version', pv.number, 'hash', pv.content_hash,
+               'messages', pv.messages, 'variables', pv.variables, 'route', pv.route_id,
+               'params', pv.params, 'response_mode', pv.response_mode, 'response_schema', pv.response_schema
+           ) AS item
+    FROM surfaces s JOIN llm_promptversion pv ON pv.id = s.prompt_version_id
+    WHERE s.kind = 'prompt'
+),
+ai_routes AS (
+    SELECT sr.modelroute_id AS id FROM surfaces s JOIN llm_aisurface_routes sr ON sr.aisurface_id = s.id
+    WHERE s.kind = 'models'
+    UNION
+    SELECT pv.route_id FROM surfaces s JOIN llm_promptversion pv ON pv.id = s.prompt_version_id
+    WHERE s.kind = 'prompt'
+),
+ai_models AS (
+    SELECT DISTINCT rt.model_id AS id FROM llm_routetarget rt JOIN ai_routes ar ON ar.id = rt.route_id
 ),
 endpoints AS (
     SELECT e.version_id,
@@ -76,13 +127,20 @@ SELECT
     coalesce((
         SELECT json_agg(json_build_object(
             'api_version_id', r.id, 'api_id', r.api_id, 'provider_tenant_id', r.tenant_id,
-            'label', r.label, 'base_path', r.base_path, 'status', r.status,
+            'label', r.label, 'base_path', r.base_path, 'status', r.status, 'kind', r.kind,
             'upstreams', r.upstreams,
             'connect_timeout_ms', r.connect_timeout_ms, 'read_timeout_ms', r.read_timeout_ms,
             'sunset_date', CASE WHEN r.status = 'deprecated' THEN r.sunset_date END,
-            'endpoints', coalesce(e.items, '[]'::json)
+            'endpoints', coalesce(e.items, '[]'::json),
+            'ai', CASE r.kind
+                WHEN 'ai' THEN json_build_object('models', coalesce(sm.items, '{{}}'::json))
+                WHEN 'prompt' THEN json_build_object('prompt', sp.item)
+            END
         ) ORDER BY length(r.base_path) DESC, r.base_path)
-        FROM routed r LEFT JOIN endpoints e ON e.version_id = r.id
+        FROM routed r
+        LEFT JOIN endpoints e ON e.version_id = r.id
+        LEFT JOIN surface_models sm ON sm.version_id = r.id
+        LEFT JOIN surface_prompts sp ON sp.version_id = r.id
     ), '[]'::json)::text,
     coalesce((
         SELECT json_object_agg(k.key_id, json_build_object(
@@ -98,7 +156,51 @@ SELECT
         LEFT JOIN subs s ON s.application_id = k.application_id
         WHERE (k.revoked_at IS NULL OR k.revoked_at > now() - interval '{DEAD_KEY_WINDOW}')
           AND (k.expires_at IS NULL OR k.expires_at > now() - interval '{DEAD_KEY_WINDOW}')
-    ), '{{}}'::json)::text
+    ), '{{}}'::json)::text,
+    json_build_object(
+        'providers', coalesce((
+            SELECT json_object_agg(p.id, json_build_object(
+                'slug', p.slug, 'kind', p.kind, 'base_url', p.base_url,
+                'connect_timeout_ms', p.connect_timeout_ms, 'read_timeout_ms', p.read_timeout_ms,
+                'credentials', coalesce((
+                    SELECT json_agg(json_build_object(
+                        'id', c.id, 'secret', c.secret_encrypted, 'priority', c.priority, 'weight', c.weight
+                    ) ORDER BY c.priority, c.weight DESC, c.id)
+                    FROM llm_providercredential c WHERE c.provider_id = p.id AND c.enabled
+                ), '[]'::json)
+            ) ORDER BY p.id)
+            FROM llm_modelprovider p
+            WHERE p.id IN (SELECT m.provider_id FROM llm_providermodel m JOIN ai_models am ON am.id = m.id)
+        ), '{{}}'::json),
+        'models', coalesce((
+            SELECT json_object_agg(m.id, json_build_object(
+                'provider_id', m.provider_id, 'model', m.model_id, 'capability', m.capability,
+                'context_window', m.context_window,
+                'prices', coalesce((
+                    SELECT json_agg(json_build_object(
+                        'from', pr.effective_from,
+                        'input', trim_scale(pr.input_per_million)::text,
+                        'output', trim_scale(pr.output_per_million)::text,
+                        'cached_input', trim_scale(pr.cached_input_per_million)::text
+                    ) ORDER BY pr.effective_from DESC)
+                    FROM llm_modelprice pr WHERE pr.model_id = m.id
+                ), '[]'::json)
+            ) ORDER BY m.id)
+            FROM llm_providermodel m JOIN ai_models am ON am.id = m.id
+        ), '{{}}'::json),
+        'routes', coalesce((
+            SELECT json_object_agg(mr.id, json_build_object(
+                'name', t.slug || '/' || mr.name, 'capability', mr.capability,
+                'targets', coalesce((
+                    SELECT json_agg(json_build_object(
+                        'model_id', rt.model_id, 'position', rt.position, 'weight', rt.weight
+                    ) ORDER BY rt.position, rt.id)
+                    FROM llm_routetarget rt WHERE rt.route_id = mr.id
+                ), '[]'::json)
+            ) ORDER BY mr.id)
+            FROM llm_modelroute mr JOIN ai_routes ar ON ar.id = mr.id JOIN tenants_tenant t ON t.id = mr.tenant_id
+        ), '{{}}'::json)
+    )::text
 """  # noqa: S608
 
 
@@ -124,14 +226,37 @@ def build_snapshot() -> Snapshot:
     """Build the snapshot from the database, uncached (the benchmark times this)."""
     with connection.cursor() as cursor:
         cursor.execute(SNAPSHOT_SQL)
-        version, routes, credentials = cursor.fetchone()
+        version, routes, credentials, ai = cursor.fetchone()
     generated_at = timezone.now().isoformat().replace("+00:00", "Z")
     # PostgreSQL produced the JSON of the big parts; splicing them avoids a parse + re-dump.
+    # The AI section is small (what routed AI versions use) and needs Python: decryption.
     body = (
         f'{{"version": {int(version)}, "generated_at": "{generated_at}", '
-        f'"routes": {routes}, "credentials": {credentials}}}'
+        f'"routes": {routes}, "credentials": {credentials}, "ai": {_open_secrets(ai)}}}'
     ).encode()
     return Snapshot(version=int(version), body=body)
+
+
+def _open_secrets(ai_json: str) -> str:
+    """The AI section with each credential's ciphertext replaced by its plaintext.
+
+    A credential no configured key opens (its key was dropped from CREDENTIAL_ENCRYPTION_KEYS
+    too early) is left out and logged by id, never by value: the pool's other keys still work.
+    """
+    ai = json.loads(ai_json)
+    for provider_id, provider in ai["providers"].items():
+        opened = []
+        for credential in provider["credentials"]:
+            try:
+                credential["secret"] = secretbox.decrypt(credential["secret"], context=CREDENTIAL_CONTEXT)
+            except secretbox.SecretBoxError as error:
+                logger.error(
+                    "snapshot: credential %s of provider %s left out: %s", credential["id"], provider_id, error
+                )
+                continue
+            opened.append(credential)
+        provider["credentials"] = opened
+    return json.dumps(ai, separators=(", ", ": "), ensure_ascii=False)
 
 
 class _Cache:

@@ -11,4 +11,6 @@ urlpatterns = [
     path("", include("notifications.api.urls")),
     path("", include("gateways.api.urls")),
     path("", include("analytics.api.urls")),
+    path("", include("llm.api.urls")),
+    path("", include("llm.api.prompt_urls")),
 ]

@@ -196,6 +196,12 @@ def cmd_run() -> int:
             ],
             # The demo APIs' upstream (Orders on 9101, Weather on 9102 + 9103, as the demo data says).
             "upstream": [PY, "-m", "gateway_node.demo_upstream"],
+            # The demo AI APIs' model provider: a local fake speaking the OpenAI, Anthropic, Gemini
+            # and Ollama wire formats (the key is llm.demo's; a real provider is added in the portal).
+            "ai-provider": [
+                PY, "-m", "gateway_node.ai.fake_provider", "--host", "127.0.0.1", "--port", "9110",
+                "--key", "sk-demo-local-fake-provider",
+            ],
             # The data plane: keys, limits and call logs, in front of the demo upstream.
             "node": [PY, "-m", "gateway_node"],
         }  # fmt: skip
@@ -216,6 +222,12 @@ def cmd_run() -> int:
         log("e-mails (verification, invitations) are printed below by the Celery worker.")
         log("try it: sign in as Bob, open Applications → Storefront, create a key, then")
         log(f"  curl -H 'X-API-Key: <your key>' http://{node_env['GATEWAY_NODE_LISTEN']}/orders/v1/rates")
+        log("AI: Bob's Storefront is subscribed to Acme AI and Summarise too; with the same key:")
+        log(
+            f"  curl -H 'X-API-Key: <your key>' -H 'Content-Type: application/json' "
+            f'-d \'{{"model": "acme/chat-small", "messages": [{{"role": "user", "content": "Hello"}}]}}\' '
+            f"http://{node_env['GATEWAY_NODE_LISTEN']}/ai/v1/chat/completions"
+        )
         log("other commands use this run's services, e.g. in a second terminal:")
         log("  .venv/bin/python manage.py gateway_send_samples --node demo-edge --records 2000")
         log("press Ctrl-C to stop everything.")

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from core.api.tags import TAGS as API_TAGS
 from core.env import env, envbool, envfloat, envint, envlist
 from core.outbound import parse_networks
+from core.secretbox import parse_keys as parse_secretbox_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "gateways",
     "notifications",
     "analytics",
+    "llm",
 ]
 
 MIDDLEWARE = [
@@ -365,6 +367,9 @@ SPECTACULAR_SETTINGS = {
         "SubscriptionStatusEnum": "subscriptions.models.SubscriptionStatus",
         "KeyStatusEnum": "subscriptions.models.KeyStatus",
         "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
+        "VersionKindEnum": "apis.models.VersionKind",
+        "ProviderKindEnum": "llm.models.ProviderKind",
+        "CapabilityEnum": "llm.models.Capability",
     },
 }
 
@@ -436,6 +441,16 @@ if WEBHOOK_LEASE_SECONDS < WEBHOOK_TIMEOUT_SECONDS + 5:
     raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be at least WEBHOOK_TIMEOUT_SECONDS + 5.")
 WEBHOOK_MAX_ATTEMPTS = envint("WEBHOOK_MAX_ATTEMPTS", 6)
 WEBHOOK_RETRY_BASE_SECONDS = envint("WEBHOOK_RETRY_BASE_SECONDS", 30)
+
+# --- Encryption of stored secrets (core/secretbox.py: model-provider credentials) ----------
+# Comma-separated base64url 32-byte keys; the first encrypts, all decrypt (rotation: put a new
+# key first, run `manage.py rotate_credential_key`, then drop the old one). Unset in
+# development and tests: a key derived from SECRET_KEY; unset in production: storing a
+# credential is refused with a clear message, everything else works.
+try:
+    CREDENTIAL_ENCRYPTION_KEYS = parse_secretbox_keys(env("CREDENTIAL_ENCRYPTION_KEYS") or "")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CREDENTIAL_ENCRYPTION_KEYS: {exc}") from None
 
 # --- Outbound requests (core/outbound.py: webhooks, upstream targets) ----------------------
 # Loopback, private, link-local, CGNAT, multicast and reserved addresses are refused, so a

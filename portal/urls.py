@@ -37,6 +37,8 @@ urlpatterns = [
     path("t/", include("subscriptions.urls")),
     path("t/", include("notifications.urls")),
     path("t/", include("analytics.urls")),
+    path("t/", include("llm.urls")),
+    path("t/", include("llm.prompt_urls")),
     path("", include("apis.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

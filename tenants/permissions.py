@@ -19,6 +19,7 @@ _DESCRIPTIONS = {
     Perm.APIS_EDIT: "edit APIs",
     Perm.APPS_EDIT: "edit applications",
     Perm.SUBSCRIPTIONS_APPROVE: "decide subscription requests",
+    Perm.AI_MANAGE: "manage model providers, credentials, models and model routes",
 }
 
 

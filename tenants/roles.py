@@ -32,6 +32,7 @@ class Perm(StrEnum):
     APIS_EDIT = "apis.edit"
     APPS_EDIT = "apps.edit"
     SUBSCRIPTIONS_APPROVE = "subscriptions.approve"
+    AI_MANAGE = "ai.manage"
 
 
 _ALL = frozenset(Role)
@@ -52,6 +53,7 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.APIS_EDIT: _DEV_UP,
     Perm.APPS_EDIT: _DEV_UP,
     Perm.SUBSCRIPTIONS_APPROVE: _ADMIN_UP,
+    Perm.AI_MANAGE: _ADMIN_UP,
 }
 
 

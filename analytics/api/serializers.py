@@ -182,6 +182,52 @@ class TrendsSerializer(serializers.Serializer):
     )
 
 
+class AiStatsSerializer(serializers.Serializer):
+    calls = serializers.IntegerField(help_text="AI calls (a route asked for, or a model that answered).")
+    # A declared field is popped from the class attributes (DRF's metaclass): the name does not
+    # shadow Serializer.errors at run time, only for the type checker.
+    errors = serializers.IntegerField(  # type: ignore[assignment]
+        help_text="Calls with status >= 400 or refused by the gateway."
+    )
+    error_rate = serializers.FloatField(allow_null=True)
+    input_tokens = serializers.IntegerField(help_text="Prompt tokens as the providers counted them (cached included).")
+    output_tokens = serializers.IntegerField()
+    cached_tokens = serializers.IntegerField(help_text="Cache-read part of the input tokens.")
+    cost = serializers.DecimalField(
+        max_digits=24, decimal_places=8, help_text="USD, sum of the known costs (a decimal string)."
+    )
+    cost_unknown = serializers.IntegerField(help_text="Calls that reported tokens but no cost (no price known).")
+    ttft_count = serializers.IntegerField(help_text="Calls that reported a time to first token.")
+    ttft_avg_ms = serializers.FloatField(allow_null=True)
+    ttft_p50_ms = serializers.FloatField(allow_null=True, help_text="Upper bound of the histogram bucket.")
+    ttft_p95_ms = serializers.FloatField(allow_null=True)
+    avg_ms = serializers.FloatField(allow_null=True, help_text="Average latency of the AI calls.")
+    p95_ms = serializers.FloatField(allow_null=True)
+
+
+class AiModelSerializer(AiStatsSerializer):
+    key = serializers.DictField(
+        help_text="{ai_route, ai_provider, ai_model}: the public model name asked for, the "
+        "provider and provider model that answered ('' when none)."
+    )
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class AiGroupSerializer(AiStatsSerializer):
+    key = serializers.DictField(
+        help_text="{consumer_tenant_id, application_id} (provider side) or {api_id} (consumer side)."
+    )
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class AiUsageSerializer(serializers.Serializer):
+    window = WindowSerializer()
+    totals = AiStatsSerializer()
+    models = AiModelSerializer(many=True, help_text="Per model, most calls first.")
+    by = serializers.ChoiceField(choices=["applications", "apis"], help_text="What `items` splits the usage by.")
+    items = AiGroupSerializer(many=True, help_text="Per application (provider side) or API (consumer side).")
+
+
 class CallRecordSerializer(serializers.Serializer):
     request_id = serializers.UUIDField()
     ts = serializers.DateTimeField()
@@ -208,11 +254,14 @@ class CallRecordSerializer(serializers.Serializer):
 class CallDetailSerializer(CallRecordSerializer):
     client_ip = serializers.CharField(allow_null=True)
     user_agent = serializers.CharField()
+    ai_route = serializers.CharField()
     ai_provider = serializers.CharField()
     ai_model = serializers.CharField()
     ai_input_tokens = serializers.IntegerField(allow_null=True)
     ai_output_tokens = serializers.IntegerField(allow_null=True)
+    ai_cached_tokens = serializers.IntegerField(allow_null=True)
     ai_cost = serializers.DecimalField(max_digits=18, decimal_places=8, allow_null=True)
+    ai_ttft_ms = serializers.FloatField(allow_null=True)
     api_name = serializers.CharField()
     application_name = serializers.CharField()
 

@@ -100,6 +100,19 @@ class TrendsView(_AnalyticsView):
         return Response(s.TrendsSerializer({"window": window, **selectors.trends(scope, window)}).data)
 
 
+class AiUsageView(_AnalyticsView):
+    @extend_schema(
+        tags=TAG,
+        parameters=[TENANT_PARAM, s.AnalyticsQuery],
+        responses=s.AiUsageSerializer,
+        summary="AI usage: tokens, cost and time to first token, per model and per application / API (from rollups)",
+    )
+    def get(self, request: Request, tenant_slug: str) -> Response:
+        data = self.query(request)
+        scope, window = scope_from(self.tenant, data), data["window"]
+        return Response(s.AiUsageSerializer({"window": window, **selectors.ai_usage(scope, window)}).data)
+
+
 class CallListView(_AnalyticsView):
     query_class = s.CallQuery
 

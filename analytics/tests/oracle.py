@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from analytics.histogram import BUCKETS, bucket_index
-from analytics.models import DIMENSIONS, SUMMARIES, SUMMARY_LEVELS
+from analytics.models import AI_DIMENSIONS, AI_SUMMARIES, AI_SUMMARY_LEVELS, DIMENSIONS, SUMMARIES, SUMMARY_LEVELS
 
 RAW_COLUMNS = (
     "request_id",
@@ -44,7 +44,16 @@ RAW_COLUMNS = (
     "ai_input_tokens",
     "ai_output_tokens",
     "ai_cost",
+    "ai_route",
+    "ai_provider",
+    "ai_model",
+    "ai_cached_tokens",
+    "ai_ttft_ms",
 )
+
+
+#: Columns that are '' rather than NULL when a record does not carry them.
+_TEXT_DEFAULTS = {"ai_route": "", "ai_provider": "", "ai_model": ""}
 
 
 def insert_raw(rows: list[dict[str, Any]]) -> int:
@@ -59,7 +68,7 @@ def insert_raw(rows: list[dict[str, Any]]) -> int:
         cur.execute("TRUNCATE test_raw_staging")
         with cur.cursor.copy(f"COPY test_raw_staging ({cols}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row.get(c) for c in RAW_COLUMNS])
+                copy.write_row([row.get(c, _TEXT_DEFAULTS.get(c)) for c in RAW_COLUMNS])
         cur.execute(
             f"INSERT INTO gateways_callrecord ({cols}) SELECT {cols} FROM test_raw_staging ON CONFLICT DO NOTHING"
         )
@@ -71,6 +80,9 @@ class Traffic:
 
     def __init__(self, versions: list[dict[str, Any]], seed: int = 7) -> None:
         self.rng = random.Random(seed)
+        # AI fields come from their own generator, so the rest of each record is what it was
+        # before AI calls existed (tests pinned on a seed see the same traffic).
+        self.ai_rng = random.Random(seed + 1_000_003)
         # {"id", "api_id", "tenant_id", "base_path", "paths": [(method, template or "", concrete path)]}
         self.versions = versions
         self.sent: list[dict[str, Any]] = []
@@ -101,6 +113,7 @@ class Traffic:
             "ai_output_tokens": rng.choice([None, rng.randint(1, 4000)]),
             "ai_cost": rng.choice([None, Decimal(rng.randint(1, 10**6)) / Decimal(10**8)]),
         }
+        row.update(self.ai(row))
         if version is None:  # unknown route: no API version, no endpoint
             row.update(
                 api_version_id=None, api_id=None, provider_tenant_id=None, endpoint="", method="GET", path="/nowhere/x"
@@ -119,6 +132,29 @@ class Traffic:
             endpoint=f"{method} {template}" if row["source"] == "native" and template else "",
         )
         return row
+
+    def ai(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A third of the calls are AI calls: a route (sometimes refused before any model), the
+        model that answered, tokens (some unreported), cached tokens, a cost (some unknown) and a
+        time to first token (absent on some). The others keep only the call rollups' token fields."""
+        rng = self.ai_rng
+        if rng.random() >= 1 / 3:
+            return {}  # not an AI call (the tokens and cost the record may carry still count in the call rollups)
+        route = rng.choice(["acme/chat-small", "acme/chat-large", "acme/embed"])
+        answered = rng.random() < 0.9
+        provider, model = rng.choice([("openai", "gpt-4o-mini"), ("anthropic", "claude-x"), ("ollama", "llama3")])
+        tokens_in = rng.choice([None, rng.randint(1, 100_000)])
+        cached = None if tokens_in is None or rng.random() < 0.5 else rng.randint(0, tokens_in)
+        return {
+            "ai_route": rng.choice([route, route, ""]),  # a node of another kind may only name the model
+            "ai_provider": provider if answered else "",
+            "ai_model": model if answered else "",
+            "ai_input_tokens": tokens_in,
+            "ai_output_tokens": rng.choice([None, rng.randint(0, 8000)]),
+            "ai_cached_tokens": cached,
+            "ai_cost": rng.choice([None, Decimal(rng.randint(0, 10**9)) / Decimal(10**8)]),
+            "ai_ttft_ms": rng.choice([None, 0.0, 1.0, round(rng.lognormvariate(5, 1.2), 3), 75000.0]),
+        } | ({"ai_route": route} if not answered else {})
 
     def batch(self, n: int, start: dt.datetime, span: dt.timedelta) -> list[dict[str, Any]]:
         rows = [self.record(start + span * self.rng.random()) for _ in range(n)]
@@ -246,6 +282,100 @@ def _rounded(measures: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def expected_ai(level: str, dims: tuple[str, ...] = AI_DIMENSIONS) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Every AI rollup row of ``level`` (or AI summary row, grouped by ``dims``) as a fresh GROUP BY
+    over the raw table's AI calls would give it."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT ts, {', '.join(AI_DIMENSIONS)}, status, error, latency_ms, ai_ttft_ms, ai_input_tokens, "
+            "ai_output_tokens, ai_cached_tokens, ai_cost FROM gateways_callrecord"
+        )
+        names = [c.name for c in cur.description]
+        raw = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in raw:
+        if not row["ai_model"] and not row["ai_route"]:
+            continue
+        key = (_trunc(row["ts"], level), *(row[d] for d in dims))
+        g = groups.setdefault(
+            key,
+            {
+                "calls": 0,
+                "errors": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cached_tokens": 0,
+                "cost": Decimal(0),
+                "cost_unknown": 0,
+                "ttft_sum": 0.0,
+                "ttft_count": 0,
+                "ttft_hist": [0] * BUCKETS,
+                "latency_sum": 0.0,
+                "latency_hist": [0] * BUCKETS,
+            },
+        )
+        g["calls"] += 1
+        g["errors"] += row["status"] >= 400 or row["error"] != ""
+        g["input_tokens"] += row["ai_input_tokens"] or 0
+        g["output_tokens"] += row["ai_output_tokens"] or 0
+        g["cached_tokens"] += row["ai_cached_tokens"] or 0
+        g["cost"] += row["ai_cost"] or 0
+        tokens_known = row["ai_input_tokens"] is not None or row["ai_output_tokens"] is not None
+        g["cost_unknown"] += row["ai_cost"] is None and tokens_known
+        if row["ai_ttft_ms"] is not None:
+            g["ttft_sum"] += row["ai_ttft_ms"]
+            g["ttft_count"] += 1
+            g["ttft_hist"][bucket_index(row["ai_ttft_ms"])] += 1
+        g["latency_sum"] += row["latency_ms"]
+        g["latency_hist"][bucket_index(row["latency_ms"])] += 1
+    return {k: _ai_rounded(v) for k, v in groups.items()}
+
+
+def actual_ai(level: str, shape: str = "") -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The rows of one AI rollup table (or AI summary ``shape``), keyed like :func:`expected_ai`."""
+    table, dims = (f"analytics_{shape}summary{level}", AI_SUMMARIES[shape]) if shape else (
+        f"analytics_airollup{level}", AI_DIMENSIONS
+    )  # fmt: skip
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT * FROM {table}")
+        names = [c.name for c in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    found = {}
+    for row in rows:
+        key = (row["bucket"].astimezone(dt.UTC), *(row[d] for d in dims))
+        assert key not in found, f"two AI rows for {key} in {table}"
+        found[key] = _ai_rounded({m: row[m] for m in row if m not in {"id", "bucket", *dims}})
+    return found
+
+
+def _ai_rounded(measures: dict[str, Any]) -> dict[str, Any]:
+    # Float sums depend on the order of addition; tokens, counts and the Decimal cost are exact.
+    return {
+        **measures,
+        "ttft_sum": round(measures["ttft_sum"], 3),
+        "latency_sum": round(measures["latency_sum"], 3),
+        "cost": Decimal(measures["cost"]).quantize(Decimal("0.00000001")),
+    }
+
+
+def assert_ai_rollups_exact() -> None:
+    """Every AI rollup level, and every AI summary at each of its levels, equals a fresh GROUP BY over
+    raw (minutes up to now, hours and days up to their watermark, none beyond it)."""
+    assert actual_ai("minute"), "ai minute: no rows"
+    cases = [(level, "") for level in ("minute", "hour", "day")]
+    cases += [(level, shape) for shape in AI_SUMMARIES for level in AI_SUMMARY_LEVELS[shape]]
+    for level, shape in cases:
+        want = expected_ai(level, AI_SUMMARIES[shape] if shape else AI_DIMENSIONS)
+        got = actual_ai(level, shape)
+        until = materialised_until(level)
+        if until is not None:
+            want = {k: v for k, v in want.items() if k[0] < until}
+        name = f"{shape} summary {level}" if shape else f"ai {level}"
+        assert set(got) == set(want), f"{name}: missing {set(want) - set(got)}, extra {set(got) - set(want)}"
+        diffs = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+        assert not diffs, f"{name}: {len(diffs)} rows differ, e.g. {next(iter(diffs.items()))}"
+
+
 def materialised_until(level: str) -> dt.datetime | None:
     """Hours and days are written once closed: the first bucket of ``level`` not written yet
     (the level's watermark), None for minutes (written up to the current one)."""
@@ -274,3 +404,4 @@ def assert_rollups_exact() -> None:
         assert set(got) == set(want), f"{name}: missing {set(want) - set(got)}, extra {set(got) - set(want)}"
         diffs = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
         assert not diffs, f"{name}: {len(diffs)} rows differ, e.g. {next(iter(diffs.items()))}"
+    assert_ai_rollups_exact()

@@ -20,6 +20,11 @@ from analytics.histogram import BUCKETS
 from analytics.models import (
     SUMMARIES,
     SUMMARY_LEVELS,
+    AiRollupDay,
+    AiRollupHour,
+    AiRollupMinute,
+    AiTenantSummaryDay,
+    AiTenantSummaryHour,
     DirtyBucket,
     ProviderSummaryDay,
     ProviderSummaryHour,
@@ -192,10 +197,18 @@ def test_retention_trims_minutes_and_hours_in_batches_and_keeps_days(db: None) -
     for days in (401, 402, 399):
         ProviderSummaryHour.objects.create(bucket=now - dt.timedelta(days=days), **row)
     ProviderSummaryDay.objects.create(bucket=now - dt.timedelta(days=3000), **row)
+    # AI rollups are trimmed with the call rollups of their level; AI days are kept.
+    ai = {"ttft_hist": [0] * BUCKETS, "latency_hist": [0] * BUCKETS}
+    for model, days in ((AiRollupMinute, 15), (AiRollupMinute, 13), (AiRollupHour, 401), (AiRollupDay, 3000)):
+        model.objects.create(bucket=now - dt.timedelta(days=days), **ai)
+    for summary, days in ((AiTenantSummaryHour, 401), (AiTenantSummaryHour, 399), (AiTenantSummaryDay, 3000)):
+        summary.objects.create(bucket=now - dt.timedelta(days=days), **ai)
 
     assert delete_expired_rollups(batch_size=2) == {
         "minute": 5,
         "hour": 5,
+        "ai minute": 1,
+        "ai hour": 1,
         **{
             f"{shape} summary {level}": 0
             for shape in SUMMARIES
@@ -203,10 +216,14 @@ def test_retention_trims_minutes_and_hours_in_batches_and_keeps_days(db: None) -
             if level in SUMMARY_LEVELS[shape]
         },
         "provider summary hour": 2,
+        "aitenant summary hour": 1,
+        "aimodel summary hour": 0,
     }
     assert RollupMinute.objects.count() == 1 and RollupHour.objects.count() == 1
     assert RollupDay.objects.count() == 5
     assert ProviderSummaryHour.objects.count() == 1 and ProviderSummaryDay.objects.count() == 1
+    assert (AiRollupMinute.objects.count(), AiRollupHour.objects.count(), AiRollupDay.objects.count()) == (1, 0, 1)
+    assert (AiTenantSummaryHour.objects.count(), AiTenantSummaryDay.objects.count()) == (1, 1)
 
 
 def test_the_beat_schedule_runs_the_rollup_every_interval() -> None:
@@ -221,8 +238,9 @@ def test_the_beat_schedule_runs_the_rollup_every_interval() -> None:
 def test_dashboards_read_the_same_numbers_from_the_summaries(
     committed_db: None, catalog: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every dashboard read of an hour or day window gives the same figures from the summary it
-    picks as from the full rollup (SUMMARIES emptied: the chooser falls back to the full table)."""
+    """Every dashboard read of an hour or day window (AI usage included) gives the same figures from
+    the summary it picks as from the full rollup (SUMMARIES and AI_SUMMARIES emptied: the choosers
+    fall back to the full tables)."""
     from analytics import selectors
 
     _mixed_workload(Traffic(catalog, seed=5))
@@ -246,6 +264,8 @@ def test_dashboards_read_the_same_numbers_from_the_summaries(
                 found += [selectors.totals(scope, window), selectors.timeseries(scope, window)]
                 found += [selectors.top(scope, window, by, limit=3) for by in selectors.DIMENSIONS]
                 found.append(selectors.trends(scope, window))
+                if scope.node_id is None:  # AI usage is not kept per node
+                    found.append(selectors.ai_usage(scope, window))
         return found
 
     def plain(value: Any, loose: bool) -> Any:
@@ -264,8 +284,13 @@ def test_dashboards_read_the_same_numbers_from_the_summaries(
     assert selectors.table_for(scopes[0], "hour") == "analytics_platformsummaryhour"
     assert selectors.table_for(scopes[0], "minute") == "analytics_platformsummaryminute"
     assert selectors.totals(scopes[0], selectors.window_for("7d")).calls > 0
+    platform_ai = {"ai_route", "ai_provider", "ai_model", "provider_tenant_id"}
+    assert selectors.ai_table_for("day", platform_ai) == "analytics_aitenantsummaryday"
+    assert selectors.ai_usage(scopes[0], selectors.window_for("30d"))["totals"]["calls"] > 0
     monkeypatch.setattr(selectors, "SUMMARIES", {})
+    monkeypatch.setattr(selectors, "AI_SUMMARIES", {})
     assert selectors.table_for(scopes[0], "hour") == "analytics_rolluphour"
+    assert selectors.ai_table_for("day", platform_ai) == "analytics_airollupday"
     assert plain(reads(), loose=False) == summaries
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, VersionStatus, Visibility
+from apis.models import Api, ApiVersion, AuditEvent, Endpoint, Plan, VersionKind, VersionStatus, Visibility
 from core.limits import max_length, max_value, min_value
 
 # --- Provider side ---------------------------------------------------------------------
@@ -77,6 +78,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "id",
             "label",
             "base_path",
+            "kind",
             "upstreams",
             "connect_timeout_ms",
             "read_timeout_ms",
@@ -111,6 +113,13 @@ class VersionWriteSerializer(serializers.Serializer):
     )
     base_path = serializers.CharField(
         max_length=max_length(ApiVersion, "base_path"), help_text="Unique across the platform, e.g. /orders/v1"
+    )
+    kind = serializers.ChoiceField(
+        choices=VersionKind.choices,
+        required=False,
+        help_text="rest (default): routed to upstreams. ai: model routes the gateway answers itself (no upstreams, "
+        "generated OpenAPI document; choose its routes with PUT …/versions/{label}/ai-routes). "
+        "Fixed once created.",
     )
     upstreams = UpstreamSerializer(many=True, required=False)
     connect_timeout_ms = serializers.IntegerField(
@@ -170,6 +179,7 @@ class PlanSerializer(serializers.ModelSerializer):
             "rate_limit_per_minute",
             "quota_per_day",
             "quota_per_month",
+            *Plan.AI_LIMIT_FIELDS,
             "approval_required",
             "is_public",
             "status",
@@ -187,6 +197,31 @@ class PlanWriteSerializer(serializers.Serializer):
     rate_limit_per_minute = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     quota_per_day = serializers.IntegerField(min_value=1, required=False, allow_null=True, help_text="UTC day.")
     quota_per_month = serializers.IntegerField(min_value=1, required=False, allow_null=True, help_text="UTC month.")
+    token_limit_per_minute = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="AI versions: input + output tokens per minute."
+    )
+    token_quota_per_day = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="AI versions: tokens per UTC day."
+    )
+    token_quota_per_month = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="AI versions: tokens per UTC month."
+    )
+    cost_budget_per_day = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        min_value=Decimal("0.0001"),
+        required=False,
+        allow_null=True,
+        help_text="AI versions: USD per UTC day.",
+    )
+    cost_budget_per_month = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        min_value=Decimal("0.0001"),
+        required=False,
+        allow_null=True,
+        help_text="AI versions: USD per UTC month.",
+    )
     approval_required = serializers.BooleanField(required=False)
     is_public = serializers.BooleanField(required=False, help_text="Hidden plans are only granted by the provider.")
     price_label = serializers.CharField(max_length=max_length(Plan, "price_label"), required=False, allow_blank=True)
@@ -263,6 +298,7 @@ class CatalogPlanSerializer(serializers.ModelSerializer):
             "rate_limit_per_minute",
             "quota_per_day",
             "quota_per_month",
+            *Plan.AI_LIMIT_FIELDS,
             "approval_required",
             "price_label",
         ]

@@ -259,8 +259,11 @@ class VersionViewSet(_ApiChildMixin, mixins.ListModelMixin, mixins.RetrieveModel
         request=s.VersionWriteSerializer, responses=s.VersionSerializer, summary="Replace a version's settings"
     )
     def update(self, request: Request, tenant_slug: str, api_slug: str, label: str, partial: bool = False) -> Response:
-        def run(openapi: Any = None, **data: Any) -> ApiVersion:
-            version = services.version_update(actor=self.membership, version=self.get_object(), **data)
+        def run(openapi: Any = None, kind: str | None = None, **data: Any) -> ApiVersion:
+            current = self.get_object()
+            if kind is not None and kind != current.kind:
+                raise InvalidInput("The kind of a version is fixed once created.", field="kind")
+            version = services.version_update(actor=self.membership, version=current, **data)
             if openapi is not None:
                 version = services.version_upload_spec(actor=self.membership, version=version, document=openapi)
             return version

@@ -10,6 +10,7 @@ from apis.models.catalog import (
     Plan,
     PlanStatus,
     SpecStatus,
+    VersionKind,
     VersionStatus,
     Visibility,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "Plan",
     "PlanStatus",
     "SpecStatus",
+    "VersionKind",
     "VersionStatus",
     "Visibility",
 ]

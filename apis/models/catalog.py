@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
+from core import formatting
 from core.validators import validate_single_line
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager, TenantScopedQuerySet
@@ -37,6 +38,15 @@ class VersionStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
     DEPRECATED = "deprecated", "Deprecated"
     RETIRED = "retired", "Retired"
+
+
+class VersionKind(models.TextChoices):
+    """What a version serves: an upstream REST API, or an AI surface the gateway node answers
+    itself (model routes behind an OpenAI-compatible API, or a prompt published as an API)."""
+
+    REST = "rest", "REST API (upstream)"
+    AI = "ai", "AI models (OpenAI-compatible)"
+    PROMPT = "prompt", "Prompt API"
 
 
 class SpecStatus(models.TextChoices):
@@ -158,6 +168,7 @@ class ApiVersion(models.Model):
     base_path = models.CharField(
         max_length=200, unique=True, help_text="Path prefix gateways route on, unique across the platform."
     )
+    kind = models.CharField(max_length=16, choices=VersionKind.choices, default=VersionKind.REST, db_default="rest")
     upstreams = models.JSONField(default=list, blank=True)
     connect_timeout_ms = models.PositiveIntegerField(default=5_000, validators=TIMEOUT_MS)
     read_timeout_ms = models.PositiveIntegerField(default=30_000, validators=TIMEOUT_MS)
@@ -199,6 +210,7 @@ class ApiVersion(models.Model):
             ),
             models.CheckConstraint(condition=Q(base_path__startswith="/"), name="apiversion_base_path_absolute"),
             models.CheckConstraint(condition=Q(spec_status__in=SpecStatus.values), name="apiversion_spec_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=VersionKind.values), name="apiversion_kind_valid"),
         ]
 
     def __str__(self) -> str:
@@ -252,6 +264,15 @@ class PlanQuerySet(TenantScopedQuerySet):
 
 
 PLAN_LIMIT_FIELDS = ("rate_limit_per_second", "rate_limit_per_minute", "quota_per_day", "quota_per_month")
+#: Limits of AI versions: tokens (input + output, as the provider counts them) and cost in USD.
+#: Charged after each answer, enforced on the next request (docs/ai-gateway.md).
+PLAN_AI_LIMIT_FIELDS = (
+    "token_limit_per_minute",
+    "token_quota_per_day",
+    "token_quota_per_month",
+    "cost_budget_per_day",
+    "cost_budget_per_month",
+)
 
 
 def _positive_or_null(field: str) -> Q:
@@ -266,6 +287,7 @@ class Plan(models.Model):
     """
 
     LIMIT_FIELDS = PLAN_LIMIT_FIELDS
+    AI_LIMIT_FIELDS = PLAN_AI_LIMIT_FIELDS
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="plans")
@@ -275,6 +297,15 @@ class Plan(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     quota_per_day = models.PositiveBigIntegerField(null=True, blank=True)
     quota_per_month = models.PositiveBigIntegerField(null=True, blank=True)
+    token_limit_per_minute = models.PositiveBigIntegerField(null=True, blank=True)
+    token_quota_per_day = models.PositiveBigIntegerField(null=True, blank=True)
+    token_quota_per_month = models.PositiveBigIntegerField(null=True, blank=True)
+    cost_budget_per_day = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, help_text="USD per UTC day; empty = no budget."
+    )
+    cost_budget_per_month = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, help_text="USD per UTC month; empty = no budget."
+    )
     approval_required = models.BooleanField(default=False)
     is_public = models.BooleanField(default=True, help_text="Hidden plans are only granted by the provider.")
     status = models.CharField(max_length=16, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
@@ -296,7 +327,7 @@ class Plan(models.Model):
             models.CheckConstraint(condition=Q(status__in=PlanStatus.values), name="plan_status_valid"),
             *[
                 models.CheckConstraint(condition=_positive_or_null(f), name=f"plan_{f}_positive")
-                for f in PLAN_LIMIT_FIELDS
+                for f in (*PLAN_LIMIT_FIELDS, *PLAN_AI_LIMIT_FIELDS)
             ],
         ]
 
@@ -306,6 +337,22 @@ class Plan(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == PlanStatus.ACTIVE
+
+    @property
+    def ai_limits(self) -> list[str]:
+        """The AI limits in words, e.g. ``["20,000 tokens / min", "$5 / month"]`` (empty: none)."""
+        shown = []
+        for field, per in (
+            ("token_limit_per_minute", "min"),
+            ("token_quota_per_day", "day"),
+            ("token_quota_per_month", "month"),
+        ):
+            if getattr(self, field):
+                shown.append(f"{formatting.number(getattr(self, field))} tokens / {per}")
+        for field, per in (("cost_budget_per_day", "day"), ("cost_budget_per_month", "month")):
+            if getattr(self, field) is not None:
+                shown.append(f"${formatting.decimal(getattr(self, field))} / {per}")
+        return shown
 
 
 class AuditEvent(models.Model):

@@ -39,6 +39,7 @@ from apis.services.versions import (  # noqa: F401
     version_deprecate,
     version_publish,
     version_retire,
+    version_store_generated_spec,
     version_update,
     version_upload_spec,
 )

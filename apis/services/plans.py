@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -9,7 +10,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from apis.models import Api, Plan, PlanStatus
-from apis.models.catalog import PLAN_LIMIT_FIELDS
+from apis.models.catalog import PLAN_AI_LIMIT_FIELDS, PLAN_LIMIT_FIELDS
 from apis.services.audit import _check_owned, audit_record
 from core.deletion import protected_dependents
 from core.errors import Conflict, InvalidInput
@@ -38,6 +39,23 @@ def _limit(value: Any, field: str) -> int | None:
     return number
 
 
+def _budget(value: Any, field: str) -> Decimal | None:
+    """A cost budget in USD (4 decimal places at most), or None for no budget."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput("Enter an amount in USD, or leave empty for no budget.", field=field)
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidInput("Enter an amount in USD, or leave empty for no budget.", field=field) from None
+    if not amount.is_finite() or amount <= 0:
+        raise InvalidInput("Must be a positive amount (leave empty for no budget).", field=field)
+    if amount >= Decimal(10) ** 10 or amount != amount.quantize(Decimal("0.0001")):
+        raise InvalidInput("At most 9,999,999,999 USD with 4 decimal places.", field=field)
+    return amount
+
+
 def _plan_fields(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "name" in data:
@@ -47,6 +65,9 @@ def _plan_fields(data: dict[str, Any]) -> dict[str, Any]:
     for field in PLAN_LIMIT_FIELDS:
         if field in data:
             out[field] = _limit(data[field], field)
+    for field in PLAN_AI_LIMIT_FIELDS:
+        if field in data:
+            out[field] = _budget(data[field], field) if field.startswith("cost_") else _limit(data[field], field)
     for field in ("approval_required", "is_public"):
         if field in data:
             if not isinstance(data[field], bool):
@@ -63,6 +84,12 @@ def _plan_fields(data: dict[str, Any]) -> dict[str, Any]:
     per_day, per_month = out.get("quota_per_day"), out.get("quota_per_month")
     if per_day and per_month and per_day > per_month:
         raise InvalidInput("The daily quota is higher than the monthly quota.", field="quota_per_day")
+    for day, month, what in (
+        ("token_quota_per_day", "token_quota_per_month", "token quota"),
+        ("cost_budget_per_day", "cost_budget_per_month", "cost budget"),
+    ):
+        if out.get(day) and out.get(month) and out[day] > out[month]:
+            raise InvalidInput(f"The daily {what} is higher than the monthly {what}.", field=day)
     return out
 
 
@@ -85,9 +112,14 @@ def plan_create(
     approval_required: bool = False,
     is_public: bool = True,
     price_label: str = "",
+    **ai_limits: Any,
 ) -> Plan:
+    """A plan of ``api``; ``ai_limits`` are Plan.AI_LIMIT_FIELDS (token limits, USD budgets) for AI versions."""
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, api)
+    unknown = set(ai_limits) - set(PLAN_AI_LIMIT_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
     fields = _plan_fields(
         {
             "name": name,
@@ -99,6 +131,7 @@ def plan_create(
             "approval_required": approval_required,
             "is_public": is_public,
             "price_label": price_label,
+            **ai_limits,
         }
     )
     check_plan_name_free(api, fields["name"])
@@ -118,7 +151,15 @@ def plan_update(*, actor: Membership, plan: Plan, **changes: Any) -> Plan:
     """Change a plan's terms. New limits apply to existing subscribers at the next gateway sync."""
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, plan)
-    allowed = {"name", "description", "approval_required", "is_public", "price_label", *PLAN_LIMIT_FIELDS}
+    allowed = {
+        "name",
+        "description",
+        "approval_required",
+        "is_public",
+        "price_label",
+        *PLAN_LIMIT_FIELDS,
+        *PLAN_AI_LIMIT_FIELDS,
+    }
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")

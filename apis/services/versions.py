@@ -13,9 +13,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from apis import openapi
+from apis import kinds, openapi
 from apis.markdown import render_markdown
-from apis.models import Api, ApiVersion, Endpoint, SpecStatus, VersionStatus
+from apis.models import Api, ApiVersion, Endpoint, SpecStatus, VersionKind, VersionStatus
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import (
     _timeout,
@@ -177,10 +177,22 @@ def version_create(
     read_timeout_ms: int = 30_000,
     release_notes: str = "",
     openapi_document: str | bytes | dict | None = None,
+    kind: str = VersionKind.REST,
 ) -> ApiVersion:
-    """A new draft version; the OpenAPI document may come now or later (version_upload_spec)."""
+    """A new draft version; the OpenAPI document may come now or later (version_upload_spec).
+
+    A version of another ``kind`` (AI models, prompt) has no upstreams and no uploaded document:
+    the gateway node answers it, and the layer that owns it generates its document
+    (version_store_generated_spec).
+    """
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, api)
+    if kind not in VersionKind.values:
+        raise InvalidInput(f"Choose one of: {', '.join(VersionKind.values)}.", field="kind")
+    if kind != VersionKind.REST and upstreams:
+        raise InvalidInput("The gateway answers this kind of version itself: it has no upstreams.", field="upstreams")
+    if kind != VersionKind.REST and openapi_document not in (None, "", b"", {}):
+        raise InvalidInput("The OpenAPI document of this kind of version is generated.", field="openapi")
     label = validate_label(label)
     path = validate_base_path(base_path)
     targets = validate_upstreams(upstreams or [])
@@ -199,6 +211,7 @@ def version_create(
         api=api,
         label=label,
         base_path=path,
+        kind=kind,
         upstreams=targets,
         connect_timeout_ms=connect,
         read_timeout_ms=read,
@@ -251,7 +264,9 @@ def _change_upstreams(version: ApiVersion, changes: dict[str, Any]) -> list[str]
     if "upstreams" not in changes:
         return []
     targets = validate_upstreams(changes["upstreams"])
-    if not targets and version.is_routed:
+    if targets and version.kind != VersionKind.REST:
+        raise InvalidInput("The gateway answers this kind of version itself: it has no upstreams.", field="upstreams")
+    if not targets and version.is_routed and version.kind == VersionKind.REST:
         raise Conflict("A live version needs at least one upstream.", code="no_upstream", field="upstreams")
     if targets == version.upstreams:
         return []
@@ -323,11 +338,49 @@ def version_upload_spec(
     the reason, or replaces the document. The previous document stays until then.
     """
     require(actor, Perm.APIS_EDIT)
+    if version.kind != VersionKind.REST:  # before parsing: the upload is refused whatever it holds
+        raise _spec_generated()
     prepared = _prepare_spec(document)
     version = _lock_version(actor, version)
     if version.status == VersionStatus.RETIRED:
         raise Conflict("A retired version can no longer be changed.", code="version_retired")
+    if version.kind != VersionKind.REST:
+        raise _spec_generated()
     _apply_spec(actor, version, prepared, note=_text(note, field="note", max_length=2000, single_line=False))
+    return version
+
+
+def _spec_generated() -> Conflict:
+    return Conflict(
+        "The OpenAPI document of this kind of version is generated; it cannot be uploaded.",
+        code="spec_generated",
+        field="openapi",
+    )
+
+
+def version_store_generated_spec(*, actor: Membership, version: ApiVersion, document: dict[str, Any]) -> ApiVersion:
+    """Store the document a higher layer generated for a non-REST version, with its endpoints.
+
+    The caller built ``document`` itself (no upload to distrust) and holds the version's lock;
+    it is still validated, so a generator bug is a loud error rather than broken reference docs.
+    """
+    require(actor, Perm.APIS_EDIT)
+    version = _lock_version(actor, version)
+    if version.kind == VersionKind.REST:
+        raise Conflict("A REST version's document is uploaded, not generated.", code="spec_uploaded")
+    if version.status == VersionStatus.RETIRED:
+        raise Conflict("A retired version can no longer be changed.", code="version_retired")
+    openapi_version = openapi.validate(document)
+    if document != version.spec:
+        count = _store_spec(version, document, openapi_version)
+        audit_record(
+            actor=actor,
+            tenant=version.tenant,
+            action="version.spec_generated",
+            target=version,
+            api=version.api,
+            note=f"OpenAPI {openapi_version}, {count} endpoints.",
+        )
     return version
 
 
@@ -457,7 +510,11 @@ def version_publish(*, actor: Membership, version: ApiVersion, note: str = "") -
             f"Version {version.label} is retired and cannot be published again; create a new version.",
             code="invalid_transition",
         )
-    if not version.upstreams:
+    if version.kind != VersionKind.REST:
+        problem = kinds.publish_problem(version)
+        if problem:
+            raise Conflict(problem, code="not_ready")
+    elif not version.upstreams:
         raise Conflict(
             "Add at least one upstream target before publishing: the gateway needs somewhere to send calls.",
             code="no_upstream",

@@ -14,9 +14,19 @@ def test_seed_demo_creates_the_catalog_idempotently(db, client):
     counts = [m.objects.unscoped().count() for m in (Api, ApiVersion, Plan, Endpoint, AuditEvent)]
     call_command("seed_demo", stdout=io.StringIO())
     assert [m.objects.unscoped().count() for m in (Api, ApiVersion, Plan, Endpoint, AuditEvent)] == counts
-    assert counts[:3] == [2, 3, 5]
-    statuses = dict(ApiVersion.objects.unscoped().values_list("label", "status"))
-    assert statuses == {"v1": "published", "2023-01-01": "deprecated", "2024-06-01": "published"}
+    # Orders, Weather, and the AI demo: Acme AI (models) and Summarise (a prompt API).
+    assert counts[:3] == [4, 5, 7]
+    statuses = {
+        (api, label): status
+        for api, label, status in ApiVersion.objects.unscoped().values_list("api__slug", "label", "status")
+    }
+    assert statuses == {
+        ("orders", "v1"): "published",
+        ("weather", "2023-01-01"): "deprecated",
+        ("weather", "2024-06-01"): "published",
+        ("acme-ai", "v1"): "published",
+        ("summarise", "v1"): "published",
+    }
     # Anonymous visitors see the public Orders API with its docs, not the internal Weather API.
     assert client.get("/catalog/acme/orders/").status_code == 200
     assert client.get("/catalog/acme/orders/v1/openapi.json").json()["info"]["title"] == "Acme Orders API"

@@ -18,6 +18,7 @@ KEYS = "API keys"
 NOTIFICATIONS = "Notifications"
 WEBHOOKS = "Webhooks"
 ANALYTICS = "Analytics"
+AI_GATEWAY = "AI gateway"
 GATEWAY_NODES = "Gateway nodes"
 CALL_LOGS = "Gateway call logs"
 GATEWAY_PROTOCOL = "Gateway protocol"
@@ -34,6 +35,11 @@ TAGS: list[dict[str, str]] = [
     {"name": CATALOG, "description": "Browse the APIs the caller may see, their plans and OpenAPI documents."},
     {"name": APIS, "description": "A provider's APIs, their versions, OpenAPI documents and lifecycle."},
     {"name": PLANS, "description": "A provider's plans for an API: rate limits, quotas, approval, price label."},
+    {
+        "name": AI_GATEWAY,
+        "description": "A provider's model providers and credential pools (secrets write-only), models and "
+        "prices, model routes, and the routes an AI version serves.",
+    },
     {"name": APPLICATIONS, "description": "A consumer's applications: what subscriptions and API keys belong to."},
     {"name": SUBSCRIPTIONS, "description": "A consumer's subscriptions: request, change plan, cancel, history."},
     {

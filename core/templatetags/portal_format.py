@@ -1,7 +1,8 @@
 """Template filters over core.formatting, plus the shared form rendering helpers.
 
 ``{{ plan.quota_per_month|limit:"month" }}`` → ``10,000,000 / month`` or ``unlimited``;
-``{{ calls|number }}`` → ``10,000``; ``{{ n|plural:"request" }}`` → ``1 request`` / ``2 requests``
+``{{ calls|number }}`` → ``10,000``; ``{{ price|decimal }}`` → ``0.15``;
+``{{ n|plural:"request" }}`` → ``1 request`` / ``2 requests``
 (``{{ n|plural:"entry,entries" }}`` for irregular plurals).
 """
 
@@ -19,6 +20,12 @@ register = template.Library()
 @register.filter
 def number(value: Any) -> str:
     return formatting.number(value)
+
+
+@register.filter
+def decimal(value: Any) -> str:
+    """A price or budget as written, without trailing zeros or exponent: ``0.500000`` → ``0.5``, ``10`` → ``10``."""
+    return formatting.decimal(value)
 
 
 @register.filter

@@ -19,3 +19,25 @@ def test_filters_need_no_load_tag():
         Context({"a": 10_000_000, "b": None, "c": 1234, "n": 3})
     )
     assert text == "10,000,000 / month|unlimited|1,234|3 requests"
+
+
+def test_prices_read_as_entered_without_trailing_zeros_or_exponent():
+    from decimal import Decimal
+
+    from core.formatting import decimal
+
+    assert decimal(Decimal("0.500000")) == "0.5"
+    assert decimal(Decimal("10.000000")) == "10"
+    assert decimal(Decimal("0.075000")) == "0.075"
+    assert decimal(Decimal("0.00000615")) == "0.00000615"
+    assert decimal(None) == "—"
+
+
+def test_a_plan_names_its_ai_limits_in_words():
+    from decimal import Decimal
+
+    from apis.models import Plan
+
+    plan = Plan(token_quota_per_day=100_000, cost_budget_per_month=Decimal("5.0000"))
+    assert plan.ai_limits == ["100,000 tokens / day", "$5 / month"]
+    assert Plan().ai_limits == []

@@ -31,11 +31,14 @@ import json
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import uvloop
+
+from gateway_node.loop_thread import LoopThread
 
 __all__ = [
     "Blackhole",
@@ -206,8 +209,7 @@ class Upstream:
         self.connections = 0  # TCP connections accepted so far
         self.bytes_sent = 0  # body bytes written to sockets so far
         self._serial = itertools.count(1)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = LoopThread(f"upstream-{id(self):x}")
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._stopping: asyncio.Event | None = None
@@ -223,60 +225,33 @@ class Upstream:
         self.stop()
 
     def start(self) -> Upstream:
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                self._stopping = asyncio.Event()
-                self._server = loop.run_until_complete(asyncio.start_server(self._serve, self.host, 0, ssl=self.tls))
-                self.port = self._server.sockets[0].getsockname()[1]
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"upstream-{id(self):x}", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
+        self._runner.start(self._listen)
         return self
 
+    async def _listen(self) -> None:
+        self._stopping = asyncio.Event()
+        self._server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+
     def stop(self) -> None:
-        loop = self._loop
-        if loop is None or self._thread is None:
-            return
+        self._runner.stop(self._shutdown)
 
-        async def shutdown() -> None:
-            assert self._server is not None and self._stopping is not None
-            self._stopping.set()
-            self._server.close()
-            for writer in list(self._writers):
-                writer.transport.abort()
-            await asyncio.sleep(0)
-            loop.stop()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), loop)
-        self._thread.join(10)
-        self._loop = None
+    async def _shutdown(self) -> None:
+        assert self._server is not None and self._stopping is not None
+        self._stopping.set()
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await asyncio.sleep(0)
 
     def drop_connections(self) -> None:
         """Close every open connection now (as an upstream restarting would)."""
-        loop = self._loop
 
         def drop() -> None:
             for writer in list(self._writers):
                 writer.transport.abort()
 
-        if loop is not None:
-            loop.call_soon_threadsafe(drop)
+        self._runner.call_soon(drop)
 
     def wait_requests(self, count: int, timeout: float = 5.0) -> list[Seen]:
         deadline = time.monotonic() + timeout
@@ -524,8 +499,7 @@ class NodeThread:
         self.on_event = on_event
         self.port = 0
         self.events: list[tuple[str, BaseException | None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = LoopThread(f"node-{id(self):x}", uvloop.new_event_loop)
         self._server: asyncio.AbstractServer | None = None
 
     @property
@@ -539,66 +513,34 @@ class NodeThread:
         self.stop()
 
     def start(self) -> NodeThread:
-        import uvloop
+        self._runner.start(self._serve)
+        return self
 
+    async def _serve(self) -> None:
         from gateway_node.http11 import serve
-
-        ready = threading.Event()
-        failure: list[BaseException] = []
 
         def record(name: str, exc: BaseException | None) -> None:
             self.events.append((name, exc))
             if self.on_event is not None:
                 self.on_event(name, exc)
 
-        def run() -> None:
-            loop = uvloop.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                self._server = loop.run_until_complete(
-                    serve(self.gate, self.registry, host="127.0.0.1", port=0, limits=self.limits, on_event=record)
-                )
-                self.port = self._server.sockets[0].getsockname()[1]
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"node-{id(self):x}", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
-        return self
+        self._server = await serve(
+            self.gate, self.registry, host="127.0.0.1", port=0, limits=self.limits, on_event=record
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
 
     def run(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
-        loop = self._loop
-        assert loop is not None
-
-        async def call() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout)
+        return self._runner.call(fn, timeout)
 
     def stop(self) -> None:
-        loop = self._loop
-        if loop is None or self._thread is None:
-            return
+        self._runner.stop(self._shutdown)
+
+    async def _shutdown(self) -> None:
         from gateway_node.http11 import shutdown
 
-        async def stopping() -> None:
-            assert self._server is not None
-            await shutdown(self._server, timeout=0.5)
-            await self.registry.close()
-            loop.stop()
-
-        asyncio.run_coroutine_threadsafe(stopping(), loop)
-        self._thread.join(10)
-        self._loop = None
+        assert self._server is not None
+        await shutdown(self._server, timeout=0.5)
+        await self.registry.close()
 
 
 # --- A strict client over a plain socket -------------------------------------------------------

@@ -96,16 +96,29 @@ class RouteSerializer(serializers.Serializer):
     label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     base_path = serializers.CharField(help_text="Longest prefix (on a segment boundary) of the request path wins.")
     status = serializers.ChoiceField(choices=["published", "deprecated"])
-    upstreams = RouteUpstreamSerializer(many=True, help_text="Weighted targets.")
+    kind = serializers.ChoiceField(
+        choices=["rest", "ai", "prompt"], help_text="ai / prompt: the node answers itself (docs/ai-gateway.md)."
+    )
+    upstreams = RouteUpstreamSerializer(many=True, help_text="Weighted targets (empty for ai / prompt).")
     connect_timeout_ms = serializers.IntegerField()
     read_timeout_ms = serializers.IntegerField()
     sunset_date = serializers.DateField(allow_null=True, help_text="Set on deprecated versions only.")
     endpoints = EndpointTemplateSerializer(many=True)
+    ai = serializers.DictField(
+        allow_null=True,
+        help_text='Null for REST. ai: {"models": {public name: route id}}; prompt: {"prompt": {…}}.',
+    )
 
 
 class RouteLimitsSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
-        return {name: serializers.IntegerField(allow_null=True) for name in Plan.LIMIT_FIELDS}
+        fields: dict[str, serializers.Field] = {
+            name: serializers.IntegerField(allow_null=True) for name in (*Plan.LIMIT_FIELDS, *Plan.AI_LIMIT_FIELDS)
+        }
+        for name in Plan.AI_LIMIT_FIELDS:
+            if name.startswith("cost_"):
+                fields[name] = serializers.FloatField(allow_null=True, help_text="USD.")
+        return fields
 
 
 class CredentialSubscriptionSerializer(serializers.Serializer):
@@ -136,3 +149,7 @@ class ConfigSnapshotSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     routes = RouteSerializer(many=True)
     credentials = serializers.DictField(child=CredentialSerializer(), help_text="Key id → credential.")
+    ai = serializers.DictField(
+        help_text="providers (with decrypted, enabled credentials), models (with prices), routes: "
+        "see docs/ai-gateway.md."
+    )

@@ -54,6 +54,8 @@ def test_the_snapshot_has_routes_and_credentials_and_nothing_of_drafts_or_retire
     assert route["upstreams"] == [{"url": "https://upstream.example", "weight": 1}]
     assert (route["connect_timeout_ms"], route["read_timeout_ms"], route["sunset_date"]) == (5000, 30000, None)
     assert route["endpoints"] == [{"method": "POST", "path": "/orders"}, {"method": "GET", "path": "/orders/{id}"}]
+    assert (route["kind"], route["ai"]) == ("rest", None)
+    assert body["ai"] == {"providers": {}, "models": {}, "routes": {}}
     text = response.content.decode()
     assert "/acme/orders/v2" not in text and "/acme/orders/v0" not in text
 
@@ -73,6 +75,11 @@ def test_the_snapshot_has_routes_and_credentials_and_nothing_of_drafts_or_retire
                 "rate_limit_per_minute": None,
                 "quota_per_day": 1000,
                 "quota_per_month": None,
+                "token_limit_per_minute": None,
+                "token_quota_per_day": None,
+                "token_quota_per_month": None,
+                "cost_budget_per_day": None,
+                "cost_budget_per_month": None,
             },
         }
     ]

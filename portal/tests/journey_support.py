@@ -1,13 +1,17 @@
-"""Real processes and servers for the end-to-end journey test (test_journey_browser.py).
+"""Real processes and servers for the end-to-end journey tests (test_journey_browser.py,
+test_ai_journey_browser.py), and the browser steps both journeys take.
 
 An upstream API on loopback (a stdlib HTTP server in a thread) and the gateway node started
-as users start it, ``python -m gateway_node``, in a subprocess. Nothing here touches Django.
+as users start it, ``python -m gateway_node``, in a subprocess. The steps take a journey's
+``Person`` (a browser context with ``page``, ``submit``, ``click_link`` and ``flash``) and
+go through the pages only. Nothing here touches Django.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -20,6 +24,7 @@ from gateway_node.tests.upstreams import Reply, Seen, Upstream, free_port, json_
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+KEY_PATTERN = r"apk_\w+_\w{20,}"
 
 
 def http_get(
@@ -147,3 +152,90 @@ class NodeProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         return self.proc.returncode
+
+
+# --- Steps through the pages -------------------------------------------------------------------
+
+
+def register_node(staff: Any, name: str, state_dir: Path) -> NodeProcess:
+    """A signed-in staff member registers a gateway node on /platform/nodes/; it starts with
+    the token the page shows (once)."""
+    staff.page.click("#platform-menu")  # a Bootstrap dropdown: opens in place
+    staff.click_link("a:text-is('Gateway nodes')")
+    staff.page.fill("input[name=name]", name)
+    staff.submit("button:text-is('Register')")
+    token = staff.page.locator("#token-value").inner_text().strip()
+    assert token.startswith("gwn_"), token
+    return NodeProcess(portal=staff.base, token=token, state_dir=state_dir).start()
+
+
+def register_api(person: Any, org: str, name: str, slug: str, summary: str) -> None:
+    """Register a public API from the APIs page; ends on the API's page."""
+    person.click_link("#nav-apis")
+    person.click_link("a:text-is('Register an API')")
+    person.page.fill("input[name=name]", name)
+    person.page.fill("input[name=slug]", slug)
+    person.page.fill("input[name=summary]", summary)
+    person.page.select_option("select[name=visibility]", "public")
+    person.submit("main form button[type=submit]")
+    assert person.page.url == f"{person.base}/t/{org}/apis/{slug}/", person.flash()
+
+
+def add_approval_plan(person: Any, name: str, **fields: str) -> str:
+    """From an API's page: a plan that needs approval, with ``fields`` (input name → value) filled;
+    the plans table's text."""
+    person.click_link("a:text-is('New plan')")
+    person.page.fill("input[name=name]", name)
+    for field, value in fields.items():
+        person.page.fill(f"input[name={field}]", value)
+    person.page.check("input[name=approval_required]")
+    person.submit("main form button[type=submit]")
+    plans = person.page.locator("table.plan-table").inner_text()
+    assert name in plans and "approval needed" in plans, plans
+    return plans
+
+
+def create_application(person: Any, name: str) -> None:
+    person.click_link("#nav-applications")
+    person.page.fill("input[name=name]", name)
+    person.submit("button:text-is('Create application')")
+    assert person.page.locator("main h1").inner_text() == name, person.flash()
+
+
+def open_in_catalog(person: Any, query: str, api_name: str) -> None:
+    """Search the catalog for ``query`` and open the card of ``api_name``."""
+    person.click_link("#nav-catalog")
+    person.page.fill("#catalog-q", query)
+    person.page.locator(".catalog-card", has_text=api_name).wait_for()
+    person.click_link(f".catalog-card >> text={api_name}")
+
+
+def request_access(person: Any, application: str, use_case: str) -> None:
+    """From an API's catalog page: ask for its (first) plan for ``application``."""
+    person.click_link("#plans >> text=Subscribe")
+    person.page.select_option("select[name=application]", label=application)
+    person.page.fill("textarea[name=use_case]", use_case)
+    person.submit("button:text-is('Request access')")
+    assert "will review it" in person.flash(), person.flash()
+
+
+def approve_selected(person: Any) -> None:
+    """On the approval dashboard, with rows checked: approve them; the queue is empty after."""
+    person.submit("button:text-is('Approve selected')")
+    assert person.page.locator("#queue-empty").is_visible(), person.flash()
+
+
+def create_key(person: Any, application: str, name: str = "production") -> str:
+    """Open ``application`` and create a key; the key as the page shows it (this once)."""
+    person.click_link("#nav-applications")
+    person.click_link(f"#application-table >> text={application}")
+    person.page.fill("#new-key-card input[name=name]", name)
+    person.submit("button:text-is('Create key')")
+    key = person.page.locator("#key-value").inner_text().strip()
+    assert re.fullmatch(KEY_PATTERN, key), key
+    return key
+
+
+def assert_key_not_shown_again(person: Any) -> None:
+    person.page.reload()
+    assert person.page.locator("#key-value").count() == 0, "the key is shown a second time"

@@ -30,7 +30,21 @@ from django.db import connections
 from analytics.tasks import rollup_task
 from gateway_node.tests.upstreams import wait_for
 from gateways.snapshot import current_version
-from portal.tests.journey_support import NodeProcess, http_get, shipment, shipments_upstream
+from portal.tests.journey_support import (
+    NodeProcess,
+    add_approval_plan,
+    approve_selected,
+    assert_key_not_shown_again,
+    create_application,
+    create_key,
+    http_get,
+    open_in_catalog,
+    register_api,
+    register_node,
+    request_access,
+    shipment,
+    shipments_upstream,
+)
 from tenants.tests.factories import PASSWORD as STAFF_PASSWORD
 from tenants.tests.factories import UserFactory
 
@@ -148,26 +162,13 @@ def test_sign_up_to_a_call_through_the_node_on_the_dashboard(live_server, browse
             staff = Person(browser, base, "ops@platform.example")
             UserFactory(email=staff.email, is_staff=True)
             staff.sign_in(STAFF_PASSWORD)
-            staff.page.click("#platform-menu")  # a Bootstrap dropdown: opens in place
-            staff.click_link("a:text-is('Gateway nodes')")
-            staff.page.fill("input[name=name]", "journey-edge")
-            staff.submit("button:text-is('Register')")
-            token = staff.page.locator("#token-value").inner_text().strip()
-            assert token.startswith("gwn_"), token
-            node = NodeProcess(portal=base, token=token, state_dir=tmp_path / "node").start()
+            node = register_node(staff, "journey-edge", tmp_path / "node")
 
             # --- The provider: sign up, create a tenant, register the API, its version, its plan.
             paula = Person(browser, base, "paula@parcels.example")
             paula.sign_up()
             paula.onboard("Parcel Works", "parcels")
-            paula.click_link("#nav-apis")
-            paula.click_link("a:text-is('Register an API')")
-            paula.page.fill("input[name=name]", "Shipments")
-            paula.page.fill("input[name=slug]", "shipments")
-            paula.page.fill("input[name=summary]", "Track parcels in transit.")
-            paula.page.select_option("select[name=visibility]", "public")
-            paula.submit("main form button[type=submit]")
-            assert paula.page.url == f"{base}/t/parcels/apis/shipments/", paula.flash()
+            register_api(paula, "parcels", "Shipments", "shipments", "Track parcels in transit.")
 
             paula.click_link("a:text-is('New version')")
             paula.page.fill("input[name=label]", "v1")
@@ -185,32 +186,15 @@ def test_sign_up_to_a_call_through_the_node_on_the_dashboard(live_server, browse
             assert paula.page.locator("#version-status").inner_text() == "Published", paula.flash()
 
             paula.click_link("nav[aria-label=breadcrumb] >> text=Shipments")
-            paula.click_link("a:text-is('New plan')")
-            paula.page.fill("input[name=name]", "Partner")
-            paula.page.fill("input[name=quota_per_day]", "1000")
-            paula.page.check("input[name=approval_required]")
-            paula.submit("main form button[type=submit]")
-            plans = paula.page.locator("table.plan-table").inner_text()
-            assert "Partner" in plans and "approval needed" in plans, plans
+            add_approval_plan(paula, "Partner", quota_per_day="1000")
 
             # --- The consumer: sign up, create a tenant and an application, ask for the plan.
             carl = Person(browser, base, "carl@cargo.example")
             carl.sign_up()
             carl.onboard("Cargo Corp", "cargo")
-            carl.click_link("#nav-applications")
-            carl.page.fill("input[name=name]", "Dispatch app")
-            carl.submit("button:text-is('Create application')")
-            assert carl.page.locator("main h1").inner_text() == "Dispatch app", carl.flash()
-
-            carl.click_link("#nav-catalog")
-            carl.page.fill("#catalog-q", "parcels")
-            carl.page.locator(".catalog-card", has_text="Shipments").wait_for()
-            carl.click_link(".catalog-card >> text=Shipments")
-            carl.click_link("#plans >> text=Subscribe")
-            carl.page.select_option("select[name=application]", label="Dispatch app")
-            carl.page.fill("textarea[name=use_case]", "Tracking our outbound parcels.")
-            carl.submit("button:text-is('Request access')")
-            assert "will review it" in carl.flash(), carl.flash()
+            create_application(carl, "Dispatch app")
+            open_in_catalog(carl, "parcels", "Shipments")
+            request_access(carl, "Dispatch app", "Tracking our outbound parcels.")
             assert "/t/cargo/subscriptions/" in carl.page.url, carl.page.url
 
             # --- The provider approves it on the approval dashboard.
@@ -220,23 +204,16 @@ def test_sign_up_to_a_call_through_the_node_on_the_dashboard(live_server, browse
             row = paula.page.locator("#queue-table tbody tr", has_text="Cargo Corp")
             assert "Partner" in row.inner_text() and "Tracking our outbound parcels." in row.inner_text()
             row.locator("input[name=ids]").check()
-            paula.submit("button:text-is('Approve selected')")
-            assert paula.page.locator("#queue-empty").is_visible(), paula.flash()
+            approve_selected(paula)
             subjects = [m.subject for m in mail.outbox if carl.email in m.to]
             assert "Shipments: your subscription was approved" in subjects[-1], subjects
 
             # --- The consumer creates a key and copies it from the page (shown once).
-            carl.click_link("#nav-applications")
-            carl.click_link("#application-table >> text=Dispatch app")
-            assert "active" in carl.page.locator("main table").first.inner_text().lower()
-            carl.page.fill("#new-key-card input[name=name]", "production")
-            carl.submit("button:text-is('Create key')")
-            key = carl.page.locator("#key-value").inner_text().strip()
-            assert re.fullmatch(r"apk_\w+_\w{20,}", key), key
+            key = create_key(carl, "Dispatch app")
+            assert "active" in carl.page.locator("main table").first.inner_text().lower()  # the subscription
             carl.shoot("key")
             application_url = carl.page.url
-            carl.page.reload()
-            assert carl.page.locator("#key-value").count() == 0, "the key is shown a second time"
+            assert_key_not_shown_again(carl)
             assert carl.page.locator("#key-table tr[data-key-id]").count() == 1
             ui_seconds = time.monotonic() - started
 

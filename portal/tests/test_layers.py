@@ -1,5 +1,5 @@
-"""The apps are layered: core ← tenants ← apis ← notifications ← subscriptions, and portal (the
-shell: settings, urls, site pages) presents them, never the other way round. No import cycles.
+"""The apps are layered: core ← tenants ← apis ← notifications ← subscriptions ← llm ← gateways ← analytics,
+and portal (the shell: settings, urls, site pages) presents them, never the other way round. No import cycles.
 
 Every non-test, non-migration module is parsed (imports inside functions count too), so a lazy
 import cannot hide a dependency against the order.
@@ -12,7 +12,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Lower rank = lower layer. A module may import its own layer and the layers below it.
-LAYERS = {"core": 0, "tenants": 1, "apis": 2, "notifications": 3, "subscriptions": 4, "gateways": 5, "analytics": 6}
+LAYERS = {
+    "core": 0,
+    "tenants": 1,
+    "apis": 2,
+    "notifications": 3,
+    "subscriptions": 4,
+    "llm": 4.5,
+    "gateways": 5,
+    "analytics": 6,
+}
 SHELL = "portal"
 #: Known cycles that another change removes; the lead deletes an entry once that change is merged.
 ALLOWED_CYCLE_EDGES: set[tuple[str, str]] = set()

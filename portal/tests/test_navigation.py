@@ -18,8 +18,8 @@ def _link(page: str, link_id: str) -> str:
 
 
 def _current(page: str) -> list[str]:
-    """Ids of the links marked as the current page."""
-    return re.findall(r'<a [^>]*aria-current="page"[^>]*id="([\w-]+)"', page)
+    """Ids of the navigation bar's links marked as the current page (a section's own tabs are not counted)."""
+    return re.findall(r'<a [^>]*aria-current="page"[^>]*id="(nav-[\w-]+)"', page)
 
 
 @pytest.mark.parametrize(
@@ -96,3 +96,19 @@ def test_the_menu_button_controls_the_collapsed_menu(client, db):
     page = client.get("/catalog/").content.decode()
     assert re.search(r'<button class="navbar-toggler"[^>]*aria-controls="nav"[^>]*aria-expanded="false"', page)
     assert '<div class="collapse navbar-collapse" id="nav">' in page
+
+
+@pytest.mark.parametrize(
+    ("url", "tab"),
+    [
+        ("/t/acme/apis/", "APIs"),
+        ("/t/acme/ai/providers/", "AI providers &amp; models"),
+        ("/t/acme/ai/routes/", "Model routes"),
+    ],
+)
+def test_the_apis_section_marks_its_current_tab_and_keeps_apis_current(client, alice, url, tab):
+    client.force_login(alice)
+    page = client.get(url).content.decode()
+    tabs = page[page.index('id="api-tabs"') :].split("</ul>")[0]
+    assert re.findall(r'<a class="nav-link active" aria-current="page"[^>]*>([^<]+)</a>', tabs) == [tab]
+    assert _current(page) == ["nav-apis"]

@@ -12,7 +12,7 @@ import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -240,6 +240,163 @@ class ListCase:
     staff: bool = False
 
 
+# Prompts (llm): a template and its versions; the route they need is made once per world.
+
+
+def _prompt_template(w: World) -> Any:
+    from llm.models import ModelRoute, PromptTemplate
+
+    route, _ = ModelRoute.objects.for_tenant(w.acme).get_or_create(tenant=w.acme, name="world-chat")
+    template, _ = PromptTemplate.objects.for_tenant(w.acme).get_or_create(
+        tenant=w.acme, slug="world-prompt", defaults={"name": "World prompt"}
+    )
+    return template, route
+
+
+def _prompts(w: World, n: int) -> None:
+    from llm.models import PromptTemplate
+
+    PromptTemplate.objects.bulk_create(
+        [PromptTemplate(tenant=w.acme, name=f"Prompt {t}", slug=f"prompt-{t}") for t in (_tag() for _ in range(n))]
+    )
+
+
+def _prompt_versions(w: World, n: int) -> None:
+    from llm.models import PromptVersion
+
+    template, route = _prompt_template(w)
+    start = PromptVersion.objects.for_tenant(w.acme).filter(template=template).count()
+    PromptVersion.objects.bulk_create(
+        [
+            PromptVersion(
+                tenant=w.acme,
+                template=template,
+                number=start + i + 1,
+                content_hash=_tag() * 6,
+                messages=[{"role": "user", "content": "hi"}],
+                route=route,
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def _prompt_versions_url(w: World) -> str:
+    _prompt_template(w)
+    return "/api/v1/tenants/acme/prompts/world-prompt/versions/"
+
+
+# AI gateway (llm): the world's provider and model are made once per world, like the prompt's.
+
+
+def _ai_provider(w: World) -> Any:
+    from llm.models import ModelProvider
+
+    provider, _ = ModelProvider.objects.for_tenant(w.acme).get_or_create(
+        tenant=w.acme,
+        slug="world-ai",
+        defaults={"name": "World AI", "kind": "openai", "base_url": "https://ai.example"},
+    )
+    return provider
+
+
+def _ai_model(w: World) -> Any:
+    from llm.models import ProviderModel
+
+    provider = _ai_provider(w)
+    model, _ = ProviderModel.objects.for_tenant(w.acme).get_or_create(
+        tenant=w.acme, provider=provider, model_id="world"
+    )
+    return model
+
+
+def _ai_providers(w: World, n: int) -> None:
+    from llm.models import ModelProvider, ProviderCredential, ProviderModel
+
+    providers = ModelProvider.objects.bulk_create(
+        [
+            ModelProvider(tenant=w.acme, name=f"AI {t}", slug=f"ai-{t}", kind="openai", base_url="https://ai.example")
+            for t in (_tag() for _ in range(n))
+        ]
+    )
+    # Each with a credential and a model: the counts shown must not cost a query per row.
+    ProviderCredential.objects.bulk_create(
+        [
+            ProviderCredential(tenant=w.acme, provider=p, label="main", secret_encrypted="x", secret_hint="sk-…")
+            for p in providers
+        ]
+    )
+    ProviderModel.objects.bulk_create([ProviderModel(tenant=w.acme, provider=p, model_id="m") for p in providers])
+
+
+def _ai_credentials(w: World, n: int) -> None:
+    from llm.models import ProviderCredential
+
+    provider = _ai_provider(w)
+    ProviderCredential.objects.bulk_create(
+        [
+            ProviderCredential(
+                tenant=w.acme, provider=provider, label=f"key-{_tag()}", secret_encrypted="x", secret_hint="sk-…"
+            )
+            for _ in range(n)
+        ]
+    )
+
+
+def _ai_credentials_url(w: World) -> str:
+    return f"/api/v1/tenants/acme/ai/providers/{_ai_provider(w).pk}/credentials/"
+
+
+def _ai_models(w: World, n: int) -> None:
+    from llm.models import ModelPrice, ProviderModel
+
+    provider = _ai_provider(w)
+    models = ProviderModel.objects.bulk_create(
+        [ProviderModel(tenant=w.acme, provider=provider, model_id=f"model-{_tag()}") for _ in range(n)]
+    )
+    # Each priced: the prices shown with a model come in one prefetch.
+    ModelPrice.objects.bulk_create(
+        [
+            ModelPrice(
+                tenant=w.acme, model=m, effective_from=date(2026, 1, 1), input_per_million=1, output_per_million=2
+            )
+            for m in models
+        ]
+    )
+
+
+def _ai_prices(w: World, n: int) -> None:
+    from llm.models import ModelPrice
+
+    model = _ai_model(w)
+    start = ModelPrice.objects.for_tenant(w.acme).filter(model=model).count()
+    ModelPrice.objects.bulk_create(
+        [
+            ModelPrice(
+                tenant=w.acme,
+                model=model,
+                effective_from=date(2020, 1, 1) + timedelta(days=start + i),
+                input_per_million=1,
+                output_per_million=2,
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def _ai_prices_url(w: World) -> str:
+    return f"/api/v1/tenants/acme/ai/models/{_ai_model(w).pk}/prices/"
+
+
+def _ai_routes(w: World, n: int) -> None:
+    from llm.models import ModelRoute, RouteTarget
+
+    model = _ai_model(w)
+    routes = ModelRoute.objects.bulk_create([ModelRoute(tenant=w.acme, name=f"route-{_tag()}") for _ in range(n)])
+    # Each with a target: targets (and their model and provider) come in one prefetch.
+    RouteTarget.objects.bulk_create([RouteTarget(tenant=w.acme, route=r, model=model) for r in routes])
+
+
 CASES = [
     ListCase("/api/v1/tenants/", lambda w: "/api/v1/tenants/", _tenants),
     ListCase("/api/v1/invitations/", lambda w: "/api/v1/invitations/", _my_invitations),
@@ -248,6 +405,13 @@ CASES = [
     ListCase(T + "/invitations/", lambda w: "/api/v1/tenants/acme/invitations/?status=all", _invitations),
     ListCase(T + "/tokens/", lambda w: "/api/v1/tenants/acme/tokens/?all=true", _tokens),
     ListCase(T + "/apis/", lambda w: "/api/v1/tenants/acme/apis/", _apis),
+    ListCase(T + "/prompts/", lambda w: "/api/v1/tenants/acme/prompts/", _prompts),
+    ListCase(T + "/prompts/{prompt_slug}/versions/", _prompt_versions_url, _prompt_versions),
+    ListCase(T + "/ai/providers/", lambda w: "/api/v1/tenants/acme/ai/providers/", _ai_providers),
+    ListCase(T + "/ai/providers/{provider_pk}/credentials/", _ai_credentials_url, _ai_credentials),
+    ListCase(T + "/ai/models/", lambda w: "/api/v1/tenants/acme/ai/models/", _ai_models),
+    ListCase(T + "/ai/models/{id}/prices/", _ai_prices_url, _ai_prices),
+    ListCase(T + "/ai/routes/", lambda w: "/api/v1/tenants/acme/ai/routes/", _ai_routes),
     ListCase(API + "/events/", lambda w: f"/api/v1/tenants/acme/apis/{w.api_slug}/events/", _audit),
     ListCase(API + "/versions/", lambda w: f"/api/v1/tenants/acme/apis/{w.api_slug}/versions/", _versions),
     ListCase(

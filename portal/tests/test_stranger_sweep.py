@@ -20,6 +20,10 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from llm.models import ModelProvider, ModelRoute, PromptTemplate, PromptVersion, ProviderCredential, ProviderModel
+from llm.services import prompts as prompt_services
+from llm.services import providers as ai_providers
+from llm.services import routes as ai_routes
 from portal.tests.world import World, build_world
 
 TENANT_KWARGS = {"slug", "tenant_slug"}
@@ -47,6 +51,17 @@ PK_OBJECTS = {
     "api:key-": "key",
     "api:notification-": "notification",
     "api:webhook-": "webhook",
+    # AI gateway (llm): "llm:model-create" is under a provider, so it comes before "llm:model".
+    "llm:provider": "ai_provider",
+    "llm:credential-": "ai_provider",
+    "llm:model-create": "ai_provider",
+    "llm:model": "ai_model",
+    "llm:price-": "ai_model",
+    "llm:route": "ai_route",
+    "api:ai-provider-": "ai_provider",
+    "api:ai-credential-": "ai_credential",
+    "api:ai-model-": "ai_model",
+    "api:ai-route-": "ai_route",
 }
 #: Values of the other kwargs (verbs are real ones, so the view would act if it let us in).
 OTHER_KWARGS = {
@@ -56,6 +71,10 @@ OTHER_KWARGS = {
     "verb": lambda w: "cancel",
     "action": lambda w: "archive",
     "request_id": lambda w: w.call_request_id,
+    "provider_pk": lambda w: w.ai_provider.pk,
+    "credential_pk": lambda w: w.ai_credential.pk,
+    "prompt_slug": lambda w: w.prompt.slug,
+    "number": lambda w: w.prompt_version.number,
 }
 #: URL names where ``action`` is a version transition rather than a plan action.
 VERSION_ACTION = {"apis:version-transition": "deprecate"}
@@ -123,9 +142,57 @@ def test_every_tenant_url_can_be_filled() -> None:
     assert not unfillable, f"add the victim's object for these URL kwargs to PK_OBJECTS/OTHER_KWARGS: {unfillable}"
 
 
+@dataclass
+class SweepWorld(World):
+    """The shared world, plus Acme's AI gateway objects (a provider with a key, a priced model,
+    a route to it, a prompt with a version)."""
+
+    ai_provider: ModelProvider
+    ai_credential: ProviderCredential
+    ai_model: ProviderModel
+    ai_route: ModelRoute
+    prompt: PromptTemplate
+    prompt_version: PromptVersion
+
+
+def build_sweep_world(acme, globex, alice, charlie) -> SweepWorld:
+    world = build_world(acme, globex, alice, charlie)
+    actor = world.alice
+    provider = ai_providers.provider_create(
+        actor=actor, name="OpenAI", slug="openai", kind="openai", base_url="https://api.openai.com/v1"
+    )
+    credential = ai_providers.credential_create(
+        actor=actor, provider=provider, label="main", secret="sk-victim-0123456789abcdef"
+    )
+    model = ai_providers.model_create(
+        actor=actor,
+        provider=provider,
+        model_id="gpt-4o-mini",
+        price={"input_per_million": "0.15", "output_per_million": "0.60", "effective_from": "2025-01-01"},
+    )
+    route = ai_routes.route_create(actor=actor, name="chat-small", targets=[{"model": model.pk}])
+    prompt = prompt_services.prompt_template_create(actor=actor, name="Summarise", slug="summarise")
+    version = prompt_services.prompt_version_save(
+        actor=actor,
+        template=prompt,
+        messages=[{"role": "user", "content": "Summarise: {{text}}"}],
+        variables=[{"name": "text", "type": "string", "required": True}],
+        route=route,
+    ).version
+    return SweepWorld(
+        **vars(world),
+        ai_provider=provider,
+        ai_credential=credential,
+        ai_model=model,
+        ai_route=route,
+        prompt=prompt,
+        prompt_version=version,
+    )
+
+
 @pytest.fixture
-def world(acme, globex, alice, charlie) -> World:
-    return build_world(acme, globex, alice, charlie)
+def world(acme, globex, alice, charlie) -> SweepWorld:
+    return build_sweep_world(acme, globex, alice, charlie)
 
 
 def _sweep(client: object, world: World, slug: str, *, rest_only: bool = False, **headers: str) -> list[str]:
@@ -168,6 +235,16 @@ def test_stranger_token_gets_404_everywhere(api, world: World) -> None:
 def test_the_victim_objects_exist_and_are_reachable_by_their_owner(client, world: World) -> None:
     """Guards the sweep itself: with the owner's session the same URLs do not 404."""
     client.force_login(world.alice.user)
-    for name in ("subscriptions:application", "notifications:webhook", "apis:version", "subscriptions:subscription"):
+    names = (
+        "subscriptions:application",
+        "notifications:webhook",
+        "apis:version",
+        "subscriptions:subscription",
+        "llm:provider",
+        "llm:model",
+        "llm:route",
+        "prompts:version",
+    )
+    for name in names:
         url = next(url for url in TENANT_URLS if url.name == name)
         assert client.get(reverse(name, kwargs=_kwargs(url, world, world.acme.slug))).status_code == 200, name

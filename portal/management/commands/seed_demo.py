@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apis.demo.seed import seed_catalog
+from llm.demo import seed_ai, seed_ai_subscriptions
 from subscriptions.demo import seed_subscriptions
 from tenants.models import Membership, Tenant, User
 from tenants.roles import Role
@@ -48,12 +49,17 @@ class Command(BaseCommand):
             user=users["alice@acme.example"]
         )
         apis = seed_catalog(acme_owner)
+        # Acme also offers AI: the Acme AI API (model route acme/chat-small) and the Summarise
+        # prompt API, backed by ./run's local fake provider.
+        apis += seed_ai(acme_owner)
         # Globex Retail is the demo consumer: its storefront uses Orders (Free, active) and has
         # asked for Weather Pro (waiting in Alice's approval queue).
         globex_owner = Membership.objects.for_tenant(Tenant.objects.get(slug="globex")).get(
             user=users["bob@globex.example"]
         )
-        subscriptions = seed_subscriptions(globex_owner)
+        seed_subscriptions(globex_owner)
+        seed_ai_subscriptions(globex_owner, acme_owner)
+        subscriptions = seed_subscriptions(globex_owner)  # idempotent: now it only counts the live ones
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready ({len(USERS)} users, {len(TENANTS)} organisations, {len(apis)} APIs, "
