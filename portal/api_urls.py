@@ -13,4 +13,7 @@ urlpatterns = [
     path("", include("analytics.api.urls")),
     path("", include("llm.api.urls")),
     path("", include("llm.api.prompt_urls")),
+    path("", include("sso.api.urls")),
+    path("", include("console.api.urls")),
+    path("", include("alerts.api.urls")),
 ]

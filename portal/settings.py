@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "notifications",
     "analytics",
     "llm",
+    "sso",
+    "console",
+    "alerts",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -216,6 +217,16 @@ class KeyStatus(models.TextChoices):
     REVOKED = "revoked", "Revoked"
 
 
+class KeyPurpose(models.TextChoices):
+    STANDARD = "standard", "Standard"
+    #: Minted by the try-it console for minutes, revoked after use; its calls are console traffic.
+    CONSOLE = "console", "Console"
+
+
+#: Most CIDR ranges one key may list.
+MAX_KEY_CIDRS = 50
+
+
 class ApiKeyQuerySet(TenantScopedQuerySet):
     def live(self) -> ApiKeyQuerySet:
         """Neither revoked nor expired (a rotated key counts until its grace ends)."""
@@ -247,6 +258,23 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
     replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    purpose = models.CharField(max_length=16, choices=KeyPurpose.choices, default=KeyPurpose.STANDARD)
+    # Restrictions (enforced by the gateway node from the config snapshot). Empty = no restriction.
+    allowed_cidrs = ArrayField(
+        models.CharField(max_length=49),
+        default=list,
+        blank=True,
+        help_text="Client IP ranges (CIDR) this key may be used from; empty = anywhere.",
+    )
+    allowed_apis = models.ManyToManyField(
+        Api,
+        blank=True,
+        related_name="+",
+        help_text="APIs (among the application's subscriptions) this key may call; none = all of them.",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Calls per minute for this key, below the plan's; empty = the plan's."
+    )
 
     objects = TenantScopedManager.from_queryset(ApiKeyQuerySet)()
 

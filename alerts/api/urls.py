@@ -1,0 +1,3 @@
+"""REST endpoints of alerts under /api/v1/."""
+
+urlpatterns: list = []

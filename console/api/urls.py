@@ -1,0 +1,3 @@
+"""REST endpoints of console under /api/v1/."""
+
+urlpatterns: list = []

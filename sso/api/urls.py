@@ -1,0 +1,3 @@
+"""REST endpoints of sso under /api/v1/."""
+
+urlpatterns: list = []
