@@ -288,8 +288,14 @@ def test_initial_fetch_then_304s_then_a_revoked_key_within_one_interval(world, p
     wait_for(lambda: got.revoked(world.key_id) is True, timeout=5, what="the revoked key in the applied snapshot")
     assert time.monotonic() - revoked_at < 0.3 * 1.1 + 1.0  # one interval (with jitter) and the fetch
     assert source.version == portal_version() == got.snapshots[-1]["version"]
+    # The disk copy is written after the swap, off the event loop: it follows within moments.
+    wait_for(
+        lambda: json.loads((tmp_path / "config.json").read_text())["version"] == source.version,
+        timeout=5,
+        what="the applied version saved to disk",
+    )
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["version"] == source.version and saved["credentials"][world.key_id]["revoked"] is True
+    assert saved["credentials"][world.key_id]["revoked"] is True
 
 
 def test_the_saved_snapshot_serves_while_the_portal_is_down_or_answers_garbage(world, proxy, loop, tmp_path):
