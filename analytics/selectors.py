@@ -34,7 +34,7 @@ from analytics.models import AI_SUMMARIES, AI_SUMMARY_LEVELS, SUMMARIES, SUMMARY
 from apis.models import Api, ApiVersion
 from core.errors import InvalidInput, NotFound
 from subscriptions import selectors as subscription_selectors
-from subscriptions.models import ApiKey, Application, Subscription, SubscriptionStatus
+from subscriptions.models import ApiKey, Application, KeyPurpose, Subscription, SubscriptionStatus
 from tenants.models import Tenant
 
 HIST_SIZE = BUCKETS  # 28 bounds + the overflow bucket
@@ -647,6 +647,11 @@ def _label(by: str, items: list[dict[str, Any]]) -> None:
     apps = _names(Application, ids("application_id")) if by in ("consumers", "applications") else {}
     tenants = _names(Tenant, ids("consumer_tenant_id")) if by == "consumers" else {}
     keys = _names(ApiKey, ids("api_key_id")) if by == "keys" else {}
+    if keys:  # the try-it console's short-lived keys: their calls are console traffic
+        console = set(
+            ApiKey.objects.unscoped().filter(pk__in=keys, purpose=KeyPurpose.CONSOLE).values_list("pk", flat=True)
+        )
+        keys = {pk: f"{name} (console)" if pk in console else name for pk, name in keys.items()}
     nodes = _names(GatewayNode, ids("node_id")) if by == "nodes" else {}
     for item in items:
         key = item["key"]

@@ -36,7 +36,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -140,6 +140,8 @@ class OutboundResult:
     location: str = ""
     address: str = ""
     truncated: bool = False
+    #: The answer's header fields as received (name, value), in order.
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -283,6 +285,19 @@ class OutboundPolicy:
         ``timeout`` bounds the whole attempt after the lookup: connecting, sending and
         reading the answer (a receiver that trickles bytes is cut off at the deadline).
         """
+        return self.request("POST", url, body, headers, timeout=timeout, max_response_bytes=max_response_bytes)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        timeout: float,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> OutboundResult:
+        """Like :meth:`post` with any ``method`` (the try-it console sends GET, PUT, DELETE …)."""
         target = self.check_url(url)
         sockaddrs: list[SockTarget]
         if target.address is not None:
@@ -303,7 +318,7 @@ class OutboundPolicy:
                 except OSError as exc:  # try the next vetted address, as create_connection would
                     last_error = exc
                     continue
-                return _exchange(conn, target, body, headers, deadline, max_response_bytes, sockaddr[0])
+                return _exchange(conn, target, body, headers, deadline, max_response_bytes, sockaddr[0], method)
             except (OSError, http.client.HTTPException) as exc:
                 raise OutboundError("timed out" if time.monotonic() >= deadline else _describe(exc)) from None
             finally:
@@ -386,6 +401,7 @@ def _exchange(
     deadline: float,
     max_response_bytes: int,
     address: str,
+    method: str = "POST",
 ) -> OutboundResult:
     """Send the request and read at most ``max_response_bytes`` of the answer before ``deadline``."""
     sock = conn.sock
@@ -396,11 +412,12 @@ def _exchange(
     watchdog.daemon = True
     watchdog.start()
     try:
-        conn.putrequest("POST", target.target, skip_host=True, skip_accept_encoding=True)
+        conn.putrequest(method, target.target, skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", target.host_header)
         for name, value in headers.items():
             conn.putheader(name, value)
-        conn.putheader("Content-Length", str(len(body)))
+        if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            conn.putheader("Content-Length", str(len(body)))
         conn.putheader("Connection", "close")
         conn.endheaders(body)
         response = conn.getresponse()
@@ -427,6 +444,7 @@ def _exchange(
         location=response.getheader("Location", "") or "",
         address=address,
         truncated=size >= max_response_bytes,
+        headers=[(str(name), str(value)) for name, value in response.getheaders()],
     )
 
 
@@ -507,6 +525,19 @@ def check_url(url: str) -> VettedTarget:
     return policy().check_url(url)
 
 
+def request(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> OutboundResult:
+    """Send under the configured policy with any method; see :meth:`OutboundPolicy.request`."""
+    return policy().request(method, url, body, headers, timeout=timeout, max_response_bytes=max_response_bytes)
+
+
 def post(
     url: str,
     body: bytes,
@@ -531,4 +562,5 @@ __all__ = [
     "parse_ipv4_like",
     "policy",
     "post",
+    "request",
 ]

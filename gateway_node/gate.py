@@ -115,6 +115,67 @@ class Subscription:
     ai_limits: AiLimits | None = None  # token limits and cost budgets (None: none)
 
 
+#: A parsed client address: (IP version, the address as an integer).
+_Address = tuple[int, int]
+
+
+@dataclass(slots=True)
+class KeyRestriction:
+    """A key's own restrictions, compiled once per snapshot (docs/subscriptions.md, "Key restrictions").
+
+    A key without restrictions has none of this (``Credential.restriction`` is None): it costs
+    one attribute test per call.
+    """
+
+    #: (IP version, network address as int, netmask as int) per allowed range; None: anywhere
+    networks: tuple[tuple[int, int, int], ...] | None
+    #: APIs the key may call; None: every API its application subscribes to
+    api_ids: frozenset[int] | None
+    #: the key's own rate limit (a per-minute bucket) and its counter; None: the plan's only
+    limits: Limits | None
+    counter: str
+
+    def allows_address(self, address: _Address | None) -> bool:
+        networks = self.networks
+        if networks is None:
+            return True
+        if address is None:
+            return False
+        version, value = address
+        return any(v == version and value & mask == network for v, network, mask in networks)
+
+    @classmethod
+    def from_snapshot(cls, key_id: str, raw: dict[str, Any] | None) -> KeyRestriction | None:
+        if not raw:
+            return None
+        networks = []
+        for text in raw.get("cidrs") or ():
+            net = ipaddress.ip_network(str(text), strict=False)
+            networks.append((net.version, int(net.network_address), int(net.netmask)))
+        api_ids = raw.get("api_ids") or ()
+        rate = raw.get("rate_limit_per_minute")
+        restriction = cls(
+            networks=tuple(networks) if networks else None,
+            api_ids=frozenset(int(i) for i in api_ids) if api_ids else None,
+            limits=Limits(rate_per_minute=int(rate)) if rate else None,
+            counter=f"k:{key_id}",
+        )
+        if restriction.networks is None and restriction.api_ids is None and restriction.limits is None:
+            return None
+        return restriction
+
+
+def parse_address(text: str) -> _Address | None:
+    """A client address for range checks; an IPv4-mapped IPv6 address counts as its IPv4 one."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return 4, int(ip.ipv4_mapped)
+    return ip.version, int(ip)
+
+
 @dataclass(slots=True)
 class Credential:
     key_id: str
@@ -125,6 +186,8 @@ class Credential:
     revoked: bool
     #: api_version_id → the application's subscription that covers it
     subscriptions: dict[int, Subscription]
+    #: the key's own restrictions (None: none, the common case)
+    restriction: KeyRestriction | None = None
 
 
 @dataclass(slots=True)
@@ -285,6 +348,7 @@ def compile_snapshot(
                 expires_at=_epoch(raw.get("expires_at")),
                 revoked=bool(raw.get("revoked")),
                 subscriptions=subscriptions,
+                restriction=KeyRestriction.from_snapshot(str(key_id), raw.get("restrictions")),
             )
         ai = compile_ai(snapshot.get("ai"))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -313,6 +377,10 @@ _MESSAGES = {
     "subscription_suspended": (403, "This key's subscription is suspended."),
     "rate_limited": (429, "Rate limit exceeded; slow down (see Retry-After)."),
     "quota_exceeded": (429, "Quota exhausted for this period (see Retry-After)."),
+    # Key restrictions: say what was wrong, never what is allowed.
+    "key_ip_not_allowed": (403, "This API key may not be used from this client address."),
+    "key_api_not_allowed": (403, "This API key may not call this API."),
+    "key_rate_limited": (429, "This API key's own rate limit is exceeded; slow down (see Retry-After)."),
     "unknown_endpoint": (404, "This AI API has no such endpoint."),
     "method_not_allowed": (405, "This endpoint does not take this method (see Allow)."),
 }
@@ -329,6 +397,31 @@ class CallContext:
     key_id: str = ""
     application_id: int | None = None
     ai: AiCall | None = None  # an AI call: what the handler learnt, for the record
+
+
+@dataclass(slots=True)
+class _Verdict:
+    allowed: bool
+    error: str
+    headers: Headers
+
+
+def _remaining(headers: Headers) -> int | None:
+    for name, value in headers:
+        if name == b"ratelimit-remaining":
+            return int(value)
+    return None
+
+
+def _tighter(plan: VerdictLike, own: VerdictLike) -> VerdictLike:
+    """The plan's verdict, with the RateLimit-* headers of whichever limit has fewer calls left."""
+    if not plan.allowed:
+        return plan
+    mine = _remaining(own.headers)
+    theirs = _remaining(plan.headers)
+    if mine is None or (theirs is not None and theirs <= mine):
+        return plan
+    return _Verdict(True, "", list(own.headers))
 
 
 def _refuse(reason: str, context: CallContext, headers: Headers | None = None) -> Refuse:
@@ -415,7 +508,8 @@ class Gate:
     # -- requests
 
     def admit(self, head: RequestHead) -> Decision | Awaitable[Decision]:
-        """Route → key → subscription → limits; the reasons as docs/gateway-node.md lists them.
+        """Route → key → the key's restrictions → subscription → limits (the key's own, then the
+        plan's); the reasons as docs/gateway-node.md lists them.
 
         The route comes first, so a scan of paths learns nothing about keys.
         """
@@ -447,6 +541,12 @@ class Gate:
             return _refuse("revoked", context)
         if credential.expires_at is not None and credential.expires_at <= self.clock():
             return _refuse("expired", context)
+        restriction = credential.restriction
+        if restriction is not None:
+            if restriction.networks is not None and not restriction.allows_address(parse_address(self.client_ip(head))):
+                return _refuse("key_ip_not_allowed", context)
+            if restriction.api_ids is not None and route.api_id not in restriction.api_ids:
+                return _refuse("key_api_not_allowed", context)
         subscription = credential.subscriptions.get(route.api_version_id)
         if subscription is None:
             return _refuse("no_subscription", context)
@@ -458,10 +558,47 @@ class Gate:
             refusal = self._ai_call(head, route, compiled, subscription, context)
             if refusal is not None:
                 return refusal
+        if restriction is not None and restriction.limits is not None:
+            # The key's own limit first: it is the tighter one, and a call it refuses must not
+            # spend the plan's counters, which the application's other keys share.
+            own = self.limiter.check(restriction.counter, restriction.limits)
+            if isinstance(own, Awaitable):
+                return self._key_limit_later(own, head, route, subscription, strip, context)
+            return self._after_key_limit(own, head, route, subscription, strip, context)
         verdict = self.limiter.check(subscription.counter, subscription.limits)
         if isinstance(verdict, Awaitable):
             return self._admit_later(verdict, head, route, subscription, strip, context)
         return self._after_limits(verdict, head, route, subscription, strip, context)
+
+    def _after_key_limit(
+        self,
+        own: VerdictLike,
+        head: RequestHead,
+        route: Route,
+        subscription: Subscription,
+        strip: frozenset[bytes],
+        context: CallContext,
+    ) -> Decision | Awaitable[Decision]:
+        if not own.allowed:
+            return _refuse("key_rate_limited", context, own.headers)
+        verdict = self.limiter.check(subscription.counter, subscription.limits)
+        if isinstance(verdict, Awaitable):
+            return self._admit_later(verdict, head, route, subscription, strip, context, own)
+        return self._after_limits(_tighter(verdict, own), head, route, subscription, strip, context)
+
+    async def _key_limit_later(
+        self,
+        pending: Awaitable[VerdictLike],
+        head: RequestHead,
+        route: Route,
+        subscription: Subscription,
+        strip: frozenset[bytes],
+        context: CallContext,
+    ) -> Decision:
+        decision = self._after_key_limit(await pending, head, route, subscription, strip, context)
+        if isinstance(decision, Refuse | Forward | Handle):
+            return decision
+        return await decision
 
     async def _admit_later(
         self,
@@ -471,8 +608,12 @@ class Gate:
         subscription: Subscription,
         strip: frozenset[bytes],
         context: CallContext,
+        own: VerdictLike | None = None,
     ) -> Decision:
-        decision = self._after_limits(await pending, head, route, subscription, strip, context)
+        verdict = await pending
+        if own is not None:
+            verdict = _tighter(verdict, own)
+        decision = self._after_limits(verdict, head, route, subscription, strip, context)
         if isinstance(decision, Refuse | Forward | Handle):
             return decision
         return await decision

@@ -18,6 +18,11 @@ never disagree on allow / deny:
   ``expires_at`` with their clock, since expiry does not bump the version.
 * keys of an organisation platform staff suspended are absent (``unknown_key``), like verify;
   suspending or lifting it bumps the version (a trigger on ``tenants_tenant.suspended_at``).
+* restrictions (docs/subscriptions.md, "Key restrictions"): ``null`` for a key without any,
+  else its client IP ranges (``cidrs``, canonical CIDR text; empty = anywhere), the APIs it
+  may call (``api_ids``; empty = every API its application subscribes to) and its own
+  ``rate_limit_per_minute`` (null = only the plan's). Changing them bumps the version
+  (gateways migration 0007).
 * subscriptions: the application's live ones (pending, active, suspended) on routed
   versions, each with its status; only ``active`` authorizes a call, on exactly its version.
   Their plan ``limits`` include the AI limits (tokens, USD cost budgets; null = none).
@@ -121,6 +126,11 @@ subs AS (
     JOIN apis_plan p ON p.id = s.plan_id
     WHERE s.status IN ({_LIVE})
     GROUP BY s.application_id
+),
+key_apis AS (
+    SELECT ka.apikey_id, json_agg(ka.api_id ORDER BY ka.api_id) AS items
+    FROM subscriptions_apikey_allowed_apis ka
+    GROUP BY ka.apikey_id
 )
 SELECT
     (SELECT version FROM gateways_configstate WHERE id = 1),
@@ -149,11 +159,19 @@ SELECT
             'expires_at', k.expires_at,
             'grace_ends_at', CASE WHEN k.rotated_at IS NOT NULL THEN k.expires_at END,
             'revoked', k.revoked_at IS NOT NULL,
-            'subscriptions', coalesce(s.items, '[]'::json)
+            'subscriptions', coalesce(s.items, '[]'::json),
+            'restrictions', CASE
+                WHEN cardinality(k.allowed_cidrs) > 0 OR ka.items IS NOT NULL OR k.rate_limit_per_minute IS NOT NULL
+                THEN json_build_object(
+                    'cidrs', to_json(k.allowed_cidrs), 'api_ids', coalesce(ka.items, '[]'::json),
+                    'rate_limit_per_minute', k.rate_limit_per_minute
+                )
+            END
         ) ORDER BY k.key_id)
         FROM subscriptions_apikey k
         JOIN tenants_tenant t ON t.id = k.tenant_id AND t.suspended_at IS NULL
         LEFT JOIN subs s ON s.application_id = k.application_id
+        LEFT JOIN key_apis ka ON ka.apikey_id = k.id
         WHERE (k.revoked_at IS NULL OR k.revoked_at > now() - interval '{DEAD_KEY_WINDOW}')
           AND (k.expires_at IS NULL OR k.expires_at > now() - interval '{DEAD_KEY_WINDOW}')
     ), '{{}}'::json)::text,

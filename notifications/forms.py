@@ -16,7 +16,7 @@ class WebhookForm(forms.Form):
         widget=forms.URLInput(attrs={**_TEXT, "placeholder": "https://example.com/hooks/portal"}),
     )
     events = forms.MultipleChoiceField(
-        choices=WEBHOOK_EVENT_CHOICES[:2],
+        choices=[choice for choice in WEBHOOK_EVENT_CHOICES if choice[0].endswith(".*")],
         initial=["subscription.*", "key.*"],
         widget=forms.CheckboxSelectMultiple,
         help_text="Event families to receive.",

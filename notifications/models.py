@@ -63,6 +63,7 @@ class Notification(models.Model):
 WEBHOOK_EVENT_CHOICES = [
     ("subscription.*", "All subscription events"),
     ("key.*", "All API key events"),
+    ("alert.*", "All alert events"),
     ("subscription.requested", "subscription.requested"),
     ("subscription.approved", "subscription.approved"),
     ("subscription.rejected", "subscription.rejected"),
@@ -77,6 +78,8 @@ WEBHOOK_EVENT_CHOICES = [
     ("key.created", "key.created"),
     ("key.rotated", "key.rotated"),
     ("key.revoked", "key.revoked"),
+    ("alert.fired", "alert.fired"),
+    ("alert.resolved", "alert.resolved"),
 ]
 WEBHOOK_EVENTS = frozenset(value for value, _ in WEBHOOK_EVENT_CHOICES)
 

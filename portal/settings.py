@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
     "core",
     "portal",
     "tenants",
@@ -214,10 +217,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.expire_rollups_task",
         "schedule": 3600.0,
     },
+    # Try-it console keys past their expiry are marked revoked (console/, docs/console.md).
+    "console-sweep-keys": {
+        "task": "console.tasks.sweep_console_keys_task",
+        "schedule": 300.0,
+    },
     # OpenAPI uploads stuck in "processing" (broker down at upload time, worker killed).
     "sweep-openapi-uploads": {
         "task": "apis.tasks.sweep_specs_task",
         "schedule": 300.0,
+    },
+    # Alert rules against the minute rollups, with hysteresis (docs/alerts.md).
+    "alerts-evaluate": {
+        "task": "alerts.tasks.evaluate_alerts_task",
+        "schedule": 60.0,
     },
 }
 # Gateway call-log intake (gateways/intake.py, docs/gateway-protocol.md "Logs").
@@ -305,6 +318,30 @@ if TESTING:
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = SITE_NAME
 
+# Single sign-on per organisation (sso/, docs/sso.md). The identity providers live in sso's
+# own table (secrets sealed); its adapter hands them to allauth as SocialApps built per request.
+SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {
+    # allauth's provider, with the ID token's signature always checked (sso/oidc/provider.py).
+    "openid_connect": {"provider_class": "sso.oidc.provider.PortalOIDCProvider", "OAUTH_PKCE_ENABLED": True},
+}
+SOCIALACCOUNT_AUTO_SIGNUP = True
+# Connect an IdP sign-in to an existing account by e-mail only where the adapter allows it per
+# organisation (its verified domains), never globally.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = envint("SOCIALACCOUNT_REQUESTS_TIMEOUT", 10)
+# The sign-in, password-reset and sign-up forms refuse password use for addresses whose domain
+# requires single sign-on (sso/forms.py).
+ACCOUNT_FORMS = {
+    "login": "sso.forms.LoginForm",
+    "reset_password": "sso.forms.ResetPasswordForm",
+    "signup": "sso.forms.SignupForm",
+}
+# Name servers for domain verification (TXT lookups), "host" or "host:port"; empty = the system's.
+SSO_DNS_NAMESERVERS = envlist("SSO_DNS_NAMESERVERS")
+
 # --- E-mail --------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH")  # for django.core.mail.backends.filebased.EmailBackend
@@ -373,6 +410,9 @@ SPECTACULAR_SETTINGS = {
         "VersionKindEnum": "apis.models.VersionKind",
         "ProviderKindEnum": "llm.models.ProviderKind",
         "CapabilityEnum": "llm.models.Capability",
+        "ScopeEnum": "tenants.models.TokenScope",
+        "AlertScopeEnum": "alerts.models.Scope",
+        "AlertMetricEnum": "alerts.models.Metric",
     },
 }
 

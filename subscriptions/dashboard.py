@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apis.models import ROUTED_STATUSES, Api, VersionStatus
-from subscriptions.models import LIVE_STATUSES, ApiKey, Application, Subscription, SubscriptionStatus
+from subscriptions.models import LIVE_STATUSES, ApiKey, Application, KeyPurpose, Subscription, SubscriptionStatus
 from tenants.dashboard import Contribution, Panel, Step
 from tenants.permissions import can
 from tenants.roles import Perm
@@ -95,11 +95,15 @@ def contribute(request: TenantRequest) -> Contribution:
         .annotate(n=Count("pk"))
         .values_list("status", "n")
     )
-    keys = ApiKey.objects.for_tenant(tenant).aggregate(
-        live=Count("pk", filter=Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))),
-        expiring=Count(
-            "pk", filter=Q(revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + EXPIRING_SOON)
-        ),
+    keys = (
+        ApiKey.objects.for_tenant(tenant)
+        .exclude(purpose=KeyPurpose.CONSOLE)
+        .aggregate(
+            live=Count("pk", filter=Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))),
+            expiring=Count(
+                "pk", filter=Q(revoked_at__isnull=True, expires_at__gt=now, expires_at__lte=now + EXPIRING_SOON)
+            ),
+        )
     )
     contribution = Contribution()
     provider = provider_panel(request)

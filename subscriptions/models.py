@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -55,6 +56,8 @@ class SubscriptionStatus(models.TextChoices):
 
 #: States that hold the "one subscription per application per API" slot.
 LIVE_STATUSES = (SubscriptionStatus.PENDING, SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)
+#: Approved subscriptions (a suspended one was approved and may resume): a key may be limited to their APIs.
+APPROVED_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.SUSPENDED)
 
 
 class TwoSidedQuerySet(TenantScopedQuerySet):
@@ -225,6 +228,8 @@ class KeyPurpose(models.TextChoices):
 
 #: Most CIDR ranges one key may list.
 MAX_KEY_CIDRS = 50
+#: The highest per-key rate limit (calls a minute); a plan's own limit is usually far lower.
+MAX_KEY_RATE_PER_MINUTE = 100_000_000
 
 
 class ApiKeyQuerySet(TenantScopedQuerySet):
@@ -273,7 +278,10 @@ class ApiKey(models.Model):
         help_text="APIs (among the application's subscriptions) this key may call; none = all of them.",
     )
     rate_limit_per_minute = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Calls per minute for this key, below the plan's; empty = the plan's."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_KEY_RATE_PER_MINUTE)],
+        help_text="Calls per minute for this key, below the plan's; empty = the plan's.",
     )
 
     objects = TenantScopedManager.from_queryset(ApiKeyQuerySet)()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -12,7 +12,15 @@ from apis.models import Api, Plan, PlanStatus
 from apis.snippets import Caller
 from core.errors import NotFound
 from core.filters import is_id
-from subscriptions.models import ApiKey, Application, Subscription, SubscriptionEvent, SubscriptionStatus
+from subscriptions.models import (
+    APPROVED_STATUSES,
+    ApiKey,
+    Application,
+    KeyPurpose,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
 from tenants.models import Tenant, User
 
 _SUBSCRIPTION_RELATED = (
@@ -48,6 +56,7 @@ def snippet_caller(user: User, tenant_ids: list[int], api: Api) -> Caller | None
     newest_key = (
         ApiKey.objects.unscoped()
         .filter(application=OuterRef("pk"), revoked_at__isnull=True)
+        .exclude(purpose=KeyPurpose.CONSOLE)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .order_by("-created_at", "-pk")
         .values("key_id")[:1]
@@ -248,16 +257,44 @@ def platform_subscription_events(subscription: Subscription) -> QuerySet[Subscri
 
 
 def application_keys(application: Application) -> QuerySet[ApiKey]:
+    """The application's keys as its page lists them: console keys (console app) are not listed."""
     return (
         ApiKey.objects.for_tenant(application.tenant_id)
         .filter(application=application)
+        .exclude(purpose=KeyPurpose.CONSOLE)
         .select_related("created_by")
+        .prefetch_related(Prefetch("allowed_apis", queryset=Api.objects.unscoped().only("id", "name")))
         .order_by("-created_at", "-id")
     )
 
 
+def key_restriction_choices(application: Application) -> tuple[list[Api], str]:
+    """What a key of ``application`` may be limited to: the APIs of its approved subscriptions
+    (active or suspended), and a sentence of their plans' per-minute limits for the form's help."""
+    subscriptions = (
+        Subscription.objects.for_consumer(application.tenant)
+        .filter(application=application, status__in=APPROVED_STATUSES)
+        .select_related("api", "plan")
+        .order_by("api__name", "id")
+    )
+    apis: dict[int, Api] = {}
+    limits = []
+    for subscription in subscriptions:
+        apis.setdefault(subscription.api_id, subscription.api)
+        if subscription.plan.rate_limit_per_minute:
+            limits.append(
+                f"{subscription.api.name}: {subscription.plan.name}, {subscription.plan.rate_limit_per_minute} a minute"
+            )
+    return list(apis.values()), "; ".join(limits)
+
+
 def tenant_keys(tenant: Tenant) -> QuerySet[ApiKey]:
-    return ApiKey.objects.for_tenant(tenant).select_related("application", "created_by")
+    """The organisation's keys (REST list and detail): the try-it console's short-lived keys are left out."""
+    return (
+        ApiKey.objects.for_tenant(tenant)
+        .exclude(purpose=KeyPurpose.CONSOLE)
+        .select_related("application", "created_by")
+    )
 
 
 def has_active_subscription(application: Application) -> bool:

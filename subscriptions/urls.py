@@ -10,6 +10,7 @@ urlpatterns = [
     path("<slug:slug>/apps/<int:pk>/", views.application_detail, name="application"),
     path("<slug:slug>/apps/<int:pk>/edit/", views.application_edit, name="application-edit"),
     path("<slug:slug>/apps/<int:pk>/keys/", views.key_create, name="key-create"),
+    path("<slug:slug>/apps/<int:pk>/keys/<int:key_pk>/", views.key_detail, name="key-detail"),
     path("<slug:slug>/apps/<int:pk>/keys/<int:key_pk>/rotate/", views.key_rotate, name="key-rotate"),
     path("<slug:slug>/apps/<int:pk>/keys/<int:key_pk>/revoke/", views.key_revoke, name="key-revoke"),
     path("<slug:slug>/subscriptions/<int:pk>/", views.subscription_detail, name="subscription"),

@@ -22,7 +22,15 @@ from core.paging import paginate
 from core.web import done, flash_service_error, perform, refusals, submit_form
 from subscriptions import selectors, services
 from subscriptions.filtersets import QueueFilterSet, StaffQueueFilterSet
-from subscriptions.forms import ApplicationForm, KeyForm, PlanChangeForm, ReasonForm, RotateForm, SubscribeForm
+from subscriptions.forms import (
+    ApplicationForm,
+    KeyForm,
+    KeyRestrictionsForm,
+    PlanChangeForm,
+    ReasonForm,
+    RotateForm,
+    SubscribeForm,
+)
 from subscriptions.models import ApiKey, Subscription, SubscriptionStatus
 from tenants.permissions import can
 from tenants.roles import Perm
@@ -119,7 +127,7 @@ def _application_page(
                 path=path,
             ),
             "keys": paginate(request, keys, param="keys_page", path=path),
-            "key_form": key_form or KeyForm(),
+            "key_form": key_form or _key_form(application),
             "rotate_form": RotateForm(auto_id=False),  # one select per key row: no repeated id
             "created": _revealed_key(request, keys),
             "can_edit": can(request.membership, Perm.APPS_EDIT),
@@ -156,16 +164,25 @@ def _key_done(request: TenantRequest, application: Any, message: str, reveal: di
     )
 
 
+def _key_form(application: Any, data: Any = None) -> KeyForm:
+    apis, plan_limits = selectors.key_restriction_choices(application)
+    return KeyForm(data, apis=apis, plan_limits=plan_limits)
+
+
 @tenant_view(Perm.APPS_EDIT)
 @require_POST
 @reveals_secret
 def key_create(request: TenantRequest, pk: int) -> HttpResponse:
     application = _found(selectors.application_for, request.tenant, pk)
+    form = _key_form(application, request.POST)
     return submit_form(
         request,
-        KeyForm(request.POST),
+        form,
         run=lambda data: services.key_create(actor=request.membership, application=application, **data),
-        check=lambda data: refusals(lambda: services.check_key_name_free(application, data["name"].strip())),
+        check=lambda data: refusals(
+            lambda: services.check_key_name_free(application, data["name"].strip()),
+            lambda: services.check_restrictions(application, **form.restrictions()),
+        ),
         success=lambda result: _key_done(request, application, "", {"key": result[0].pk, "plaintext": result[1]}),
         page=lambda form, status: _application_page(request, application, key_form=form, status=status),
     )
@@ -176,6 +193,49 @@ def _key(request: HttpRequest, application: Any, key_pk: int) -> ApiKey:
     if key is None:
         raise Http404("No such key.")
     return key
+
+
+@tenant_view()
+def key_detail(request: TenantRequest, pk: int, key_pk: int) -> HttpResponse:
+    """One key: what it is and its restrictions, which members who manage keys change here."""
+    application = _found(selectors.application_for, request.tenant, pk)
+    key = _key(request, application, key_pk)
+    apis, plan_limits = selectors.key_restriction_choices(application)
+    current = list(key.allowed_apis.all())
+    initial = {
+        "allowed_cidrs": "\n".join(key.allowed_cidrs),
+        "allowed_apis": [api.pk for api in current],
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+    }
+    # An allowed API whose subscription ended since stays listed (ticked), so saving the form
+    # does not drop it silently: unticking it is the user's choice.
+    choices = apis + [api for api in current if api.pk not in {a.pk for a in apis}]
+    form = KeyRestrictionsForm(request.POST or None, initial=initial, apis=choices, plan_limits=plan_limits)
+
+    def page(form: KeyRestrictionsForm, status: int) -> HttpResponse:
+        context = {
+            "application": application,
+            "key": key,
+            "form": form,
+            "allowed_apis": current,
+            "can_edit": can(request.membership, Perm.APPS_EDIT) and key.status == "active",
+        }
+        return render(request, "subscriptions/key.html", context, status=status)
+
+    return submit_form(
+        request,
+        form,
+        run=lambda data: services.key_set_restrictions(actor=request.membership, key=key, **form.restrictions()),
+        success=lambda _: done(
+            request,
+            f"Restrictions of “{key.name}” saved; gateways apply them within seconds. The key itself is unchanged.",
+            "subscriptions:key-detail",
+            slug=request.tenant.slug,
+            pk=application.pk,
+            key_pk=key.pk,
+        ),
+        page=page,
+    )
 
 
 @tenant_view(Perm.APPS_EDIT)

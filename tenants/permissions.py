@@ -20,6 +20,7 @@ _DESCRIPTIONS = {
     Perm.APPS_EDIT: "edit applications",
     Perm.SUBSCRIPTIONS_APPROVE: "decide subscription requests",
     Perm.AI_MANAGE: "manage model providers, credentials, models and model routes",
+    Perm.SSO_MANAGE: "configure single sign-on and verified domains",
 }
 
 

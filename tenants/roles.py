@@ -33,6 +33,7 @@ class Perm(StrEnum):
     APPS_EDIT = "apps.edit"
     SUBSCRIPTIONS_APPROVE = "subscriptions.approve"
     AI_MANAGE = "ai.manage"
+    SSO_MANAGE = "sso.manage"
 
 
 _ALL = frozenset(Role)
@@ -54,6 +55,7 @@ MATRIX: dict[Perm, frozenset[Role]] = {
     Perm.APPS_EDIT: _DEV_UP,
     Perm.SUBSCRIPTIONS_APPROVE: _ADMIN_UP,
     Perm.AI_MANAGE: _ADMIN_UP,
+    Perm.SSO_MANAGE: _OWNER,
 }
 
 

@@ -18,6 +18,7 @@ KEYS = "API keys"
 NOTIFICATIONS = "Notifications"
 WEBHOOKS = "Webhooks"
 ANALYTICS = "Analytics"
+ALERTS = "Alerts"
 AI_GATEWAY = "AI gateway"
 GATEWAY_NODES = "Gateway nodes"
 CALL_LOGS = "Gateway call logs"
@@ -57,6 +58,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Signed webhooks for subscription and key events, and their deliveries.",
     },
     {"name": ANALYTICS, "description": "Usage of an organisation's APIs and applications from the gateway call logs."},
+    {
+        "name": ALERTS,
+        "description": "Alert rules on an organisation's APIs and applications (error rate, p95 latency, refused "
+        "calls, quota use) and the history of what fired and resolved.",
+    },
     {"name": GATEWAY_NODES, "description": "Platform staff: register gateway nodes, rotate or revoke their tokens."},
     {"name": CALL_LOGS, "description": "Platform staff: call-log batches from gateway nodes and quarantined records."},
     {

@@ -57,6 +57,7 @@ def test_bad_page_numbers_are_never_a_500(client, raw):
         reverse("platform-approvals"),
         reverse("platform-nodes"),
         reverse("platform-quarantine"),
+        reverse("alerts:platform"),
         reverse("apis:catalog"),
     ):
         response = client.get(url, {"page": raw, "tenants_page": raw, "users_page": raw})

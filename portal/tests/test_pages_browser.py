@@ -84,6 +84,10 @@ PAGES: list[tuple[str, str, str]] = [
     ("provider", "analytics", "/t/acme/analytics/"),
     ("provider", "api-analytics", "/t/acme/analytics/apis/{long_slug}/"),
     ("provider", "calls", "/t/acme/analytics/calls/"),
+    ("provider", "alerts", "/t/acme/alerts/"),
+    ("provider", "alert-rule", "/t/acme/alerts/rules/{alert_rule}/"),
+    ("provider", "alert-new", "/t/acme/alerts/new/"),
+    ("consumer", "alerts", "/t/globex/alerts/?application={application}"),
     ("staff", "onboarding", "/onboarding/"),
     ("staff", "platform", "/platform/"),
     ("staff", "approvals", "/platform/approvals/"),
@@ -91,6 +95,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("staff", "quarantine", "/platform/quarantine/"),
     ("staff", "quarantined-record", "/platform/quarantine/{quarantined}/"),
     ("staff", "analytics", "/platform/analytics/"),
+    ("staff", "alerts", "/platform/alerts/"),
 ]
 
 #: Failures owned by another piece of work. A check turns into an xfail (not strict: it passes

@@ -18,6 +18,7 @@ STAFF_PAGES = [
     "/platform/organisations/acme/",
     "/platform/users/",
     "/platform/apis/",
+    "/platform/alerts/",
 ]
 
 

@@ -221,6 +221,31 @@ def _quarantine(w: World, n: int) -> None:
     )
 
 
+def _alert_rules(w: World, n: int) -> None:
+    from alerts.models import AlertEvent, AlertRule
+
+    rules = AlertRule.objects.bulk_create(
+        [AlertRule(tenant=w.acme, scope="api", api=w.version.api, metric="error_rate", threshold=5) for _ in range(n)]
+    )
+    # Half of them firing: the state shown must not cost a query per row.
+    AlertEvent.objects.bulk_create(
+        [AlertEvent(rule=r, tenant=w.acme, fired_at=timezone.now(), fired_value=9, message="x") for r in rules[::2]]
+    )
+
+
+def _alert_events(w: World, n: int) -> None:
+    from alerts.models import AlertEvent, AlertRule
+
+    rule = AlertRule.objects.create(tenant=w.acme, scope="application", application=w.application,
+                                    metric="refused_calls", threshold=1)  # fmt: skip
+    AlertEvent.objects.bulk_create(
+        [
+            AlertEvent(rule=rule, tenant=w.acme, subject=f"s{i}", fired_at=timezone.now(), fired_value=3, message="x")
+            for i in range(n)
+        ]
+    )
+
+
 def _calls(w: World, n: int) -> None:
     for _ in range(n):
         _record_call(w.version.api, w.application, w.key)
@@ -454,6 +479,8 @@ CASES = [
         lambda w: f"/api/v1/tenants/acme/webhooks/{w.webhook.pk}/deliveries/",
         _deliveries,
     ),
+    ListCase(T + "/alerts/rules/", lambda w: "/api/v1/tenants/acme/alerts/rules/", _alert_rules),
+    ListCase(T + "/alerts/events/", lambda w: "/api/v1/tenants/acme/alerts/events/", _alert_events),
     ListCase(
         T + "/analytics/calls/",
         lambda w: "/api/v1/tenants/acme/analytics/calls/?side=provider",

@@ -19,12 +19,17 @@ from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from alerts import services as alert_services
+from alerts.models import AlertEvent, AlertRule
 from llm.models import ModelProvider, ModelRoute, PromptTemplate, PromptVersion, ProviderCredential, ProviderModel
 from llm.services import prompts as prompt_services
 from llm.services import providers as ai_providers
 from llm.services import routes as ai_routes
 from portal.tests.world import World, build_world
+from sso import services as sso_services
+from sso.models import GroupRoleMapping, VerifiedDomain
 
 TENANT_KWARGS = {"slug", "tenant_slug"}
 WEB_METHODS = ("get", "post")
@@ -38,6 +43,9 @@ PK_OBJECTS = {
     "subscriptions:application": "application",
     "analytics:app": "application",
     "subscriptions:key-": "application",
+    "console:": "application",
+    "sso:domain-": "sso_domain",
+    "sso:mapping-": "sso_mapping",
     "subscriptions:subscription": "subscription",
     "notifications:webhook": "webhook",
     "apis:plan-": "plan",
@@ -62,6 +70,10 @@ PK_OBJECTS = {
     "api:ai-credential-": "ai_credential",
     "api:ai-model-": "ai_model",
     "api:ai-route-": "ai_route",
+    # Alerts: a rule on Acme's API with one incident.
+    "alerts:rule": "alert_rule",
+    "api:alert-rule-": "alert_rule",
+    "api:alert-event-": "alert_event",
 }
 #: Values of the other kwargs (verbs are real ones, so the view would act if it let us in).
 OTHER_KWARGS = {
@@ -153,6 +165,10 @@ class SweepWorld(World):
     ai_route: ModelRoute
     prompt: PromptTemplate
     prompt_version: PromptVersion
+    sso_domain: VerifiedDomain
+    sso_mapping: GroupRoleMapping
+    alert_rule: AlertRule
+    alert_event: AlertEvent
 
 
 def build_sweep_world(acme, globex, alice, charlie) -> SweepWorld:
@@ -179,6 +195,19 @@ def build_sweep_world(acme, globex, alice, charlie) -> SweepWorld:
         variables=[{"name": "text", "type": "string", "required": True}],
         route=route,
     ).version
+    sso_provider = sso_services.provider_save(
+        actor=actor,
+        data=sso_services.ProviderInput(
+            kind="oidc", name="Acme SSO", server_url="https://login.acme.example", client_id="c", client_secret="s"
+        ),
+    )
+    sso_domain = sso_services.domain_add(actor=actor, domain="acme.example")
+    sso_mapping = sso_services.mapping_add(actor=actor, group="admins", role="admin")
+    assert sso_provider.tenant == acme
+    alert_rule = alert_services.rule_create(actor=actor, api=world.version.api, metric="error_rate", threshold=5)
+    alert_event = AlertEvent.objects.create(
+        rule=alert_rule, tenant=acme, fired_at=timezone.now(), fired_value=9, message="Orders failing"
+    )
     return SweepWorld(
         **vars(world),
         ai_provider=provider,
@@ -187,6 +216,10 @@ def build_sweep_world(acme, globex, alice, charlie) -> SweepWorld:
         ai_route=route,
         prompt=prompt,
         prompt_version=version,
+        sso_domain=sso_domain,
+        sso_mapping=sso_mapping,
+        alert_rule=alert_rule,
+        alert_event=alert_event,
     )
 
 
@@ -244,6 +277,7 @@ def test_the_victim_objects_exist_and_are_reachable_by_their_owner(client, world
         "llm:model",
         "llm:route",
         "prompts:version",
+        "alerts:rule",
     )
     for name in names:
         url = next(url for url in TENANT_URLS if url.name == name)

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from alerts.models import AlertEvent, AlertRule
 from analytics.tests.factories import rollup
 from apis.models import Api, ApiVersion, Plan, VersionStatus, Visibility
 from gateways import services as gateway_services
@@ -164,6 +165,23 @@ def build() -> WalkData:
         created_by=alice,
     )
     data.webhook = webhook.pk
+    # Alerts: a rule on the long API that fired and resolved, and one firing now.
+    rule = AlertRule.objects.create(
+        tenant=acme, scope="api", api=api, metric="error_rate", threshold=5, name=f"{LONG_API} failing"[:100]
+    )
+    data.extra["alert_rule"] = rule.pk
+    for i, resolved in enumerate((now - timedelta(hours=2), None)):
+        AlertEvent.objects.create(
+            rule=rule,
+            tenant=acme,
+            subject_label=LONG_API,
+            fired_at=now - timedelta(hours=3 - i),
+            fired_value=12.5,
+            resolved_at=resolved,
+            resolved_value=1.0 if resolved else None,
+            message=f"{LONG_API}: 12.5 % (4,210 calls); rule: error rate ≥ 5 % over 15 min {LONG_WORD}"[:300],
+        )
+    AlertRule.objects.create(scope="platform", metric="node_silent", threshold=120, email=True)
     for i in range(5):
         WebhookDelivery.objects.create(
             tenant=acme,

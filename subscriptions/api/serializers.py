@@ -5,11 +5,22 @@ from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
 
 from apis.models import ApiVersion, Plan
-from core.limits import max_length
-from subscriptions.models import ApiKey, Application, KeyStatus, Subscription, SubscriptionEvent, SubscriptionStatus
+from core.limits import max_length, max_value, min_value
+from subscriptions.models import (
+    MAX_KEY_CIDRS,
+    ApiKey,
+    Application,
+    KeyStatus,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionStatus,
+)
 from subscriptions.services import DENY_REASONS
 from subscriptions.services.verification import MAX_REQUEST_PATH
 from tenants.models import Tenant, User
+
+#: The longest list a restriction field takes in one request (the service's own limits are lower).
+MAX_RESTRICTION_ITEMS = 500
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
@@ -197,6 +208,19 @@ class KeySerializer(serializers.ModelSerializer):
     created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
     status = serializers.ChoiceField(choices=KeyStatus.choices, read_only=True)
     replaced_by: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="key_id", read_only=True)
+    allowed_cidrs = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Client IP ranges (CIDR, IPv4 or IPv6) the key may be used from; empty: anywhere.",
+    )
+    allowed_apis: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
+        many=True,
+        read_only=True,
+        help_text="Ids of the APIs the key may call (among its application's subscriptions); empty: all of them.",
+    )
+    rate_limit_per_minute = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The key's own limit (calls a minute); null: only the plan's."
+    )
 
     class Meta:
         model = ApiKey
@@ -214,12 +238,19 @@ class KeySerializer(serializers.ModelSerializer):
             "revoked_at",
             "rotated_at",
             "replaced_by",
+            "allowed_cidrs",
+            "allowed_apis",
+            "rate_limit_per_minute",
         ]
         read_only_fields = fields
 
 
 KEY_LIST_COLUMNS = [
-    *(f for f in KeySerializer.Meta.fields if f not in ("application_name", "status", "created_by", "replaced_by")),
+    *(
+        f
+        for f in KeySerializer.Meta.fields
+        if f not in ("application_name", "status", "created_by", "replaced_by", "allowed_apis")
+    ),
     "tenant_id",
     "application__name",
     "created_by",
@@ -230,7 +261,34 @@ KEY_LIST_COLUMNS = [
 """The columns a key list reads: not the key's hash, the application's description or the users' rows."""
 
 
-class KeyCreateSerializer(serializers.Serializer):
+class KeyRestrictionsSerializer(serializers.Serializer):
+    """A key's restrictions (docs/subscriptions.md, "Key restrictions"); in a PATCH, a field left out is unchanged."""
+
+    allowed_cidrs = serializers.ListField(
+        child=serializers.CharField(max_length=max_length(ApiKey, "allowed_cidrs")),
+        required=False,
+        max_length=MAX_RESTRICTION_ITEMS,
+        help_text=f"Client IP ranges in CIDR notation (IPv4 or IPv6; a bare address is one address). Duplicates "
+        f"are dropped; at most {MAX_KEY_CIDRS}; a range with host bits set (10.1.2.3/8) is refused. Empty: anywhere.",
+    )
+    allowed_apis = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=MAX_RESTRICTION_ITEMS,
+        help_text="Ids of APIs the key may call, each with an approved subscription of the key's application. "
+        "Empty: every API the application subscribes to.",
+    )
+    rate_limit_per_minute = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=min_value(ApiKey, "rate_limit_per_minute"),
+        max_value=max_value(ApiKey, "rate_limit_per_minute"),
+        help_text="The key's own limit in calls a minute, below the per-minute limit of its plans that have one. "
+        "Null: the plans' limits only.",
+    )
+
+
+class KeyCreateSerializer(KeyRestrictionsSerializer):
     application = serializers.IntegerField(help_text="Id of one of your applications.")
     name = serializers.CharField(max_length=max_length(ApiKey, "name"))
     expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Optional; never if empty.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
@@ -375,10 +376,11 @@ class KeyViewSet(
         "create": Perm.APPS_EDIT,
         "rotate": Perm.APPS_EDIT,
         "revoke": Perm.APPS_EDIT,
+        "partial_update": Perm.APPS_EDIT,
     }
 
     def tenant_queryset(self) -> QuerySet[ApiKey]:
-        keys = selectors.tenant_keys(self.tenant).select_related("replaced_by")
+        keys = selectors.tenant_keys(self.tenant).select_related("replaced_by").prefetch_related("allowed_apis")
         return keys.only(*s.KEY_LIST_COLUMNS) if self.action == "list" else keys
 
     @extend_schema(
@@ -389,12 +391,15 @@ class KeyViewSet(
     )
     @reveals_secret
     def create(self, request: Request, tenant_slug: str) -> Response:
-        def run(application: int, name: str, expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+        def run(
+            application: int, name: str, expires_at: datetime | None = None, **restrictions: Any
+        ) -> tuple[ApiKey, str]:
             return services.key_create(
                 actor=self.membership,
                 application=_application(self.tenant, application),
                 name=name,
                 expires_at=expires_at,
+                **restrictions,
             )
 
         return self.run_service(
@@ -417,6 +422,34 @@ class KeyViewSet(
 
         return self.run_service(
             run, input=s.KeyRotateSerializer, output=_created_key, status_code=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        request=s.KeyRestrictionsSerializer,
+        responses=s.KeySerializer,
+        summary="Change the key's restrictions (IP ranges, APIs, its own rate limit); the key stays the same",
+        description=(
+            "Fields left out stay as they are; an empty list or null lifts that restriction. Gateway nodes "
+            "apply the change at their next config poll. A revoked or expired key answers 409."
+        ),
+        examples=[
+            OpenApiExample(
+                "Office and one API, 600 calls a minute",
+                value={
+                    "allowed_cidrs": ["203.0.113.0/24", "2001:db8::/48"],
+                    "allowed_apis": [3],
+                    "rate_limit_per_minute": 600,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def partial_update(self, request: Request, tenant_slug: str, pk: str) -> Response:
+        return self.run_service(
+            lambda **data: services.key_set_restrictions(actor=self.membership, key=self.get_object(), **data),
+            input=s.KeyRestrictionsSerializer,
+            partial=True,
+            output=lambda key: s.KeySerializer(key).data,
         )
 
     @extend_schema(request=None, responses=s.KeySerializer, summary="Revoke at once")

@@ -20,6 +20,12 @@ from subscriptions.services.decisions import (  # noqa: F401
     subscription_suspend,
     subscriptions_bulk_decide,
 )
+from subscriptions.services.key_restrictions import (  # noqa: F401
+    KEEP,
+    check_restrictions,
+    key_set_restrictions,
+    parse_cidrs,
+)
 from subscriptions.services.keys import (  # noqa: F401
     check_key_name_free,
     key_create,

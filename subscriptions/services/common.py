@@ -12,6 +12,7 @@ from apis.models import Plan
 from core.errors import Forbidden, NotFound
 from notifications.services import notifications_resolve, notify_users, webhook_event_emit
 from subscriptions.models import (
+    ApiKey,
     Subscription,
     SubscriptionEvent,
     SubscriptionStatus,
@@ -163,6 +164,31 @@ def _lock(subscription: Subscription) -> Subscription:
     if locked is None:
         raise NotFound("No such subscription.")
     return locked
+
+
+def restrictions_data(key: ApiKey) -> dict[str, Any]:
+    """A key's restrictions as webhook events carry them (API ids sorted)."""
+    return {
+        "allowed_cidrs": list(key.allowed_cidrs),
+        "allowed_apis": sorted(key.allowed_apis.values_list("pk", flat=True)),
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+    }
+
+
+def key_event(key: ApiKey, event: str, user: User | None, **extra: Any) -> None:
+    """Publish a key.* event to the consumer's webhooks (the keys' audit trail)."""
+    data = {
+        "id": key.pk,
+        "key_id": key.key_id,
+        "name": key.name,
+        "application": {"id": key.application_id, "name": key.application.name},
+        "status": key.status,
+        "expires_at": key.expires_at,
+        "restrictions": restrictions_data(key),
+        "actor": user.email if user else None,
+        **extra,
+    }
+    webhook_event_emit(tenant=key.tenant, event=event, data=data)
 
 
 def _user(actor: Actor) -> User:

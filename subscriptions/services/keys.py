@@ -1,7 +1,8 @@
-"""API keys: create, rotate with a grace period, revoke."""
+"""API keys: create (optionally restricted), rotate with a grace period, revoke."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,33 +14,19 @@ from django.utils import timezone
 from core.crypto import make_prefixed_token
 from core.errors import Conflict, InvalidInput, NotFound
 from core.validators import clean_text as _text
-from notifications.services import webhook_event_emit
 from subscriptions.models import (
     ApiKey,
     Application,
     Subscription,
 )
-from subscriptions.services.common import KEY_LAST_USED_RESOLUTION, S
-from tenants.models import Membership, User
+from subscriptions.services.common import KEY_LAST_USED_RESOLUTION, S, key_event
+from subscriptions.services.key_restrictions import apply_restrictions, check_restrictions
+from tenants.models import Membership
 from tenants.ownership import get_owned
 from tenants.permissions import require
 from tenants.roles import Perm
 
 # --- API keys ------------------------------------------------------------------------
-
-
-def _key_event(key: ApiKey, event: str, user: User | None, **extra: Any) -> None:
-    data = {
-        "id": key.pk,
-        "key_id": key.key_id,
-        "name": key.name,
-        "application": {"id": key.application_id, "name": key.application.name},
-        "status": key.status,
-        "expires_at": key.expires_at,
-        "actor": user.email if user else None,
-        **extra,
-    }
-    webhook_event_emit(tenant=key.tenant, event=event, data=data)
 
 
 def _check_key_room(application: Application) -> None:
@@ -103,9 +90,16 @@ def _new_key(actor: Membership, application: Application, name: str, expires_at:
 
 @transaction.atomic
 def key_create(
-    *, actor: Membership, application: Application, name: str, expires_at: datetime | None = None
+    *,
+    actor: Membership,
+    application: Application,
+    name: str,
+    expires_at: datetime | None = None,
+    allowed_cidrs: Iterable[str] | str = (),
+    allowed_apis: Iterable[Any] = (),
+    rate_limit_per_minute: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; the plaintext is returned here and never again."""
+    """Create a key, optionally restricted (``key_restrictions``); the plaintext is returned here and never again."""
     require(actor, Perm.APPS_EDIT)
     if application.tenant_id != actor.tenant_id:
         raise NotFound("No such application.", field="application")
@@ -119,8 +113,13 @@ def key_create(
             code="no_active_subscription",
         )
     _check_key_room(application)
+    cidrs, apis, rate_limit = check_restrictions(
+        application, allowed_cidrs=allowed_cidrs, allowed_apis=allowed_apis, rate_limit_per_minute=rate_limit_per_minute
+    )
     key, plaintext = _new_key(actor, application, name, expires_at)
-    _key_event(key, "key.created", actor.user)
+    if cidrs or apis or rate_limit is not None:
+        apply_restrictions(key, cidrs, apis, rate_limit)
+    key_event(key, "key.created", actor.user)
     return key, plaintext
 
 
@@ -158,10 +157,15 @@ def key_rotate(
     key.rotated_at = now
     key.save(update_fields=["expires_at", "rotated_at"])
     new_key, plaintext = _new_key(actor, application, new_name, new_expiry)
+    # The successor is restricted exactly like its predecessor (not checked again: the same
+    # application, and a restriction that outlived its subscription allows nothing anyway).
+    kept_apis = list(key.allowed_apis.all())
+    if key.allowed_cidrs or kept_apis or key.rate_limit_per_minute is not None:
+        apply_restrictions(new_key, list(key.allowed_cidrs), kept_apis, key.rate_limit_per_minute)
     key.replaced_by = new_key
     key.save(update_fields=["replaced_by"])
-    _key_event(key, "key.rotated", actor.user, replaced_by=new_key.key_id, grace_ends_at=key.expires_at)
-    _key_event(new_key, "key.created", actor.user, replaces=key.key_id)
+    key_event(key, "key.rotated", actor.user, replaced_by=new_key.key_id, grace_ends_at=key.expires_at)
+    key_event(new_key, "key.created", actor.user, replaces=key.key_id)
     return new_key, plaintext
 
 
@@ -173,7 +177,7 @@ def key_revoke(*, actor: Membership, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        _key_event(key, "key.revoked", actor.user)
+        key_event(key, "key.revoked", actor.user)
     return key
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from apis.models import ROUTED_STATUSES, ApiVersion, VersionStatus
@@ -68,6 +70,7 @@ DENY_REASONS = (
     "expired",
     "unknown_route",
     "api_retired",
+    "key_api_not_allowed",
     "no_subscription",
     "subscription_pending",
     "subscription_suspended",
@@ -117,7 +120,14 @@ def key_verify(*, presented_key: str, base_path: str | None = None, path: str | 
         return Verdict(False, "unknown_key")
     key_id, secret = parts
     # A suspended consumer's keys are left out of the gateway config too: both say unknown_key.
-    key = ApiKey.objects.unscoped().filter(key_id=key_id, tenant__suspended_at__isnull=True).first()
+    # The key's allowed APIs come along in the same query (an array), not in a second one.
+    allowed = ApiKey.allowed_apis.through.objects.filter(apikey_id=OuterRef("pk")).values("api_id")
+    key = (
+        ApiKey.objects.unscoped()
+        .filter(key_id=key_id, tenant__suspended_at__isnull=True)
+        .annotate(allowed_api_ids=ArraySubquery(allowed))
+        .first()
+    )
     if key is None or not secret_matches(secret, key.key_hash):
         return Verdict(False, "unknown_key")
     who = {"key_id": key.key_id, "application_id": key.application_id, "consumer_tenant_id": key.tenant_id}
@@ -130,6 +140,10 @@ def key_verify(*, presented_key: str, base_path: str | None = None, path: str | 
         return Verdict(False, "unknown_route", **who)
     if version.status == VersionStatus.RETIRED:
         return Verdict(False, "api_retired", api_id=version.api_id, api_version_id=version.pk, **who)
+    # The key's allowed APIs (its other restrictions, client ranges and its own rate limit, need
+    # the caller's address and a counter: gateway nodes enforce them from the config snapshot).
+    if key.allowed_api_ids and version.api_id not in key.allowed_api_ids:
+        return Verdict(False, "key_api_not_allowed", api_id=version.api_id, api_version_id=version.pk, **who)
     subscription = (
         Subscription.objects.unscoped()
         .select_related("plan")

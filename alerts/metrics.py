@@ -1,0 +1,142 @@
+"""The figures alert rules compare with their thresholds, read in batches from the analytics rollups.
+
+One query answers every rule of a kind, whatever the number of rules: the windowed figures of
+every watched API (from the ``api`` minute summary) or application (from the minute rollup), for
+every window length in use at once, and the quota use of every watched subscription (two
+queries and the watermark read). docs/alerts.md defines each figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+
+from analytics.histogram import BUCKETS, percentile
+from analytics.rollup import summary_table
+
+# The rollup's own readers of "where are hours and days written" (closed buckets only): the
+# month-to-date quota figure must read each bucket exactly once, as the quota panel does.
+from analytics.selectors import TABLES, _watermarks, _written
+
+#: A refusal: the gateway answered 4xx itself (``error`` set: bad or missing key, no subscription,
+#: rate limit, quota). Rows with ``error`` set and no 4xx are upstream failures (timeouts, 502s).
+_NOT_REFUSED = "(error = '' OR errors_4xx = 0)"
+_HIST = ", ".join(
+    f"coalesce(sum(latency_hist[{i}]::float8) FILTER (WHERE {_NOT_REFUSED}), 0)" for i in range(1, BUCKETS + 1)
+)
+_WINDOW_SQL = """
+SELECT s.{key}, w.m, coalesce(sum(s.calls::float8), 0),
+       coalesce(sum(s.errors_4xx::float8) FILTER (WHERE s.error <> ''), 0),
+       coalesce(sum(s.errors_5xx::float8), 0), {hist}
+FROM {table} s JOIN unnest(%s::int[]) AS w(m) ON s.bucket >= %s::timestamptz - make_interval(mins => w.m)
+WHERE s.{tenant} = ANY(%s) AND s.{key} = ANY(%s) AND s.bucket >= %s AND s.bucket < %s
+GROUP BY 1, 2
+"""
+#: (table, tenant column, key column) of each side: the narrowest minute-level table with the key.
+_SIDES = {
+    "api": (summary_table("api", "minute"), "provider_tenant_id", "api_id"),
+    "application": (TABLES["minute"], "consumer_tenant_id", "application_id"),
+}
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """Calls of one API or application over one window (see docs/alerts.md, "Metrics")."""
+
+    calls: int = 0
+    refused: int = 0
+    errors_5xx: int = 0
+    hist: list[int] = field(default_factory=lambda: [0] * BUCKETS)
+
+    @property
+    def counted(self) -> int:
+        """Calls the gateway did not refuse: the base of the error rate, the p95 and the traffic guard."""
+        return self.calls - self.refused
+
+    @property
+    def error_rate(self) -> float | None:
+        """Percent of the counted calls answered 5xx; None without counted calls."""
+        return 100.0 * self.errors_5xx / self.counted if self.counted > 0 else None
+
+    @property
+    def p95_ms(self) -> float | None:
+        return percentile(self.hist, 95)
+
+
+def window_end(now: datetime) -> datetime:
+    """Windows end at the start of the current minute: only whole minutes are compared."""
+    return now.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def window_stats(
+    side: str, targets: dict[int, int], windows: Iterable[int], *, now: datetime
+) -> dict[tuple[int, int], WindowStats]:
+    """``{(API or application id, window minutes): WindowStats}`` for the last N whole minutes.
+
+    ``targets`` maps each id to its owner tenant (the provider of an API, the consumer of an
+    application), which the rollup rows carry too. Ids without calls are absent. One query.
+    """
+    lengths = sorted(set(windows))
+    if not targets or not lengths:
+        return {}
+    table, tenant_column, key = _SIDES[side]
+    end = window_end(now)
+    sql = _WINDOW_SQL.format(key=key, tenant=tenant_column, table=table, hist=_HIST)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                lengths,
+                end,
+                sorted(set(targets.values())),
+                sorted(targets),
+                end - timedelta(minutes=lengths[-1]),
+                end,
+            ],
+        )
+        rows = cursor.fetchall()
+    return {
+        (row[0], row[1]): WindowStats(int(row[2]), int(row[3]), int(row[4]), [int(v) for v in row[5:]]) for row in rows
+    }
+
+
+@dataclass(frozen=True)
+class QuotaCalls:
+    """Served calls (``error`` empty: refused calls use no quota) of this UTC day and month."""
+
+    day: int = 0
+    month: int = 0
+
+
+def quota_calls(pairs: Iterable[tuple[int, int, int]], *, now: datetime) -> dict[tuple[int, int], QuotaCalls]:
+    """``{(application id, API id): QuotaCalls}`` for (consumer tenant, application, API) triples.
+
+    The definition of the consumer's quota panel (analytics.selectors.quota_usage): today from the
+    minute rollups, the month's earlier days from the closed days (hours and minutes for those not
+    closed yet), so no bucket is read twice. Two queries whatever the number of pairs.
+    """
+    triples = sorted(set(pairs))
+    if not triples:
+        return {}
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+    parts = [*_written("day", month, today, _watermarks()), ("minute", today, today + timedelta(days=1))]
+    union = " UNION ALL ".join(
+        f"SELECT application_id, api_id, bucket, calls FROM {TABLES[level]} "  # noqa: S608 - our table names
+        "WHERE consumer_tenant_id = ANY(%s) AND application_id = ANY(%s) AND api_id = ANY(%s) "
+        "AND bucket >= %s AND bucket < %s AND error = ''"
+        for level, _lo, _hi in parts
+    )
+    tenants = sorted({t for t, _a, _p in triples})
+    apps = sorted({a for _t, a, _p in triples})
+    apis = sorted({p for _t, _a, p in triples})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT application_id, api_id, coalesce(sum(calls) FILTER (WHERE bucket >= %s), 0)::bigint, "  # noqa: S608
+            f"sum(calls)::bigint FROM ({union}) u GROUP BY 1, 2",
+            [today, *(v for _lv, lo, hi in parts for v in (tenants, apps, apis, lo, hi))],
+        )
+        return {(app, api): QuotaCalls(int(day), int(total)) for app, api, day, total in cursor.fetchall()}

@@ -1,0 +1,1 @@
+"""allauth's OpenID Connect provider, with the ID token's signature always checked."""
