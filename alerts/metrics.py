@@ -19,7 +19,7 @@ from analytics.rollup import summary_table
 
 # The rollup's own readers of "where are hours and days written" (closed buckets only): the
 # month-to-date quota figure must read each bucket exactly once, as the quota panel does.
-from analytics.selectors import TABLES, _watermarks, _written
+from analytics.selectors import TABLES, rollup_watermarks, written_parts
 
 #: A refusal: the gateway answered 4xx itself (``error`` set: bad or missing key, no subscription,
 #: rate limit, quota). Rows with ``error`` set and no 4xx are upstream failures (timeouts, 502s).
@@ -123,7 +123,7 @@ def quota_calls(pairs: Iterable[tuple[int, int, int]], *, now: datetime) -> dict
         return {}
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     month = today.replace(day=1)
-    parts = [*_written("day", month, today, _watermarks()), ("minute", today, today + timedelta(days=1))]
+    parts = [*written_parts("day", month, today, rollup_watermarks()), ("minute", today, today + timedelta(days=1))]
     union = " UNION ALL ".join(
         f"SELECT application_id, api_id, bucket, calls FROM {TABLES[level]} "  # noqa: S608 - our table names
         "WHERE consumer_tenant_id = ANY(%s) AND application_id = ANY(%s) AND api_id = ANY(%s) "

@@ -16,7 +16,7 @@ One run, in one transaction, under a transaction-level advisory lock (one runner
    hours from the minute rows, days from the hour rows (from raw instead when the finer level
    has already been trimmed by retention), plus the closed ones a late record dirtied. The open
    hour and the open day are not materialised: readers take them from the finer level
-   (``analytics.selectors._written``). Re-summing the whole open day from its hours at every run
+   (``analytics.selectors.written_parts``). Re-summing the whole open day from its hours at every run
    made a run's cost grow all day long (seconds per run by midday at a busy platform's rate);
    now a quiet run costs nearly nothing, and each hour and day is summed about once.
 4. The watermarks move forward and the dirty buckets are cleared, in the same transaction. The

@@ -236,8 +236,8 @@ class Window:
     def marks(self) -> dict[str, datetime]:
         """The rollup's hour and day watermarks, read once for every query of this window (a
         page's charts, totals and tops); a read that the rollup has since overtaken stays correct
-        (see :func:`_written`)."""
-        return _watermarks()
+        (see :func:`written_parts`)."""
+        return rollup_watermarks()
 
     def buckets(self) -> list[datetime]:
         points, moment = [], self.start
@@ -435,14 +435,14 @@ def _source(
     parts, values = [], []
     marks = window.marks
     for run_level, run_start, run_end in runs:
-        for level, start, end in _written(run_level, run_start, run_end, marks):
+        for level, start, end in written_parts(run_level, run_start, run_end, marks):
             table = table_for(scope, level, columns)
             parts.append(f"SELECT bucket, {needed}, {_READ} FROM {table} WHERE bucket >= %s AND bucket < %s AND {cond}")  # noqa: S608
             values += [start, end, *params, *extra_params]
     return " UNION ALL ".join(parts), values
 
 
-def _watermarks() -> dict[str, datetime]:
+def rollup_watermarks() -> dict[str, datetime]:
     """Up to where the rollup has written hours and days (the first bucket not written)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -451,7 +451,7 @@ def _watermarks() -> dict[str, datetime]:
         return dict(cursor.fetchall())
 
 
-def _written(
+def written_parts(
     level: Level, start: datetime, end: datetime, marks: dict[str, datetime]
 ) -> list[tuple[Level, datetime, datetime]]:
     """Where to read ``[start, end)`` of ``level`` buckets: (level, start, end) parts, none empty.
@@ -919,7 +919,7 @@ def _ai_source(
 ) -> tuple[str, list[Any]]:
     """The AI rollup rows of the window the scope may see (``extra`` added), with the dimensions
     ``columns`` and the scope's own: whole coarser buckets where the window has them (``pieces``),
-    each level cut at its watermark (``_written``), from the narrowest table that has them, like
+    each level cut at its watermark (``written_parts``), from the narrowest table that has them, like
     ``_source``."""
     if scope.node_id is not None:
         raise InvalidInput("AI usage is not kept per gateway node.", code="invalid", field="node")
@@ -929,7 +929,7 @@ def _ai_source(
     selected = ", ".join(sorted(needed))
     parts, values = [], []
     for run_level, run_start, run_end in pieces(window.start, window.end, window.level):
-        for level, start, end in _written(run_level, run_start, run_end, window.marks):
+        for level, start, end in written_parts(run_level, run_start, run_end, window.marks):
             parts.append(
                 f"SELECT {selected}, {_AI_READ} FROM {ai_table_for(level, needed)} "  # noqa: S608 - identifiers are ours
                 f"WHERE bucket >= %s AND bucket < %s AND {cond}"
@@ -1107,11 +1107,11 @@ def _usage(subscriptions: list[Subscription], tenant_id: int, *, now: datetime |
         "WHERE consumer_tenant_id = %s AND application_id = ANY(%s) AND api_id = ANY(%s) "
         "AND bucket >= %s AND bucket < %s AND error = ''"
     )
-    marks = _watermarks()
+    marks = rollup_watermarks()
 
     def calls(level: Level, start: datetime, end: datetime) -> dict[tuple[int, int], int]:
         """Served calls per (application, API) in [start, end), read where ``level`` is written."""
-        parts = _written(level, start, end, marks)
+        parts = written_parts(level, start, end, marks)
         if not parts:
             return {}
         union = " UNION ALL ".join(sql.format(table=TABLES[lv]) for lv, _lo, _hi in parts)
@@ -1175,8 +1175,8 @@ def _ai_use(
     app_ids = sorted({s.application_id for s in subscriptions})
     api_ids = sorted({s.api_id for s in subscriptions})
     parts = [
-        *_written("day", month, today, marks),
-        *_written("minute", today, today + timedelta(days=1), marks),
+        *written_parts("day", month, today, marks),
+        *written_parts("minute", today, today + timedelta(days=1), marks),
     ]
     union = " UNION ALL ".join(
         f"SELECT application_id, api_id, bucket, input_tokens + output_tokens AS tokens, cost "  # noqa: S608

@@ -63,7 +63,7 @@ def rollup(
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO analytics_rollup{level} ({names}) VALUES ({marks})", list(columns.values()))
         # Rows written here count as closed: without a watermark, readers would take hours and
-        # days from the finer levels, as for the open hour and day (analytics.selectors._written).
+        # days from the finer levels, as for the open hour and day (analytics.selectors.written_parts).
         cursor.execute(
             "INSERT INTO analytics_watermark (level, upto) VALUES ('hour', '9999-01-01Z'), ('day', '9999-01-01Z') "
             "ON CONFLICT (level) DO NOTHING"

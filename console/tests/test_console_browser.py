@@ -5,14 +5,18 @@ nothing scrolls sideways. Bounded: each waits seconds, not minutes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connections
 
 from console.tests.world import build
 from gateway_node.tests.upstreams import Upstream
 from tenants.tests.factories import PASSWORD
+
+SHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,6 +54,8 @@ def test_a_subscriber_sends_a_request_from_the_reference_page(
     body = json.loads(page.locator("#console-response-body").inner_text())
     assert body["method"] == "GET" and body["path"] == "/orders/42"
     assert "ms" in page.locator("#console-time").inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#try-it").screenshot(path=str(SHOTS / f"console-catalog-{width}.png"))
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert not [e for e in page.errors if "Content Security Policy" in e], page.errors
     page.context.close()
@@ -67,6 +73,8 @@ def test_a_provider_tries_a_draft_against_its_upstream(browser: Any, upstream: U
     echoed = json.loads(page.locator("#console-response-body").inner_text())
     assert echoed["path"] == "/orders" and json.loads(echoed["body"])["city"] == "Utrecht"
     assert "via upstream" in page.locator("#console-time").inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#try-it").screenshot(path=str(SHOTS / "console-version-390.png"))
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert not [e for e in page.errors if "Content Security Policy" in e], page.errors
     page.context.close()
