@@ -50,7 +50,10 @@ def publish_problem(version: ApiVersion) -> str | None:
 
 
 def panels(place: Place, version: ApiVersion | None, request: HttpRequest) -> list[dict[str, Any]]:
-    """The extra parts of a page for ``version``, in registration order (none for REST versions)."""
+    """The extra parts of a page for ``version``, in registration order.
+
+    REST versions get the try-it console's panels (console.panels); AI versions the llm ones too.
+    """
     if version is None:
         return []
     found = []

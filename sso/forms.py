@@ -63,11 +63,27 @@ def _max(model: type[models.Model], field: str) -> int | None:
     return int(limit) if limit is not None else None
 
 
+class _Styled(forms.Form):
+    """Bootstrap classes on every widget (checkboxes, selects, the rest)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+
 class StartForm(forms.Form):
     email = forms.EmailField(label="Work e-mail")
 
 
-class ProviderForm(forms.Form):
+class ProviderForm(_Styled):
     kind = forms.ChoiceField(label="Protocol", choices=ProviderKind.choices)
     name = forms.CharField(label="Name on the sign-in button", max_length=_max(IdentityProvider, "name"))
     server_url = forms.URLField(
@@ -75,9 +91,14 @@ class ProviderForm(forms.Form):
         label="Issuer URL",
         required=False,
         max_length=_max(IdentityProvider, "server_url"),
-        help_text="e.g. https://login.example.com/realms/acme",
+        help_text="OpenID Connect only, e.g. https://login.example.com/realms/acme",
     )
-    client_id = forms.CharField(label="Client id", required=False, max_length=_max(IdentityProvider, "client_id"))
+    client_id = forms.CharField(
+        label="Client id",
+        required=False,
+        max_length=_max(IdentityProvider, "client_id"),
+        help_text="OpenID Connect only.",
+    )
     client_secret = forms.CharField(
         label="Client secret",
         required=False,
@@ -93,6 +114,7 @@ class ProviderForm(forms.Form):
         required=False,
         max_length=_max(IdentityProvider, "metadata_url"),
         assume_scheme="https",
+        help_text="SAML only.",
     )
     metadata_xml = forms.CharField(
         label="…or the IdP metadata XML",
@@ -114,11 +136,11 @@ class ProviderForm(forms.Form):
     )
 
 
-class DomainForm(forms.Form):
+class DomainForm(_Styled):
     domain = forms.CharField(label="Domain", max_length=_max(VerifiedDomain, "domain"), help_text="e.g. acme.example")
 
 
-class DomainEmailForm(forms.Form):
+class DomainEmailForm(_Styled):
     address = forms.ChoiceField(label="Send the link to")
 
     def __init__(self, *args: Any, recipients: list[str], **kwargs: Any) -> None:
@@ -128,6 +150,6 @@ class DomainEmailForm(forms.Form):
         field.choices = [(a, a) for a in recipients]
 
 
-class MappingForm(forms.Form):
+class MappingForm(_Styled):
     group = forms.CharField(label="Group", max_length=_max(GroupRoleMapping, "group"))
     role = forms.ChoiceField(label="Role", choices=Role.choices)

@@ -81,6 +81,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("provider", "webhooks", "/t/acme/webhooks/"),
     ("provider", "webhook", "/t/acme/webhooks/{webhook}/"),
     ("provider", "settings", "/t/acme/settings/"),
+    ("provider", "sso", "/t/acme/settings/sso/"),
     ("provider", "analytics", "/t/acme/analytics/"),
     ("provider", "api-analytics", "/t/acme/analytics/apis/{long_slug}/"),
     ("provider", "calls", "/t/acme/analytics/calls/"),
