@@ -78,6 +78,7 @@ WEBHOOK_EVENT_CHOICES = [
     ("key.created", "key.created"),
     ("key.rotated", "key.rotated"),
     ("key.revoked", "key.revoked"),
+    ("key.restrictions_changed", "key.restrictions_changed"),
     ("alert.fired", "alert.fired"),
     ("alert.resolved", "alert.resolved"),
 ]

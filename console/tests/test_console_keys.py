@@ -130,11 +130,6 @@ def test_the_beat_schedule_runs_the_sweep():
     assert entry["task"] == "console.tasks.sweep_console_keys_task"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs subscriptions/services/keys.py to leave purpose=console out of its live-key counts "
-    "(_check_key_room and key_rotate): owned by the key-restrictions change; drop this mark once it does",
-)
 @override_settings(MAX_KEYS_PER_APPLICATION=2)
 def test_live_console_keys_do_not_take_room_from_ordinary_keys(world):
     console_keys.console_key_mint(actor=world.charlie, application=world.shop, minutes=10)

@@ -17,6 +17,7 @@ from core.validators import clean_text as _text
 from subscriptions.models import (
     ApiKey,
     Application,
+    KeyPurpose,
     Subscription,
 )
 from subscriptions.services.common import KEY_LAST_USED_RESOLUTION, S, key_event
@@ -30,7 +31,13 @@ from tenants.roles import Perm
 
 
 def _check_key_room(application: Application) -> None:
-    live = ApiKey.objects.for_tenant(application.tenant).live().filter(application=application).count()
+    live = (
+        ApiKey.objects.for_tenant(application.tenant)
+        .live()
+        .filter(application=application)
+        .exclude(purpose=KeyPurpose.CONSOLE)  # the console's own short-lived keys take no room
+        .count()
+    )
     if live >= settings.MAX_KEYS_PER_APPLICATION:
         raise Conflict(
             f"“{application.name}” already has {live} live keys (the limit). Revoke one first.", code="key_limit"
@@ -144,7 +151,14 @@ def key_rotate(
         raise Conflict("This key was already rotated; rotate its replacement instead.", code="key_rotated")
     application = get_owned(actor, key.application_id, model=Application, lock=True)
     # The old key counts against the limit only until its grace ends; the new one replaces it.
-    live = ApiKey.objects.for_tenant(actor.tenant).live().filter(application=application).exclude(pk=key.pk).count()
+    live = (
+        ApiKey.objects.for_tenant(actor.tenant)
+        .live()
+        .filter(application=application)
+        .exclude(pk=key.pk)
+        .exclude(purpose=KeyPurpose.CONSOLE)
+        .count()
+    )
     if live >= settings.MAX_KEYS_PER_APPLICATION:
         raise Conflict(f"“{application.name}” already has {live + 1} live keys (the limit).", code="key_limit")
     now = timezone.now()
