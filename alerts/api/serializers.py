@@ -15,10 +15,16 @@ _STATES = ["ok", "firing", "disabled"]
 
 class AlertRuleSerializer(serializers.ModelSerializer):
     api: serializers.SlugRelatedField = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, help_text="The API's slug (API rules)."
+        slug_field="slug", read_only=True, allow_null=True, help_text="The API's slug (API rules; else null)."
     )
     application: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The application's id."
+        read_only=True, allow_null=True, help_text="The application's id (application rules; else null)."
+    )
+    quota_period = serializers.ChoiceField(
+        choices=QuotaPeriod.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Quota use rules: day or month; empty for the other metrics.",
     )
     # A field named like Field.label (the attribute the stubs type as str).
     label = serializers.CharField(read_only=True, help_text="The name, or the target and condition.")  # type: ignore[assignment]
