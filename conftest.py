@@ -122,3 +122,19 @@ def _empty_raw_calls_after_transactional_tests(request, django_db_blocker):
         # This teardown may run after the database fixture's own, which blocks access again.
         with django_db_blocker.unblock(), connection.cursor() as cur:
             cur.execute("TRUNCATE gateways_callrecord")
+
+
+@pytest.fixture
+def live_portal(live_server) -> str:
+    """The live portal's URL, ready for a real gateway node: the config-version row a
+    transactional test's flush removed is back, no raw calls of another test, no cached snapshot."""
+    from django.db import connection
+
+    from gateways.models import ConfigState
+    from gateways.snapshot import cache
+
+    ConfigState.objects.get_or_create(pk=1)
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE gateways_callrecord")
+    cache.clear()
+    return str(live_server.url)
