@@ -27,7 +27,7 @@ from apis.forms import (
     format_upstreams,
     parse_upstreams,
 )
-from apis.models import Api, ApiVersion, Plan, SpecStatus, VersionStatus, Visibility
+from apis.models import Api, ApiVersion, Plan, SpecStatus, VersionKind, VersionStatus, Visibility
 from apis.openapi import SpecInvalid
 from apis.uploads import limit_openapi_upload, upload_exceeded
 from core.deletion import protected_ids
@@ -316,10 +316,15 @@ def version_edit(request: TenantRequest, api_slug: str, label: str) -> HttpRespo
         # Consumers already call this label and path; the service would refuse a change anyway.
         for name in ("label", "base_path"):
             form.fields[name].disabled = True
+    has_upstreams = version.kind == VersionKind.REST
+    if not has_upstreams:
+        # AI and prompt versions are served by their model routes, not by upstream URLs.
+        del form.fields["upstreams"]
 
     def run(cleaned: Mapping[str, Any]) -> ApiVersion:
         data = dict(cleaned)
-        data["upstreams"] = parse_upstreams(data["upstreams"])
+        if has_upstreams:
+            data["upstreams"] = parse_upstreams(data["upstreams"])
         return services.version_update(actor=request.membership, version=version, **data)
 
     def check(data: Mapping[str, Any]) -> list[ServiceError]:

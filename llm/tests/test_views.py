@@ -163,6 +163,28 @@ def test_an_ai_version_is_created_from_the_api_page_with_its_routes(alice_web, w
     assert "acme/chat-small" in page and "Upload the OpenAPI document" not in page
 
 
+def test_an_ai_versions_edit_page_has_no_upstreams_and_saves(alice_web, world):
+    alice_web.post(
+        "/t/acme/apis/acme-ai/ai/versions/new/",
+        {"label": "v2", "base_path": "/acme-ai/v2", "routes": [world.route.pk], "release_notes": ""},
+    )
+    page = alice_web.get("/t/acme/apis/acme-ai/versions/v2/edit/").content.decode()
+    assert 'name="read_timeout_ms"' in page and 'name="upstreams"' not in page
+    response = alice_web.post(
+        "/t/acme/apis/acme-ai/versions/v2/edit/",
+        {
+            "label": "v2",
+            "base_path": "/acme-ai/v2",
+            "connect_timeout_ms": "4000",
+            "read_timeout_ms": "90000",
+            "release_notes": "Longer answers.",
+        },
+    )
+    assert response.status_code == 302
+    version = ApiVersion.objects.for_tenant(world.actor.tenant).get(label="v2")
+    assert version.read_timeout_ms == 90000 and version.upstreams == [] and version.release_notes == "Longer answers."
+
+
 def test_the_catalog_page_of_an_ai_api_shows_models_prices_and_snippets(client, world, settings):
     page = client.get("/catalog/acme/acme-ai/").content.decode()  # public API, anonymous visitor
     assert "acme/chat-small" in page and "128000 tokens" in page
