@@ -142,9 +142,16 @@ def settings_page(request: TenantRequest) -> HttpResponse:
 @require_POST
 def discover(request: TenantRequest) -> HttpResponse:
     """Fetch the issuer's discovery document and show what it says (nothing is saved)."""
+    issuer = request.POST.get("server_url", "")
+    if request.htmx:
+        # Only the result is swapped in: the form, with whatever was typed (the secret too), stays.
+        try:
+            context: dict[str, object] = {"discovery": services.discover(issuer)}
+        except ServiceError as error:
+            context = {"discovery_error": error.message}
+        return render(request, "sso/partials/discovery.html", context)
     form = ProviderForm(request.POST)
     form.is_valid()
-    issuer = request.POST.get("server_url", "")
     try:
         config = services.discover(issuer)
     except ServiceError as error:

@@ -34,6 +34,21 @@ def test_discover_shows_the_issuers_endpoints(client, alice, idp):
     assert "Could not fetch" in response.content.decode()
 
 
+def test_discover_from_the_page_swaps_in_only_the_result_so_typed_fields_stay(client, alice, idp):
+    client.force_login(alice)
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    typed = {"kind": "oidc", "name": "x", "client_secret": "typed-secret-abc", "server_url": idp.url}
+    response = client.post("/t/acme/settings/sso/discover/", typed, **htmx)
+    text = response.content.decode()
+    assert response.status_code == 200 and 'id="discovery-result"' in text and f"{idp.url}/jwks" in text
+    assert "<form" not in text and "typed-secret-abc" not in text  # the page's form is left as it is
+    refused = client.post("/t/acme/settings/sso/discover/", {**typed, "server_url": "http://169.254.169.254/"}, **htmx)
+    assert refused.status_code == 200 and "link-local" in refused.content.decode()
+    assert 'id="discovery-error"' in refused.content.decode()
+    page = client.get("/t/acme/settings/sso/").content.decode()
+    assert 'hx-post="/t/acme/settings/sso/discover/"' in page and 'id="discovery-slot"' in page
+
+
 def test_the_owner_saves_an_oidc_provider_and_the_secret_is_never_shown(client, alice, idp, acme):
     client.force_login(alice)
     data = {
