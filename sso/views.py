@@ -129,9 +129,11 @@ def settings_page(request: TenantRequest) -> HttpResponse:
     def run(data: Any) -> IdentityProvider:
         return services.provider_save(actor=request.membership, data=services.ProviderInput(**data))
 
+    # The saved settings fill the form: an owner changes one field without retyping the rest.
+    initial = _provider_initial(selectors.provider_for(request.tenant))
     return submit_form(
         request,
-        ProviderForm(request.POST or None),
+        ProviderForm(request.POST or None, initial=initial),
         run=run,
         success=lambda provider: _back(request, f"Saved the identity provider {provider.name}."),
         page=lambda form, status: _page(request, status, provider_form=form),

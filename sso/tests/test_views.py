@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sso.models import IdentityProvider
@@ -67,6 +69,9 @@ def test_the_owner_saves_an_oidc_provider_and_the_secret_is_never_shown(client, 
     assert provider.server_url == idp.url and provider.enabled and provider.default_role == "developer"
     page = client.get("/t/acme/settings/sso/").content.decode()
     assert idp.client_secret not in page and provider.client_secret_hint in page
+    # The form shows what is saved, so changing one setting does not mean retyping the others.
+    assert 'name="name" value="Acme login"' in page and f'value="{idp.url}"' in page
+    assert re.search(r'<input type="checkbox" name="enabled"[^>]*checked', page)
     # saving again with a blank secret keeps it
     assert client.post("/t/acme/settings/sso/", {**data, "client_secret": ""}).status_code == 302
     provider.refresh_from_db()
