@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,6 +18,7 @@ from alerts.forms import AlertRuleForm, PlatformRuleForm
 from alerts.models import AlertRule
 from apis import selectors as api_selectors
 from core.errors import Forbidden, NotFound
+from core.filters import is_id
 from core.paging import paginate
 from core.web import done, submit_form
 from subscriptions import selectors as subscription_selectors
@@ -33,11 +35,39 @@ def _may_manage(membership: Membership) -> bool:
     return can(membership, Perm.APIS_EDIT) or can(membership, Perm.APPS_EDIT)
 
 
-def _targets(request: TenantRequest) -> dict[str, Any]:
-    return {
-        "apis": list(api_selectors.tenant_apis(request.tenant).order_by("name", "pk")),
-        "applications": list(subscription_selectors.tenant_applications(request.tenant).order_by("name", "pk")),
-    }
+#: APIs and applications the new-rule form's menu lists at most (each); beyond, a search narrows it.
+TARGET_MENU_SIZE = 200
+
+
+def _capped(rows: QuerySet, query: str, wanted: str) -> tuple[list[Any], bool]:
+    """The first TARGET_MENU_SIZE ``rows`` by name (matching ``query``), ``wanted`` (an id) always
+    among them; and whether there were more."""
+    rows_shown = rows.filter(name__icontains=query) if query else rows
+    found = list(rows_shown.order_by("name", "pk")[: TARGET_MENU_SIZE + 1])
+    more = len(found) > TARGET_MENU_SIZE
+    found = found[:TARGET_MENU_SIZE]
+    if is_id(wanted) and all(row.pk != int(wanted) for row in found):
+        extra = rows.filter(pk=int(wanted)).first()
+        if extra is not None:
+            found.insert(0, extra)
+    return found, more
+
+
+def _targets(request: TenantRequest, wanted: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The form's APIs and applications, each capped at TARGET_MENU_SIZE by name (an organisation
+    with 2,000 applications got a 120 KB, 120 ms page) and narrowed by ``?target_q=``; the target
+    asked for (``wanted``: ``api:<id>`` / ``application:<id>``, posted or from the query) is always
+    listed. Returns the form's keyword arguments and what the page says about the menu."""
+    # Printable text only (a NUL would be refused by PostgreSQL), bounded like every search box.
+    query = "".join(ch for ch in request.GET.get("target_q", "") if ch.isprintable())[:100].strip()
+    kind, _, pk = wanted.partition(":")
+    apis, more_apis = _capped(api_selectors.tenant_apis(request.tenant), query, pk if kind == "api" else "")
+    applications, more_apps = _capped(
+        subscription_selectors.tenant_applications(request.tenant), query, pk if kind == "application" else ""
+    )
+    menu = {"query": query, "size": TARGET_MENU_SIZE, "cut": more_apis or more_apps}
+    menu["searchable"] = menu["cut"] or bool(query)
+    return {"apis": apis, "applications": applications}, menu
 
 
 def _filter(request: TenantRequest) -> dict[str, Any]:
@@ -90,10 +120,11 @@ def rule_create(request: TenantRequest) -> HttpResponse:
         initial["target"] = f"api:{narrowed['api'].pk}"
     elif "application" in narrowed:
         initial["target"] = f"application:{narrowed['application'].pk}"
-    form = AlertRuleForm(request.POST or None, initial=initial, **_targets(request))
+    targets, menu = _targets(request, str(request.POST.get("target") or initial.get("target", "")))
+    form = AlertRuleForm(request.POST or None, initial=initial, **targets)
 
     def page(form: AlertRuleForm, status: int) -> HttpResponse:
-        return render(request, "alerts/form.html", {"form": form}, status=status)
+        return render(request, "alerts/form.html", {"form": form, "menu": menu}, status=status)
 
     return submit_form(
         request,

@@ -10,7 +10,12 @@ the published one, two plans, four audit events each), 50,000 applications (2,00
 one consumer), 50,000 subscriptions of which 10,000 wait for one provider's decision, 90,000
 subscription events, 100,000 API keys, 50,000 notifications (10,000 for the busy provider's
 owner), a webhook per organisation with 10,000 deliveries, tokens, invitations, gateway nodes,
-log batches and quarantined records. Every table is filled by one ``INSERT … SELECT FROM
+log batches and quarantined records; for the busy provider five AI model providers (three
+sealed credentials each), 50 models with prices, 20 routes, 50 prompt templates of four versions,
+500 alert rules with 50,000 incidents and single sign-on (provider, domains, group rules); 200
+alert rules of the heavy consumer's applications; 20,000 keys restricted to IP ranges (4,000
+also to an API); every application of the heavy consumer active on one API version (the
+catalog's try-it console lists them). Every table is filled by one ``INSERT … SELECT FROM
 generate_series`` on the server (no Python row loop), so the seed takes well under a minute.
 
 Then requests every HTML page and every REST list with Django's test ``Client`` in-process,
@@ -40,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 DBNAME = "bench_portal_pages"
 #: Bump when the seed below changes: a database seeded by another version is seeded again.
-SEED_VERSION = "2"
+SEED_VERSION = "3"
 TARGET_MS = 100.0
 
 ORGS = 1_000
@@ -57,6 +62,15 @@ BUSY_DELIVERIES = 5_000
 STAFF_ID = ORGS * MEMBERS_PER_ORG + 1
 #: The busy provider's APIs: API a belongs to organisation ((a - 1) % ORGS) + 1.
 BUSY_APIS = [1 + ORGS * i for i in range(APIS // ORGS)]
+#: The API version (v1 of this API, of org-0003) every application of the heavy consumer is active on.
+CONSOLE_API = 3
+AI_PROVIDERS = 5  # of the busy provider, three credentials each
+AI_MODELS = 50  # three prices each
+AI_ROUTES = 20  # three targets each
+PROMPTS = 50  # four versions each
+PROVIDER_RULES = 500  # alert rules of the busy provider on its APIs
+CONSUMER_RULES = 200  # alert rules of the heavy consumer on its applications
+ALERT_EVENTS = 50_000  # incidents of the busy provider's rules (every tenth rule has one open)
 
 
 def _db_url(url: str, dbname: str) -> str:
@@ -209,12 +223,37 @@ SEED_SQL: list[tuple[str, str]] = [
     ),
     (
         "api keys",
+        # Every fifth key is restricted to client IP ranges (20,000 keys).
         """INSERT INTO subscriptions_apikey (id, name, key_id, key_hash, created_at, created_by_id, tenant_id,
-               application_id)
+               application_id, purpose, allowed_cidrs, rate_limit_per_minute)
            SELECT k, 'key-' || k, 'bk' || lpad(k::text, 10, '0'), md5('key' || k) || md5('k' || k),
-               %(now)s - k * interval '1 second', app.tenant_id, app.tenant_id, app.id
+               %(now)s - k * interval '1 second', app.tenant_id, app.tenant_id, app.id, 'standard',
+               CASE WHEN k %% 5 = 0 THEN ARRAY['10.' || (k %% 256) || '.0.0/16', '192.0.2.' || (k %% 250) || '/32',
+                                               '2001:db8:' || to_hex(k %% 65536) || '::/48']
+                    ELSE ARRAY[]::varchar[] END,
+               CASE WHEN k %% 10 = 0 THEN 60 END
            FROM generate_series(1, %(keys)s) k
            JOIN subscriptions_application app ON app.id = (k - 1) %% %(applications)s + 1""",
+    ),
+    (
+        "key allowed APIs",
+        # Every twenty-fifth key (4,000) may call only the API its application subscribes to.
+        """INSERT INTO subscriptions_apikey_allowed_apis (id, apikey_id, api_id)
+           SELECT k.id, k.id, s.api_id
+           FROM subscriptions_apikey k JOIN subscriptions_subscription s ON s.application_id = k.application_id
+           WHERE k.id %% 25 = 0 AND s.id <= %(subscriptions)s""",
+    ),
+    (
+        "console subscriptions",
+        # Each of the heavy consumer's 2,000 applications is also active on one API version, so the
+        # catalog page's try-it console has 2,000 applications to pick from.
+        """INSERT INTO subscriptions_subscription (id, status, use_case, reason, plan_change_note, awaiting_since,
+               created_at, decided_at, api_id, application_id, consumer_tenant_id, plan_id, provider_tenant_id,
+               requested_by_id, version_id)
+           SELECT %(subscriptions)s + a, 'active', 'Try it', '', '', NULL, %(now)s - a * interval '1 second',
+               %(now)s, %(console_api)s, a, 2, 2 * (%(console_api)s - 1) + 1, (%(console_api)s - 1) %% %(orgs)s + 1,
+               2, 2 * (%(console_api)s - 1) + 1
+           FROM generate_series(1, %(heavy_apps)s) a""",
     ),
     (
         "notifications",
@@ -266,6 +305,134 @@ SEED_SQL: list[tuple[str, str]] = [
            SELECT g, 1, 'invalid_json', 'Not JSON', '{oops', %(now)s - g * interval '1 minute', g, 1 + g %% 3
            FROM generate_series(1, 5000) g""",
     ),
+    (
+        "AI model providers",
+        """INSERT INTO llm_modelprovider (id, name, slug, kind, base_url, connect_timeout_ms, read_timeout_ms,
+               created_at, updated_at, tenant_id)
+           SELECT g, 'Provider ' || g, 'provider-' || g, (ARRAY['openai','anthropic','gemini','ollama'])[1 + g %% 4],
+               'https://llm' || g || '.bench.example/v1', 5000, 60000, %(now)s, %(now)s, 1
+           FROM generate_series(1, %(ai_providers)s) g""",
+    ),
+    (
+        "AI credentials",
+        # The same ciphertext (sealed once by core.secretbox with the bench process's key) everywhere.
+        """INSERT INTO llm_providercredential (id, label, secret_encrypted, secret_hint, weight, priority, enabled,
+               created_at, updated_at, provider_id, tenant_id)
+           SELECT 3 * (p - 1) + c, 'key ' || c, %(credential_secret)s, 'sk-…ench', c, c - 1, true, %(now)s, %(now)s,
+               p, 1
+           FROM generate_series(1, %(ai_providers)s) p, generate_series(1, 3) c""",
+    ),
+    (
+        "AI models",
+        """INSERT INTO llm_providermodel (id, model_id, capability, context_window, created_at, provider_id,
+               tenant_id)
+           SELECT m, 'model-' || m, CASE WHEN m %% 10 = 0 THEN 'embeddings' ELSE 'chat' END, 128000, %(now)s,
+               1 + (m - 1) %% %(ai_providers)s, 1
+           FROM generate_series(1, %(ai_models)s) m""",
+    ),
+    (
+        "AI model prices",
+        """INSERT INTO llm_modelprice (id, effective_from, input_per_million, output_per_million,
+               cached_input_per_million, source, created_at, tenant_id, model_id)
+           SELECT 3 * (m - 1) + p, (%(now)s - (p - 1) * interval '90 days')::date, 0.15 * m / p, 0.6 * m / p,
+               CASE WHEN p = 1 THEN 0.075 * m END, 'price list', %(now)s, 1, m
+           FROM generate_series(1, %(ai_models)s) m, generate_series(1, 3) p""",
+    ),
+    (
+        "AI routes",
+        """INSERT INTO llm_modelroute (id, name, capability, description, created_at, updated_at, tenant_id)
+           SELECT r, 'route-' || r, 'chat', 'Bench route ' || r, %(now)s, %(now)s, 1
+           FROM generate_series(1, %(ai_routes)s) r""",
+    ),
+    (
+        "AI route targets",
+        """INSERT INTO llm_routetarget (id, position, weight, model_id, route_id, tenant_id)
+           SELECT 3 * (r - 1) + t, t - 1, 1, 1 + (r * 7 + t * 11) %% %(ai_models)s, r, 1
+           FROM generate_series(1, %(ai_routes)s) r, generate_series(1, 3) t""",
+    ),
+    (
+        "prompt templates",
+        """INSERT INTO llm_prompttemplate (id, name, slug, description, created_at, updated_at, tenant_id)
+           SELECT g, 'Prompt ' || g, 'prompt-' || g, 'Bench prompt ' || g, %(now)s - g * interval '1 hour',
+               %(now)s, 1
+           FROM generate_series(1, %(prompts)s) g""",
+    ),
+    (
+        "prompt versions",
+        """INSERT INTO llm_promptversion (id, number, content_hash, messages, variables, params, response_mode,
+               response_schema, created_at, created_by_id, route_id, template_id, tenant_id)
+           SELECT 4 * (t - 1) + v, v, md5('p' || t || 'v' || v) || md5('h' || t || 'v' || v),
+               jsonb_build_array(jsonb_build_object('role', 'system', 'content', 'You help with {{topic}}.'),
+                                 jsonb_build_object('role', 'user', 'content', 'Question ' || v || ': {{question}}')),
+               '[{"name": "topic", "type": "string", "required": true},
+                 {"name": "question", "type": "string", "required": true}]'::jsonb,
+               '{"temperature": 0.2}'::jsonb, 'text', NULL, %(now)s - (5 - v) * interval '1 day', 1,
+               1 + t %% %(ai_routes)s, t, 1
+           FROM generate_series(1, %(prompts)s) t, generate_series(1, 4) v""",
+    ),
+    (
+        "alert rules",
+        # The busy provider's rules watch its APIs; the heavy consumer's watch its applications.
+        """INSERT INTO alerts_alertrule (id, scope, name, metric, threshold, window_minutes, quota_period, min_calls,
+               email, enabled, created_at, updated_at, api_id, application_id, created_by_id, tenant_id)
+           SELECT g, 'api', CASE WHEN g %% 3 = 0 THEN 'Rule ' || g ELSE '' END,
+               (ARRAY['error_rate','p95_latency_ms','refused_calls'])[1 + g %% 3], 5 + g %% 50, 15, '', 20,
+               g %% 4 = 0, g %% 7 <> 0, %(now)s - g * interval '1 minute', %(now)s, (%(busy_apis)s)[1 + g %% 5], NULL,
+               1, 1
+           FROM generate_series(1, %(provider_rules)s) g
+           UNION ALL
+           SELECT %(provider_rules)s + g, 'application', '',
+               (ARRAY['error_rate','p95_latency_ms','refused_calls','quota_use'])[1 + g %% 4], 10 + g %% 80, 15,
+               CASE WHEN g %% 4 = 3 THEN 'day' ELSE '' END, 20, false, true, %(now)s - g * interval '1 minute',
+               %(now)s, NULL, g, 2, 2
+           FROM generate_series(1, %(consumer_rules)s) g
+           UNION ALL
+           SELECT %(provider_rules)s + %(consumer_rules)s + g, 'platform', '', 'node_silent', 300 * g, 15, '', 20,
+               false, true, %(now)s - g * interval '1 minute', %(now)s, NULL, NULL, %(staff)s, NULL
+           FROM generate_series(1, 5) g""",
+    ),
+    (
+        "alert events",
+        # 100 incidents per provider rule (50,000), 10 per consumer rule; the newest of every
+        # tenth rule is still open (one open incident per rule and subject).
+        """INSERT INTO alerts_alertevent (id, subject, subject_label, fired_at, fired_value, resolved_at,
+               resolved_value, message, resolve_message, tenant_id, rule_id)
+           SELECT row_number() OVER (ORDER BY id, e),
+               CASE WHEN quota THEN 'subscription:' || application_id ELSE '' END,
+               CASE WHEN quota THEN 'app-' || application_id ELSE '' END,
+               %(now)s - (e * 37 + id %% 37) * interval '1 hour', 7.5 + e,
+               CASE WHEN NOT open THEN %(now)s - (e * 37 + id %% 37 - 1) * interval '1 hour' END,
+               CASE WHEN NOT open THEN 1.5 END, 'Rule ' || id || ' fired: value ' || (7.5 + e),
+               CASE WHEN open THEN '' ELSE 'Resolved' END, tenant_id, id
+           FROM (SELECT r.id, r.application_id, r.tenant_id, e, r.metric = 'quota_use' AS quota,
+                        e = 1 AND r.id %% 10 = 0 AS open
+                 FROM alerts_alertrule r
+                 JOIN generate_series(1, %(events_per_rule)s) e
+                   ON r.tenant_id = 1 OR e <= %(consumer_events_per_rule)s) x""",
+    ),
+    (
+        "SSO identity provider",
+        """INSERT INTO sso_identityprovider (id, key, kind, name, enabled, server_url, client_id,
+               client_secret_encrypted, client_secret_hint, scopes, metadata_url, metadata_xml, idp_entity_id,
+               idp_sso_url, idp_x509cert, default_role, group_claim, sso_required, created_at, updated_at, tenant_id)
+           VALUES (1, 'org-0001-bench', 'oidc', 'Bench SSO', true, 'https://login.bench.example/realms/org-0001',
+               'portal', %(sso_secret)s, 'sec…ench', 'openid profile email', '', '', '', '', '', 'viewer', 'groups',
+               false, %(now)s, %(now)s, 1)""",
+    ),
+    (
+        "SSO domains",
+        """INSERT INTO sso_verifieddomain (id, domain, method, token, created_at, verified_at, last_checked_at,
+               last_error, created_by_id, tenant_id)
+           SELECT g, 'bench' || g || '.example', 'dns', md5('dom' || g), %(now)s,
+               CASE WHEN g <= 3 THEN %(now)s END, %(now)s, '', 1, 1
+           FROM generate_series(1, 5) g""",
+    ),
+    (
+        "SSO group mappings",
+        """INSERT INTO sso_grouprolemapping (id, "group", role, tenant_id, provider_id)
+           SELECT g, 'group-' || g, (ARRAY['viewer','developer','admin'])[1 + g %% 3], 1, 1
+           FROM generate_series(1, 20) g""",
+    ),
 ]
 
 SEEDED_TABLES = [
@@ -283,16 +450,32 @@ SEEDED_TABLES = [
     "subscriptions_subscription",
     "subscriptions_subscriptionevent",
     "subscriptions_apikey",
+    "subscriptions_apikey_allowed_apis",
     "notifications_notification",
     "notifications_webhook",
     "notifications_webhookdelivery",
     "gateways_gatewaynode",
     "gateways_ingestbatch",
     "gateways_quarantinedrecord",
+    "llm_modelprovider",
+    "llm_providercredential",
+    "llm_providermodel",
+    "llm_modelprice",
+    "llm_modelroute",
+    "llm_routetarget",
+    "llm_prompttemplate",
+    "llm_promptversion",
+    "alerts_alertrule",
+    "alerts_alertevent",
+    "sso_identityprovider",
+    "sso_verifieddomain",
+    "sso_grouprolemapping",
 ]
 
 
 def seed(cursor: Any) -> dict[str, float]:
+    from core import secretbox
+
     params = {
         "now": datetime.now(UTC),
         "staff": STAFF_ID,
@@ -307,6 +490,20 @@ def seed(cursor: Any) -> dict[str, float]:
         "notifications": NOTIFICATIONS,
         "busy_notifications": BUSY_NOTIFICATIONS,
         "busy_deliveries": BUSY_DELIVERIES,
+        "console_api": CONSOLE_API,
+        "busy_apis": BUSY_APIS,
+        "ai_providers": AI_PROVIDERS,
+        "ai_models": AI_MODELS,
+        "ai_routes": AI_ROUTES,
+        "prompts": PROMPTS,
+        "provider_rules": PROVIDER_RULES,
+        "consumer_rules": CONSUMER_RULES,
+        "events_per_rule": ALERT_EVENTS // PROVIDER_RULES,
+        "consumer_events_per_rule": 10,
+        # Sealed once with the bench process's key: the pages never decrypt, but the column
+        # holds real ciphertext as in production.
+        "credential_secret": secretbox.encrypt("sk-bench-secret", context="llm.credential"),
+        "sso_secret": secretbox.encrypt("bench-client-secret", context="sso.client_secret"),
     }
     timings: dict[str, float] = {}
     for label, sql in SEED_SQL:
@@ -394,6 +591,13 @@ def cases() -> list[Case]:
     rest_c = f"/api/v1/tenants/{consumer}"
     sub_for_consumer = active.pk if active else waiting.pk
 
+    console_api = f"/catalog/org-{CONSOLE_API:04d}/api-{CONSOLE_API}/"
+    consumer_rule = PROVIDER_RULES + 1
+    platform_rule = PROVIDER_RULES + CONSUMER_RULES + 1
+    key_app = 25  # key 25 of application 25 (the heavy consumer's): IP ranges and one allowed API
+    ai = f"{busy}/ai"
+    rest_ai = f"{rest_p}/ai"
+
     pages = [
         ("anonymous", "/"),
         ("anonymous", "/catalog/"),
@@ -426,6 +630,29 @@ def cases() -> list[Case]:
         ("staff", "/platform/quarantine/"),
         ("staff", "/platform/analytics/"),
         ("staff", "/onboarding/"),
+        # AI gateway, alerts, single sign-on, key restrictions, the try-it console
+        ("provider", f"{ai}/providers/"),
+        ("provider", f"{ai}/providers/1/"),
+        ("provider", f"{ai}/models/1/"),
+        ("provider", f"{ai}/routes/"),
+        ("provider", f"{ai}/routes/1/"),
+        ("provider", f"{ai}/prompts/"),
+        ("provider", f"{ai}/prompts/prompt-1/"),
+        ("provider", f"{ai}/prompts/prompt-1/versions/4/"),
+        ("provider", f"{busy}/alerts/"),
+        ("provider", f"{busy}/alerts/?api={BUSY_APIS[0]}"),
+        ("provider", f"{busy}/alerts/new/"),
+        ("provider", f"{busy}/alerts/rules/10/"),
+        ("consumer", f"{mine}/alerts/"),
+        ("consumer", f"{mine}/alerts/?application={key_app}"),
+        ("consumer", f"{mine}/alerts/new/"),
+        ("consumer", f"{mine}/alerts/rules/{consumer_rule}/"),
+        ("staff", "/platform/alerts/"),
+        ("staff", f"/platform/alerts/{platform_rule}/"),
+        ("provider", f"{busy}/settings/sso/"),
+        ("consumer", f"{mine}/apps/{key_app}/keys/{key_app}/"),
+        ("consumer", console_api),
+        ("consumer", f"{console_api}?version=v1"),
     ]
     rest = [
         ("provider", "/api/v1/me/"),
@@ -458,6 +685,20 @@ def cases() -> list[Case]:
         ("staff", "/api/v1/platform/nodes/"),
         ("staff", "/api/v1/platform/quarantine/"),
         ("staff", "/api/v1/platform/log-batches/"),
+        ("provider", f"{rest_ai}/providers/"),
+        ("provider", f"{rest_ai}/providers/1/credentials/"),
+        ("provider", f"{rest_ai}/models/"),
+        ("provider", f"{rest_ai}/routes/"),
+        ("provider", "/api/v1/ai/presets/"),
+        ("provider", f"{rest_p}/prompts/"),
+        ("provider", f"{rest_p}/prompts/prompt-1/versions/"),
+        ("provider", f"{rest_p}/alerts/rules/"),
+        ("provider", f"{rest_p}/alerts/events/"),
+        ("consumer", f"{rest_c}/alerts/rules/"),
+        ("consumer", f"{rest_c}/alerts/events/"),
+        ("provider", f"{rest_p}/sso/"),
+        ("provider", f"{rest_p}/analytics/ai/?side=provider"),
+        ("consumer", f"{rest_c}/keys/?application={key_app}"),
     ]
     return [Case("page", who, url) for who, url in pages] + [Case("rest", who, url) for who, url in rest]
 
@@ -530,7 +771,8 @@ def run(args: argparse.Namespace, info: dict[str, Any]) -> dict[str, Any]:
     load_before = os.getloadavg()
     todo = cases() + deep_cases(clients, args.deep_page)
     if args.only:
-        todo = [c for c in todo if args.only in c.url]
+        wanted = [text for text in args.only.split(",") if text]
+        todo = [c for c in todo if any(text in c.url for text in wanted)]
     rows = []
     print(f"\n{'kind':4} {'who':9} {'url':78} {'st':>3} {'q':>4} {'min':>7} {'p50':>7} {'p95':>7}  {'KB':>6}")
     for case in todo:
@@ -565,7 +807,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=20, help="timed requests per URL (after 3 untimed)")
     parser.add_argument("--deep-page", type=int, default=50, help="which page of the long cursor lists to time too")
-    parser.add_argument("--only", default="", help="only URLs containing this text")
+    parser.add_argument(
+        "--only", default="", help="only URLs containing this text (or any of several, comma-separated)"
+    )
     parser.add_argument("--reseed", action="store_true", help="drop the bench database and seed it again")
     args = parser.parse_args()
 

@@ -10,7 +10,7 @@ from alerts import services
 from alerts.models import AlertEvent, AlertRule, Metric
 from alerts.tests.conftest import Shop
 from core.errors import Forbidden, InvalidInput, NotFound
-from subscriptions.tests.factories import membership
+from subscriptions.tests.factories import ApplicationFactory, membership
 from tenants.tests.factories import UserFactory
 
 # --- Services ---------------------------------------------------------------------------------
@@ -126,6 +126,32 @@ def test_pages_of_a_provider(client, shop: Shop) -> None:
     assert rule.enabled is False
     assert client.post(reverse("alerts:rule-delete", args=["acme", rule.pk])).status_code == 302
     assert not AlertRule.objects.for_tenant(shop.api.tenant).exists()
+
+
+def test_the_new_rule_menu_is_capped_with_a_search_beyond(client, shop: Shop, monkeypatch) -> None:
+    """An organisation with many applications gets a bounded menu (B5: 2,000 applications made a
+    120 KB page); a search narrows it, and the target asked for or posted is always accepted."""
+    from alerts import views
+
+    monkeypatch.setattr(views, "TARGET_MENU_SIZE", 2)
+    globex = shop.app.tenant
+    extra = [ApplicationFactory(tenant=globex, name=f"App {i}") for i in range(3)]  # "App 0" … sort before "Shop"
+    client.force_login(shop.charlie.user)
+    url = reverse("alerts:rule-create", args=["globex"])
+    page = client.get(url).content.decode()
+    assert 'name="target_q"' in page and "first 2 APIs and the first 2 applications" in page
+    assert "App 0" in page and "App 1" in page and "App 2" not in page and ">Shop<" not in page
+    narrowed = client.get(url + "?target_q=sho").content.decode()
+    assert ">Shop<" in narrowed and "App 0" not in narrowed
+    asked = client.get(url + f"?application={extra[2].pk}").content.decode()
+    assert f'value="application:{extra[2].pk}" selected' in asked
+    created = client.post(
+        url,
+        {"target": f"application:{shop.app.pk}", "metric": "error_rate", "threshold": "5", "window_minutes": "15",
+         "min_calls": "20", "enabled": "on"},
+    )  # fmt: skip
+    assert created.status_code == 302
+    assert AlertRule.objects.for_tenant(globex).get().application == shop.app
 
 
 def test_pages_of_a_consumer_and_a_viewer(client, shop: Shop, acme, vera) -> None:
