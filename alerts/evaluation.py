@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -28,7 +29,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alerts import metrics
-from alerts.models import GUARDED_METRICS, WINDOW_METRICS, AlertEvent, AlertRule, Metric, Scope
+from alerts.models import (
+    GUARDED_METRICS,
+    QUOTA_LIMIT_FIELDS,
+    QUOTA_METRICS,
+    WINDOW_METRICS,
+    AlertEvent,
+    AlertRule,
+    Metric,
+    Scope,
+)
+from analytics.selectors import usd
 from core import outbox
 from gateways import selectors as gateway_selectors
 from notifications.services import notify_users, webhook_event_emit
@@ -41,6 +52,11 @@ from tenants.roles import Role
 RESOLVE_RATIO = 0.9
 #: pg_try_advisory_xact_lock key of a run ("alerts").
 LOCK_KEY = 0x616C_6572_7473
+#: The plan fields of the AI limits the token and cost rules watch: only subscriptions whose plan
+#: has one are read from the AI rollups.
+_AI_QUOTA_FIELDS = tuple(
+    f"{QUOTA_LIMIT_FIELDS[m]}{p}" for m in (Metric.TOKEN_QUOTA_USE, Metric.COST_BUDGET_USE) for p in ("day", "month")
+)
 FIRED = "alert.fired"
 RESOLVED = "alert.resolved"
 
@@ -94,7 +110,10 @@ def _reading(rule: AlertRule, figures: metrics.WindowStats) -> Reading:
 
 
 def _quota_readings(rules: list[AlertRule], now: datetime) -> dict[int, list[Reading]]:
-    chosen = [r for r in rules if r.metric == Metric.QUOTA_USE]
+    """Quota, token quota and cost budget use: one reading per active subscription of the rule's
+    application whose plan has that limit of the period. A few queries whatever the number of rules:
+    the subscriptions, the watermarks, and the calls and AI use of all of them at once."""
+    chosen = [r for r in rules if r.metric in QUOTA_METRICS]
     if not chosen:
         return {}
     # Subscriptions of every watched application, across tenants: an internal job.
@@ -104,22 +123,41 @@ def _quota_readings(rules: list[AlertRule], now: datetime) -> dict[int, list[Rea
         .select_related("plan", "api")
         .order_by("pk")
     )
-    calls = metrics.quota_calls(((s.consumer_tenant_id, s.application_id, s.api_id) for s in subscriptions), now=now)
+    metrics_used = {r.metric for r in chosen}
+    marks = metrics.watermarks() if subscriptions else {}
+    calls: dict[tuple[int, int], metrics.QuotaCalls] = {}
+    if Metric.QUOTA_USE in metrics_used:
+        triples = ((s.consumer_tenant_id, s.application_id, s.api_id) for s in subscriptions)
+        calls = metrics.quota_calls(triples, now=now, marks=marks)
+    ai_use: dict[tuple[int, int], metrics.QuotaAiUse] = {}
+    if metrics_used & {Metric.TOKEN_QUOTA_USE, Metric.COST_BUDGET_USE}:
+        limited = [s for s in subscriptions if any(getattr(s.plan, f) for f in _AI_QUOTA_FIELDS)]
+        triples = ((s.consumer_tenant_id, s.application_id, s.api_id) for s in limited)
+        ai_use = metrics.quota_ai_use(triples, now=now, marks=marks)
     by_app: dict[int, list[Subscription]] = defaultdict(list)
     for subscription in subscriptions:
         by_app[subscription.application_id].append(subscription)
     found: dict[int, list[Reading]] = {}
     for rule in chosen:
         readings = []
+        metric, period = Metric(rule.metric), rule.quota_period
         for subscription in by_app.get(rule.application_id or 0, []):
-            quota = getattr(subscription.plan, f"quota_per_{rule.quota_period}")
-            if not quota:
-                continue  # no quota of that period: nothing to watch
-            used = getattr(calls.get((subscription.application_id, subscription.api_id), metrics.QuotaCalls()),
-                           rule.quota_period)  # fmt: skip
+            limit = getattr(subscription.plan, f"{QUOTA_LIMIT_FIELDS[metric]}{period}")
+            if not limit:
+                continue  # no such limit of that period: nothing to watch
+            pair = (subscription.application_id, subscription.api_id)
+            if metric == Metric.QUOTA_USE:
+                used: int | Decimal = getattr(calls.get(pair, metrics.QuotaCalls()), period)
+                detail = f"{used:,} of {limit:,} calls this UTC {period}"
+            elif metric == Metric.TOKEN_QUOTA_USE:
+                used = getattr(ai_use.get(pair, metrics.QuotaAiUse()), f"{period}_tokens")
+                detail = f"{used:,} of {limit:,} tokens this UTC {period}"
+            else:
+                used = getattr(ai_use.get(pair, metrics.QuotaAiUse()), f"{period}_cost")
+                detail = f"{usd(Decimal(used))} of {usd(limit)} this UTC {period}"
             label = f"{subscription.api.name} ({subscription.plan.name})"
-            detail = f"{used:,} of {quota:,} calls this UTC {rule.quota_period}"
-            readings.append(Reading(f"subscription:{subscription.pk}", label, 100.0 * used / quota, detail))
+            value = float(Decimal(100) * Decimal(used) / Decimal(limit))
+            readings.append(Reading(f"subscription:{subscription.pk}", label, value, detail))
         found[rule.pk] = readings
     return found
 
@@ -219,7 +257,7 @@ def evaluate(*, now: datetime | None = None) -> RunResult:
                         result.resolved.append(current)
             for subject, current in opened.items():
                 if subject not in seen:
-                    text = f"{current.subject_label}: no longer watched (ended, revoked or without a quota)"
+                    text = f"{current.subject_label}: no longer watched (ended, revoked or without that limit)"
                     if _resolve(current, rule, None, text, now):
                         result.resolved.append(current)
         rule_by_id = {r.pk: r for r in rules}

@@ -44,7 +44,10 @@ class AlertRuleForm(_RuleFields):
     metric = forms.ChoiceField(
         choices=[c for c in Metric.choices if c[0] != Metric.NODE_SILENT],
         widget=forms.Select(attrs=_SELECT),
-        help_text="Quota use is watched on an application; error rate, p95 and refused calls on either.",
+        help_text=(
+            "Quota, token quota and cost budget use are watched on an application; error rate, p95 and "
+            "refused calls on either."
+        ),
     )
     window_minutes = forms.TypedChoiceField(
         label="Window",
@@ -58,7 +61,9 @@ class AlertRuleForm(_RuleFields):
         label="Quota period",
         required=False,
         choices=[("", "—"), *QuotaPeriod.choices],
-        help_text="Quota use only: the plan's quota of the UTC day or month (e.g. 80 or 100 %).",
+        help_text=(
+            "Quota, token quota and cost budget use: the plan's limit of the UTC day or month (e.g. 80 or 100 %)."
+        ),
         widget=forms.Select(attrs=_SELECT),
     )
     min_calls = forms.IntegerField(

@@ -36,14 +36,38 @@ class Metric(models.TextChoices):
     P95_LATENCY = "p95_latency_ms", "p95 latency (ms)"
     REFUSED_CALLS = "refused_calls", "Calls refused by the gateway"
     QUOTA_USE = "quota_use", "Quota use (% of the plan's quota)"
+    TOKEN_QUOTA_USE = "token_quota_use", "Token quota use (% of the plan's token quota)"
+    COST_BUDGET_USE = "cost_budget_use", "Cost budget use (% of the plan's cost budget)"
     NODE_SILENT = "node_silent", "Gateway node silent (seconds)"
 
 
 #: Metrics a rule of each scope may watch.
 SCOPE_METRICS: dict[str, tuple[str, ...]] = {
     Scope.API: (Metric.ERROR_RATE, Metric.P95_LATENCY, Metric.REFUSED_CALLS),
-    Scope.APPLICATION: (Metric.ERROR_RATE, Metric.P95_LATENCY, Metric.REFUSED_CALLS, Metric.QUOTA_USE),
+    Scope.APPLICATION: (
+        Metric.ERROR_RATE,
+        Metric.P95_LATENCY,
+        Metric.REFUSED_CALLS,
+        Metric.QUOTA_USE,
+        Metric.TOKEN_QUOTA_USE,
+        Metric.COST_BUDGET_USE,
+    ),
     Scope.PLATFORM: (Metric.NODE_SILENT,),
+}
+#: Metrics read against a plan limit of the UTC day or month (``quota_period``), one reading per
+#: active subscription whose plan has that limit: the plan field holding the limit of a period is
+#: ``QUOTA_LIMIT_FIELDS[metric] + period`` (apis.models.Plan).
+QUOTA_METRICS = (Metric.QUOTA_USE, Metric.TOKEN_QUOTA_USE, Metric.COST_BUDGET_USE)
+QUOTA_LIMIT_FIELDS = {
+    Metric.QUOTA_USE: "quota_per_",
+    Metric.TOKEN_QUOTA_USE: "token_quota_per_",
+    Metric.COST_BUDGET_USE: "cost_budget_per_",
+}
+#: The quota metrics in words, as conditions say them.
+QUOTA_WORDS = {
+    Metric.QUOTA_USE: "quota use",
+    Metric.TOKEN_QUOTA_USE: "token quota use",
+    Metric.COST_BUDGET_USE: "cost budget use",
 }
 #: Metrics read over a window of minutes of the rollups (the others: a quota period, a node's silence).
 WINDOW_METRICS = (Metric.ERROR_RATE, Metric.P95_LATENCY, Metric.REFUSED_CALLS)
@@ -55,6 +79,8 @@ THRESHOLD_RANGES: dict[str, tuple[Decimal, Decimal]] = {
     Metric.P95_LATENCY: (Decimal(1), Decimal(60_000)),
     Metric.REFUSED_CALLS: (Decimal(1), Decimal(10_000_000)),
     Metric.QUOTA_USE: (Decimal(1), Decimal(100)),
+    Metric.TOKEN_QUOTA_USE: (Decimal(1), Decimal(100)),
+    Metric.COST_BUDGET_USE: (Decimal(1), Decimal(100)),
     Metric.NODE_SILENT: (Decimal(30), Decimal(86_400)),
 }
 UNITS = {
@@ -62,6 +88,8 @@ UNITS = {
     Metric.P95_LATENCY: "ms",
     Metric.REFUSED_CALLS: "calls",
     Metric.QUOTA_USE: "%",
+    Metric.TOKEN_QUOTA_USE: "%",
+    Metric.COST_BUDGET_USE: "%",
     Metric.NODE_SILENT: "s",
 }
 WINDOW_CHOICES = [(5, "5 minutes"), (15, "15 minutes"), (60, "60 minutes")]
@@ -133,8 +161,8 @@ class AlertRule(models.Model):
             ),
             models.CheckConstraint(
                 name="alertrule_quota_period",
-                condition=Q(metric="quota_use", quota_period__in=["day", "month"])
-                | (~Q(metric="quota_use") & Q(quota_period="")),
+                condition=Q(metric__in=QUOTA_METRICS, quota_period__in=["day", "month"])
+                | (~Q(metric__in=QUOTA_METRICS) & Q(quota_period="")),
             ),
             models.CheckConstraint(name="alertrule_threshold_positive", condition=Q(threshold__gt=0)),
             models.CheckConstraint(name="alertrule_min_calls_positive", condition=Q(min_calls__gte=1)),
@@ -157,10 +185,10 @@ class AlertRule(models.Model):
 
     @property
     def condition(self) -> str:
-        """The rule in words: "error rate ≥ 5 % over 15 min"."""
+        """The rule in words: "error rate ≥ 5 % over 15 min", "token quota use ≥ 80 % of the UTC day"."""
         threshold = f"{self.threshold.normalize():f}"
-        if self.metric == Metric.QUOTA_USE:
-            return f"quota use ≥ {threshold} % of the {self.get_quota_period_display()}"
+        if self.metric in QUOTA_METRICS:
+            return f"{QUOTA_WORDS[Metric(self.metric)]} ≥ {threshold} % of the {self.get_quota_period_display()}"
         if self.metric == Metric.NODE_SILENT:
             return f"not heard from for ≥ {threshold} s"
         what = {"error_rate": "error rate", "p95_latency_ms": "p95 latency", "refused_calls": "refused calls"}
@@ -176,9 +204,9 @@ class AlertEvent(models.Model):
     """One incident of a rule for one subject: fired at a time with a value, resolved (once) later.
 
     ``subject`` says what fired within the rule's scope: ``""`` for the API or application itself,
-    ``subscription:<id>`` for a quota rule (one per subscription of the application), ``node:<id>``
-    for a node-silence rule (one per node). ``tenant`` repeats the rule's (scoping; NULL for
-    platform rules).
+    ``subscription:<id>`` for a quota, token quota or cost budget rule (one per subscription of the
+    application), ``node:<id>`` for a node-silence rule (one per node). ``tenant`` repeats the
+    rule's (scoping; NULL for platform rules).
     """
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="events")

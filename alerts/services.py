@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from alerts.evaluation import close_open_events
 from alerts.models import (
+    QUOTA_METRICS,
     SCOPE_METRICS,
     THRESHOLD_RANGES,
     UNITS,
@@ -70,9 +71,9 @@ def _clean(scope: str, values: dict[str, Any]) -> dict[str, Any]:
     if window not in dict(WINDOW_CHOICES):
         raise InvalidInput("Choose 5, 15 or 60 minutes.", field="window_minutes")
     period = values.get("quota_period") or ""
-    if metric == Metric.QUOTA_USE:
+    if metric in QUOTA_METRICS:
         if period not in QuotaPeriod.values:
-            raise InvalidInput("Choose the quota of the day or of the month.", field="quota_period")
+            raise InvalidInput("Choose the limit of the day or of the month.", field="quota_period")
     else:
         period = ""
     min_calls = values.get("min_calls")

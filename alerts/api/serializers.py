@@ -24,7 +24,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         choices=QuotaPeriod.choices,
         allow_blank=True,
         read_only=True,
-        help_text="Quota use rules: day or month; empty for the other metrics.",
+        help_text="Quota, token quota and cost budget use rules: day or month; empty for the other metrics.",
     )
     # A field named like Field.label (the attribute the stubs type as str).
     label = serializers.CharField(read_only=True, help_text="The name, or the target and condition.")  # type: ignore[assignment]
@@ -65,11 +65,20 @@ class AlertRuleSerializer(serializers.ModelSerializer):
 
 class _RuleFields(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=max_length(AlertRule, "name"))
-    metric = serializers.ChoiceField(choices=Metric.choices, help_text="node_silent is for staff's platform rules.")
+    metric = serializers.ChoiceField(
+        choices=Metric.choices,
+        help_text=(
+            "API rules: error_rate, p95_latency_ms, refused_calls; application rules also quota_use, "
+            "token_quota_use, cost_budget_use; node_silent is for staff's platform rules."
+        ),
+    )
     threshold = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="In the metric's unit.")
     window_minutes = serializers.ChoiceField(choices=WINDOW_CHOICES, required=False, default=15)
     quota_period = serializers.ChoiceField(
-        choices=QuotaPeriod.choices, required=False, allow_blank=True, help_text="Quota use: day or month."
+        choices=QuotaPeriod.choices,
+        required=False,
+        allow_blank=True,
+        help_text="quota_use, token_quota_use and cost_budget_use (application rules): day or month; required.",
     )
     min_calls = serializers.IntegerField(
         required=False, min_value=1, max_value=max_value(AlertRule, "min_calls"), default=20

@@ -17,6 +17,7 @@ from alerts import evaluation
 from alerts.evaluation import Reading, evaluate
 from alerts.models import AlertEvent, AlertRule, Metric, Scope
 from alerts.tests.conftest import Shop, rollup
+from apis.models import Plan
 from gateways.models import GatewayNode
 from subscriptions.models import SubscriptionStatus
 from subscriptions.tests.factories import ApplicationFactory
@@ -223,33 +224,44 @@ def test_a_run_while_another_holds_the_lock_does_nothing(shop: Shop) -> None:
 
 @pytest.mark.parametrize("n", [1000])
 def test_queries_per_run_do_not_grow_with_the_rules(shop: Shop, n: int) -> None:
-    """10 rules or 1,000 (on 100 APIs' worth of applications and the one API): the same queries."""
+    """10 rules or 1,000 (on 100 APIs' worth of applications and the one API), of every metric of
+    an API or application (quota, token quota and cost budget use included): the same queries."""
+    # Limits far from reached: no rule fires (a change adds the queries of its deliveries).
+    Plan.objects.for_tenant(shop.plan.tenant).filter(pk=shop.plan.pk).update(
+        quota_per_day=1_000_000, token_quota_per_day=1000, cost_budget_per_month=Decimal(5)
+    )
     shop.calls(shop.t0 - 5 * M, 30, spread=5)
     rollup()
     apps = [shop.app, *(ApplicationFactory(tenant=shop.app.tenant, name=f"App {i}") for i in range(99))]
+    windowed = [Metric.ERROR_RATE, Metric.P95_LATENCY, Metric.REFUSED_CALLS]
+    quotas = [(Metric.QUOTA_USE, "day"), (Metric.TOKEN_QUOTA_USE, "day"), (Metric.COST_BUDGET_USE, "month")]
 
     def rules(count: int) -> None:
-        metrics = [Metric.ERROR_RATE, Metric.P95_LATENCY, Metric.REFUSED_CALLS]
         rows = []
         for i in range(count):
-            metric = metrics[i % 3]
-            if i % 4 == 0:
+            metric, window = windowed[i % 3], (5, 15, 60)[i % 3]
+            app = apps[(i // 5) % 100]  # the first 10 rules: Shop's (its subscription) and App 0's
+            if i % 5 == 0:
                 rows.append(AlertRule(tenant=shop.api.tenant, scope="api", api=shop.api, metric=metric,
-                                      threshold=99, window_minutes=(5, 15, 60)[i % 3]))  # fmt: skip
-            elif i % 4 == 3:
-                rows.append(AlertRule(tenant=shop.app.tenant, scope="application", application=apps[i % 100],
-                                      metric=Metric.QUOTA_USE, threshold=99, quota_period="day"))  # fmt: skip
+                                      threshold=99, window_minutes=window))  # fmt: skip
+            elif i % 5 == 1:
+                rows.append(AlertRule(tenant=shop.app.tenant, scope="application", application=app,
+                                      metric=metric, threshold=99, window_minutes=window))  # fmt: skip
             else:
-                rows.append(AlertRule(tenant=shop.app.tenant, scope="application", application=apps[i % 100],
-                                      metric=metric, threshold=99, window_minutes=(5, 15, 60)[i % 3]))  # fmt: skip
+                quota, period = quotas[i % 5 - 2]
+                rows.append(AlertRule(tenant=shop.app.tenant, scope="application", application=app,
+                                      metric=quota, threshold=99, quota_period=period))  # fmt: skip
         AlertRule.objects.bulk_create(rows)
 
     rules(10)
     with CaptureQueriesContext(connection) as few:
-        assert evaluate(now=shop.t0).rules == 10
+        result = evaluate(now=shop.t0)
+    assert (result.rules, result.fired) == (10, [])
+    assert sum("airollup" in q["sql"] for q in few.captured_queries) == 1  # the token and cost rules read
     AlertRule.objects.unscoped().all().delete()
     rules(n)
     with CaptureQueriesContext(connection) as many:
-        assert evaluate(now=shop.t0).rules == n
+        result = evaluate(now=shop.t0)
+    assert (result.rules, result.fired) == (n, [])
     print(f"\nqueries per evaluation run: {len(few)} with 10 rules, {len(many)} with {n} rules")
     assert len(many) == len(few) <= 12
