@@ -413,6 +413,7 @@ SPECTACULAR_SETTINGS = {
         "ScopeEnum": "tenants.models.TokenScope",
         "AlertScopeEnum": "alerts.models.Scope",
         "AlertMetricEnum": "alerts.models.Metric",
+        "IdentityProviderKindEnum": "sso.models.ProviderKind",
     },
 }
 

@@ -159,12 +159,16 @@ def _new_key(tenant: Tenant) -> str:
     return tenant.slug
 
 
-def provider_delete(*, actor: Membership) -> None:
-    _manage(actor)
-    provider = IdentityProvider.objects.for_tenant(actor.tenant).first()
+def provider_get(tenant: Tenant) -> IdentityProvider:
+    provider = IdentityProvider.objects.for_tenant(tenant).first()
     if provider is None:
         raise NotFound("This organisation has no identity provider.")
-    provider.delete()
+    return provider
+
+
+def provider_delete(*, actor: Membership) -> None:
+    _manage(actor)
+    provider_get(actor.tenant).delete()
 
 
 def client_secret(provider: IdentityProvider) -> str:
@@ -190,24 +194,27 @@ def _fetch(url: str, *, field: str, accept: str, max_bytes: int) -> bytes:
     return result.body
 
 
-def discover(issuer: str) -> dict:
-    """The issuer's OpenID configuration (the owner's *Discover* button), checked for what sign-in needs."""
+def discover(issuer: str, *, field: str = "server_url") -> dict:
+    """The issuer's OpenID configuration (the owner's *Discover* button), checked for what sign-in needs.
+
+    ``field`` names the input the refusals are about: the page's ``server_url``, REST's ``issuer``.
+    """
     import json
 
-    issuer = _check_url(_issuer(issuer), "server_url")
-    body = _fetch(issuer + DISCOVERY_PATH, field="server_url", accept="application/json", max_bytes=DISCOVERY_MAX_BYTES)
+    issuer = _check_url(_issuer(issuer), field)
+    body = _fetch(issuer + DISCOVERY_PATH, field=field, accept="application/json", max_bytes=DISCOVERY_MAX_BYTES)
     try:
         config = json.loads(body)
     except ValueError:
-        raise InvalidInput("The discovery document is not JSON.", field="server_url") from None
+        raise InvalidInput("The discovery document is not JSON.", field=field) from None
     if not isinstance(config, dict):
-        raise InvalidInput("The discovery document is not a JSON object.", field="server_url")
+        raise InvalidInput("The discovery document is not a JSON object.", field=field)
     missing = [key for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri") if not config.get(key)]
     if missing:
-        raise InvalidInput(f"The discovery document lacks {', '.join(missing)}.", field="server_url")
+        raise InvalidInput(f"The discovery document lacks {', '.join(missing)}.", field=field)
     if str(config["issuer"]).rstrip("/") != issuer:
         raise InvalidInput(
-            f"The document names the issuer {config['issuer']}, not {issuer}: use that issuer URL.", field="server_url"
+            f"The document names the issuer {config['issuer']}, not {issuer}: use that issuer URL.", field=field
         )
     return config
 

@@ -8,6 +8,7 @@ ACCOUNT = "Account"
 ORGANISATIONS = "Organisations"
 MEMBERS = "Members"
 TOKENS = "Personal access tokens"
+SSO = "Single sign-on"
 CATALOG = "Catalog"
 APIS = "APIs"
 PLANS = "Plans"
@@ -33,6 +34,11 @@ TAGS: list[dict[str, str]] = [
     },
     {"name": MEMBERS, "description": "An organisation's members and roles, and the invitations it sends."},
     {"name": TOKENS, "description": "Personal access tokens for this API, bound to one organisation; shown once."},
+    {
+        "name": SSO,
+        "description": "Owners: an organisation's identity provider (secret write-only), verified e-mail domains "
+        "and group → role mappings.",
+    },
     {"name": CATALOG, "description": "Browse the APIs the caller may see, their plans and OpenAPI documents."},
     {"name": APIS, "description": "A provider's APIs, their versions, OpenAPI documents and lifecycle."},
     {"name": PLANS, "description": "A provider's plans for an API: rate limits, quotas, approval, price label."},

@@ -246,6 +246,25 @@ def _alert_events(w: World, n: int) -> None:
     )
 
 
+def _sso_domains(w: World, n: int) -> None:
+    from sso.models import VerifiedDomain
+
+    VerifiedDomain.objects.bulk_create(
+        [VerifiedDomain(tenant=w.acme, domain=f"d{t}.acme.example", token=t) for t in (_tag() for _ in range(n))]
+    )
+
+
+def _sso_mappings(w: World, n: int) -> None:
+    from sso.models import GroupRoleMapping, IdentityProvider
+
+    provider, _ = IdentityProvider.objects.for_tenant(w.acme).get_or_create(
+        tenant=w.acme, defaults={"key": w.acme.slug, "name": "Acme SSO"}
+    )
+    GroupRoleMapping.objects.bulk_create(
+        [GroupRoleMapping(tenant=w.acme, provider=provider, group=f"g-{_tag()}", role="viewer") for _ in range(n)]
+    )
+
+
 def _calls(w: World, n: int) -> None:
     for _ in range(n):
         _record_call(w.version.api, w.application, w.key)
@@ -479,6 +498,8 @@ CASES = [
         lambda w: f"/api/v1/tenants/acme/webhooks/{w.webhook.pk}/deliveries/",
         _deliveries,
     ),
+    ListCase(T + "/sso/domains/", lambda w: "/api/v1/tenants/acme/sso/domains/", _sso_domains),
+    ListCase(T + "/sso/group-mappings/", lambda w: "/api/v1/tenants/acme/sso/group-mappings/", _sso_mappings),
     ListCase(T + "/alerts/rules/", lambda w: "/api/v1/tenants/acme/alerts/rules/", _alert_rules),
     ListCase(T + "/alerts/events/", lambda w: "/api/v1/tenants/acme/alerts/events/", _alert_events),
     ListCase(

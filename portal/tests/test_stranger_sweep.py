@@ -59,6 +59,8 @@ PK_OBJECTS = {
     "api:key-": "key",
     "api:notification-": "notification",
     "api:webhook-": "webhook",
+    "api:sso-domain-": "sso_domain",
+    "api:sso-group-mapping-": "sso_mapping",
     # AI gateway (llm): "llm:model-create" is under a provider, so it comes before "llm:model".
     "llm:provider": "ai_provider",
     "llm:credential-": "ai_provider",
