@@ -171,6 +171,35 @@ def provider_delete(*, actor: Membership) -> None:
     provider_get(actor.tenant).delete()
 
 
+def secrets_rotate() -> tuple[int, int]:
+    """Re-seal every stored client secret with the primary key: ``(re-encrypted, already current)``.
+
+    For ``manage.py rotate_credential_key`` (with the AI credentials): idempotent, row-locked, and a
+    secret no configured key opens raises ``SecretBoxError`` naming the provider (not the secret).
+    """
+    rotated = current = 0
+    with transaction.atomic():
+        providers = (
+            IdentityProvider.objects.unscoped()  # the operator's command crosses every tenant
+            .select_for_update()
+            .exclude(client_secret_encrypted="")
+            .order_by("pk")
+        )
+        for provider in providers:
+            if not secretbox.needs_rotation(provider.client_secret_encrypted):
+                current += 1
+                continue
+            try:
+                provider.client_secret_encrypted = secretbox.reencrypt(
+                    provider.client_secret_encrypted, context=SECRET_CONTEXT
+                )
+            except secretbox.SecretBoxError as error:
+                raise secretbox.SecretBoxError(f"single sign-on provider {provider.pk}: {error}") from None
+            provider.save(update_fields=["client_secret_encrypted"])
+            rotated += 1
+    return rotated, current
+
+
 def client_secret(provider: IdentityProvider) -> str:
     """The plaintext client secret, for allauth's token request only."""
     if not provider.client_secret_encrypted:
