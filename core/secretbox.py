@@ -27,11 +27,15 @@ import hashlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.errors import ServiceError
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 VERSION = "v1"
 KEY_BYTES = 32
@@ -187,6 +191,39 @@ def reencrypt(ciphertext: str, *, context: str = "") -> str:
     if not needs_rotation(ciphertext):
         return ciphertext
     return encrypt(decrypt(ciphertext, context=context), context=context)
+
+
+def reseal_rows(rows: QuerySet[Any], field: str, *, context: str, what: str, batch_size: int = 200) -> tuple[int, int]:
+    """Re-seal ``field`` of every row of ``rows`` with the primary key: ``(re-encrypted, already current)``.
+
+    For ``manage.py rotate_credential_key``. Idempotent; each batch runs in its own transaction
+    with row locks, so a concurrent edit is never overwritten. A value no configured key opens
+    raises ``SecretBoxError`` naming the row as ``<what> <pk>`` (never its value). Empty values
+    are skipped.
+    """
+    from django.db import transaction
+
+    rotated = current = 0
+    last_pk = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                rows.select_for_update().filter(pk__gt=last_pk).exclude(**{field: ""}).order_by("pk")[:batch_size]
+            )
+            if not batch:
+                return rotated, current
+            for row in batch:
+                last_pk = row.pk
+                sealed = getattr(row, field)
+                if not needs_rotation(sealed):
+                    current += 1
+                    continue
+                try:
+                    setattr(row, field, reencrypt(sealed, context=context))
+                except SecretBoxError as error:
+                    raise SecretBoxError(f"{what} {row.pk}: {error}") from None
+                row.save(update_fields=[field])
+                rotated += 1
 
 
 def mask(secret: str) -> str:

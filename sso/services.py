@@ -172,32 +172,14 @@ def provider_delete(*, actor: Membership) -> None:
 
 
 def secrets_rotate() -> tuple[int, int]:
-    """Re-seal every stored client secret with the primary key: ``(re-encrypted, already current)``.
-
-    For ``manage.py rotate_credential_key`` (with the AI credentials): idempotent, row-locked, and a
-    secret no configured key opens raises ``SecretBoxError`` naming the provider (not the secret).
-    """
-    rotated = current = 0
-    with transaction.atomic():
-        providers = (
-            IdentityProvider.objects.unscoped()  # the operator's command crosses every tenant
-            .select_for_update()
-            .exclude(client_secret_encrypted="")
-            .order_by("pk")
-        )
-        for provider in providers:
-            if not secretbox.needs_rotation(provider.client_secret_encrypted):
-                current += 1
-                continue
-            try:
-                provider.client_secret_encrypted = secretbox.reencrypt(
-                    provider.client_secret_encrypted, context=SECRET_CONTEXT
-                )
-            except secretbox.SecretBoxError as error:
-                raise secretbox.SecretBoxError(f"single sign-on provider {provider.pk}: {error}") from None
-            provider.save(update_fields=["client_secret_encrypted"])
-            rotated += 1
-    return rotated, current
+    """Re-seal every stored client secret with the primary key: ``(re-encrypted, already current)``
+    (for ``manage.py rotate_credential_key``, with the AI credentials; see ``secretbox.reseal_rows``)."""
+    return secretbox.reseal_rows(
+        IdentityProvider.objects.unscoped(),  # the operator's command crosses every tenant
+        "client_secret_encrypted",
+        context=SECRET_CONTEXT,
+        what="single sign-on provider",
+    )
 
 
 def client_secret(provider: IdentityProvider) -> str:

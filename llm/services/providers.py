@@ -367,37 +367,15 @@ def credential_secret(credential: ProviderCredential) -> str:
 
 
 def credentials_rotate(*, batch_size: int = 200) -> tuple[int, int]:
-    """Re-seal every stored credential with the primary key: ``(re-encrypted, already current)``.
-
-    Idempotent (a credential already under the primary key is left alone); each batch runs in
-    its own transaction with row locks, so a concurrent edit is never overwritten. A secret
-    that no configured key opens raises ``SecretBoxError`` naming the credential (not its value).
-    """
-    rotated = current = 0
-    last_pk = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                ProviderCredential.objects.unscoped()  # the operator's command crosses every tenant
-                .select_for_update()
-                .filter(pk__gt=last_pk)
-                .order_by("pk")[:batch_size]
-            )
-            if not batch:
-                return rotated, current
-            for credential in batch:
-                last_pk = credential.pk
-                if not secretbox.needs_rotation(credential.secret_encrypted):
-                    current += 1
-                    continue
-                try:
-                    credential.secret_encrypted = secretbox.reencrypt(
-                        credential.secret_encrypted, context=CREDENTIAL_CONTEXT
-                    )
-                except secretbox.SecretBoxError as error:
-                    raise secretbox.SecretBoxError(f"credential {credential.pk}: {error}") from None
-                credential.save(update_fields=["secret_encrypted"])
-                rotated += 1
+    """Re-seal every stored credential with the primary key: ``(re-encrypted, already current)``
+    (idempotent, batched, row-locked; see ``secretbox.reseal_rows``)."""
+    return secretbox.reseal_rows(
+        ProviderCredential.objects.unscoped(),  # the operator's command crosses every tenant
+        "secret_encrypted",
+        context=CREDENTIAL_CONTEXT,
+        what="credential",
+        batch_size=batch_size,
+    )
 
 
 # --- Models and prices ---------------------------------------------------------------------
