@@ -5,6 +5,8 @@ A service never returns a half-done result: it raises one of these before it wri
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class ServiceError(Exception):
     """Base class: ``code`` is machine-readable, ``message`` is for people."""
@@ -26,6 +28,13 @@ class ServiceError(Exception):
 class InvalidInput(ServiceError):
     status_code = 400
     default_code = "invalid"
+
+
+def reject_unknown_fields(changes: Iterable[str], allowed: Iterable[str]) -> None:
+    """An update service's guard: 400 naming every field it does not know (sorted)."""
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
 
 
 class Forbidden(ServiceError):

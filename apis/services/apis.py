@@ -15,7 +15,7 @@ from apis.models import Api, ApiVersion, Plan, Visibility
 from apis.services.audit import _check_owned, audit_record
 from apis.services.fields import _contact, _visibility, validate_tags
 from core.deletion import protected_dependents, protected_ids
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, reject_unknown_fields
 from core.validators import clean_text as _text
 from tenants.models import Membership, Tenant
 from tenants.ownership import get_owned
@@ -120,19 +120,20 @@ def api_update(*, actor: Membership, api: Api, **changes: Any) -> Api:
     """Change any of name, slug, summary, description, tags, contact_*, visibility."""
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, api)
-    unknown = set(changes) - {
-        "name",
-        "slug",
-        "summary",
-        "description",
-        "tags",
-        "contact_name",
-        "contact_email",
-        "contact_url",
-        "visibility",
-    }
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    reject_unknown_fields(
+        changes,
+        {
+            "name",
+            "slug",
+            "summary",
+            "description",
+            "tags",
+            "contact_name",
+            "contact_email",
+            "contact_url",
+            "visibility",
+        },
+    )
     api = get_owned(actor, api, lock=True)
     fields = _api_fields(changes)
     if "slug" in fields and fields["slug"] != api.slug:

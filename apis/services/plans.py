@@ -13,7 +13,7 @@ from apis.models import Api, Plan, PlanStatus
 from apis.models.catalog import PLAN_AI_LIMIT_FIELDS, PLAN_LIMIT_FIELDS
 from apis.services.audit import _check_owned, audit_record
 from core.deletion import protected_dependents
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, reject_unknown_fields
 from core.validators import clean_text as _text
 from tenants.models import Membership
 from tenants.ownership import get_owned
@@ -117,9 +117,7 @@ def plan_create(
     """A plan of ``api``; ``ai_limits`` are Plan.AI_LIMIT_FIELDS (token limits, USD budgets) for AI versions."""
     require(actor, Perm.APIS_EDIT)
     _check_owned(actor, api)
-    unknown = set(ai_limits) - set(PLAN_AI_LIMIT_FIELDS)
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    reject_unknown_fields(ai_limits, PLAN_AI_LIMIT_FIELDS)
     fields = _plan_fields(
         {
             "name": name,
@@ -160,9 +158,7 @@ def plan_update(*, actor: Membership, plan: Plan, **changes: Any) -> Plan:
         *PLAN_LIMIT_FIELDS,
         *PLAN_AI_LIMIT_FIELDS,
     }
-    unknown = set(changes) - allowed
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    reject_unknown_fields(changes, allowed)
     plan = get_owned(actor, plan, lock=True, related=("api",))
     # Validate the merged terms so cross-field rules (per second <= per minute) see both values.
     merged = {field: getattr(plan, field) for field in allowed} | changes

@@ -27,7 +27,7 @@ from apis.services.fields import (
 from core import outbox
 from core.deadline import DeadlineExceeded, deadline
 from core.deletion import protected_dependents
-from core.errors import Conflict, InvalidInput, ServiceError
+from core.errors import Conflict, InvalidInput, ServiceError, reject_unknown_fields
 from core.validators import clean_text as _text
 from tenants.models import Membership
 from tenants.ownership import get_owned
@@ -301,9 +301,7 @@ def version_update(*, actor: Membership, version: ApiVersion, **changes: Any) ->
     """Change routing settings or notes. Label and base path are fixed once published: consumers use them."""
     require(actor, Perm.APIS_EDIT)
     version = _lock_version(actor, version)
-    unknown = set(changes) - VERSION_UPDATE_FIELDS
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    reject_unknown_fields(changes, VERSION_UPDATE_FIELDS)
     if version.status == VersionStatus.RETIRED:
         raise Conflict("A retired version can no longer be changed.", code="version_retired")
     # Each step validates and applies one field, in this order (the first refusal wins).

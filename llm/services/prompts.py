@@ -28,7 +28,7 @@ from apis.services import (
     version_create,
     version_store_generated_spec,
 )
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, reject_unknown_fields
 from core.validators import clean_text, contains_unsafe_text
 from llm.models import AiSurface, Capability, ModelRoute, PromptTemplate, PromptVersion, ResponseMode, SurfaceKind
 from llm.prompt_openapi import prompt_openapi
@@ -149,9 +149,7 @@ def prompt_template_update(*, actor: Membership, template: PromptTemplate, **cha
     """Rename or re-describe a template (the slug stays: it names the template in URLs)."""
     require(actor, _EDIT)
     template = get_owned(actor, template, lock=True)
-    unknown = set(changes) - {"name", "description"}
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    reject_unknown_fields(changes, {"name", "description"})
     if "name" in changes:
         template.name = clean_text(changes["name"], field="name", max_length=80, required=True)
     if "description" in changes:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from apis.services import audit_record
 from core import outbound, secretbox
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, reject_unknown_fields
 from core.outbound import OutboundRefused
 from core.validators import clean_text
 from llm.models import (
@@ -201,9 +201,7 @@ PROVIDER_UPDATE_FIELDS = frozenset({"name", "slug", "kind", "base_url", "connect
 def provider_update(*, actor: Membership, provider: ModelProvider, **changes: Any) -> ModelProvider:
     require(actor, Perm.AI_MANAGE)
     provider = _lock(actor, provider)
-    unknown = set(changes) - PROVIDER_UPDATE_FIELDS
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    reject_unknown_fields(changes, PROVIDER_UPDATE_FIELDS)
     cleaners: dict[str, Callable[[Any], Any]] = {
         "name": lambda v: clean_text(v, field="name", max_length=80, required=True),
         "slug": _slug,
@@ -315,9 +313,7 @@ def credential_update(*, actor: Membership, credential: ProviderCredential, **ch
     """Change weight, priority, enabled or label; ``secret`` replaces the key (write-only)."""
     require(actor, Perm.AI_MANAGE)
     credential = _lock(actor, credential, related=("provider",))
-    unknown = set(changes) - CREDENTIAL_UPDATE_FIELDS
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    reject_unknown_fields(changes, CREDENTIAL_UPDATE_FIELDS)
     changed = []
     if "label" in changes:
         label = clean_text(changes["label"], field="label", max_length=80, required=True)
@@ -439,9 +435,7 @@ def model_update(*, actor: Membership, model: ProviderModel, **changes: Any) -> 
     """Rename (the provider renamed it) or set the context window. The capability is fixed: routes rely on it."""
     require(actor, Perm.AI_MANAGE)
     model = _lock(actor, model, related=("provider",))
-    unknown = set(changes) - MODEL_UPDATE_FIELDS
-    if unknown:
-        raise InvalidInput(f"Unknown field: {', '.join(sorted(unknown))}.")
+    reject_unknown_fields(changes, MODEL_UPDATE_FIELDS)
     changed = []
     if "model_id" in changes:
         model_id = clean_text(changes["model_id"], field="model_id", max_length=200, required=True)
