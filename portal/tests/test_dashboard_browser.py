@@ -69,11 +69,15 @@ def _world(acme, globex, alice, charlie):
     )
     make_key(membership(charlie, globex), shop)
     minute = timezone.now().replace(second=0, microsecond=0)
-    for ago in (0, 3):
+    # Both rows are today's (UTC) even in the first minutes after midnight; in the very first
+    # minute they share the bucket, as two status codes.
+    earlier = max(minute - timedelta(minutes=3), minute.replace(hour=0, minute=0))
+    for bucket, status in ((minute, 200), (earlier, 201 if earlier == minute else 200)):
         rollup(
             "minute",
-            minute - timedelta(minutes=ago),
+            bucket,
             calls=40,
+            status=status,
             provider_tenant_id=acme.pk,
             api_id=api.pk,
             consumer_tenant_id=globex.pk,
