@@ -32,7 +32,9 @@ def traffic(acme, globex, alice, charlie):
     # Minute rows; the factory adds them to their hour and day as the rollup would.
     # Half an hour ago, well inside the "1h" window: exactly an hour ago, its first minute, the
     # calls fell out of it whenever the clock reached the next minute before the request.
-    bucket = now.replace(second=0, microsecond=0) - timedelta(minutes=30)
+    # Never before today's UTC midnight either: the quota bar counts today's calls only.
+    minute = now.replace(second=0, microsecond=0)
+    bucket = max(minute - timedelta(minutes=30), minute.replace(hour=0, minute=0))
     rollup("minute", bucket, calls=34, endpoint="GET /orders/{id}", **dims)
     rollup("minute", bucket, calls=4, status=500, latency_ms=800, endpoint="GET /orders/{id}", **dims)
     rollup("minute", bucket, calls=2, status=429, error="rate_limited", endpoint="GET /orders", **dims)
